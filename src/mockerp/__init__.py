@@ -1,0 +1,1 @@
+"""The mock finance system ("Økonomisystem"): a stand-in the robots drive through its web pages."""

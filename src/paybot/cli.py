@@ -1,0 +1,109 @@
+"""The ``robot`` command (also ``paybot`` and ``python -m paybot``).
+
+Thin: it parses the command line, hands the work to the module that owns it and turns the
+outcome into an exit code. Exit codes (documented in the README):
+
+- 0: the run completed (manual handling is a normal outcome)
+- 1: some items failed with application errors
+- 2: usage or configuration error
+- 3: preflight failed (nothing was touched)
+
+Robot Framework installs a ``robot`` script too; ours replaces it. Whatever our command does
+not know (``robot tests/``, ``robot --version``, ``robot --outputdir out suite.robot``) is handed
+to Robot Framework unchanged, so neither is lost. ``robot rf ARGS`` always goes to Robot
+Framework, e.g. ``robot rf --help``.
+
+More commands come from installed packages through the ``paybot.commands`` entry-point group
+(the mock finance system registers ``erp`` that way, so paybot never imports it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+from typing import Protocol
+
+from paybot import __version__
+
+EXIT_OK = 0
+EXIT_FAILED_ITEMS = 1
+EXIT_USAGE = 2
+EXIT_PREFLIGHT = 3
+
+
+class CommandModule(Protocol):
+    """A module that adds subcommands: ``register`` adds parsers and sets ``handler``."""
+
+    def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
+
+
+# Our own command modules; each registers one or more subcommands.
+COMMAND_MODULES: tuple[str, ...] = (
+    "paybot.commands.run",
+    "paybot.commands.audit",
+    "paybot.commands.scheduling",
+)
+
+Handler = Callable[[argparse.Namespace], int]
+PluginMain = Callable[[Sequence[str]], int]
+
+
+def _plugins() -> dict[str, PluginMain]:
+    """Subcommands contributed by other installed packages (``paybot.commands`` group)."""
+    found: dict[str, PluginMain] = {}
+    for ep in entry_points(group="paybot.commands"):
+        found[ep.name] = ep.load()
+    return found
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
+    parser = argparse.ArgumentParser(
+        prog="robot",
+        description=(
+            "paybot: robots that pay routine invoices. Arguments this command does not know "
+            "are handed to Robot Framework (see 'robot rf --help')."
+        ),
+    )
+    parser.add_argument("--paybot-version", action="version", version=f"paybot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(sub)
+    plugin_names = set(_plugins())
+    for plugin in sorted(plugin_names):
+        sub.add_parser(plugin, help=f"{plugin} commands (see 'robot {plugin} --help')", add_help=False)
+    sub.add_parser("rf", help="hand the rest of the command line to Robot Framework", add_help=False)
+    return parser, set(sub.choices)
+
+
+def run_robot_framework(argv: Sequence[str]) -> int:
+    """Robot Framework's own ``robot`` command, exactly as its script would run it."""
+    from robot import run_cli
+
+    return int(run_cli(list(argv), exit=False))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser, ours = build_parser()
+    first = args[0] if args else "-h"
+    if first == "rf":
+        return run_robot_framework(args[1:])
+    if first not in ours and first not in {"-h", "--help", "--paybot-version"}:
+        return run_robot_framework(args)
+    plugins = _plugins()
+    if first in plugins:
+        return plugins[first](args[1:])
+    ns = parser.parse_args(args)
+    handler: Handler | None = getattr(ns, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    return handler(ns)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

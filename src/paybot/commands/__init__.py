@@ -1,0 +1,1 @@
+"""Subcommands of ``robot``: each module's ``register`` adds its parsers (see ``paybot.cli``)."""
