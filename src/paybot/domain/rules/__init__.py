@@ -1,0 +1,75 @@
+"""The robots' payment rules: one class per robot, built from its validated rules file.
+
+Every rules class satisfies :class:`RobotRules`; :data:`RULES_BY_KIND` maps the ``kind`` of a
+robot manifest to its class, so a fourth robot adds one module and one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+from paybot.domain.models import Category, Decision, Invoice, Manual, RegisterEntry
+from paybot.domain.parsing import InvoiceFormatError
+from paybot.domain.reasons import Reason
+from paybot.domain.rules.context import DecisionContext
+from paybot.domain.rules.interpreter import InterpreterRules
+from paybot.domain.rules.medical_certificates import MedicalCertificateRules
+from paybot.domain.rules.small_invoices import SmallInvoiceRules
+
+
+class RobotRules(Protocol):
+    """What a generic runner needs from a robot's rules."""
+
+    kind: ClassVar[str]
+    """The manifest's ``kind`` (``small_invoices``)."""
+    category: ClassVar[Category]
+    """The inbox category the rules are written for."""
+    needs_requisitions: ClassVar[bool]
+    """Fill :attr:`DecisionContext.requisitions` (the invoice's CPR number's requisitions)."""
+    needs_bookings: ClassVar[bool]
+    """Fill :attr:`DecisionContext.booking` (the booking with the invoice's reference)."""
+    check_order: ClassVar[tuple[Reason, ...]]
+    """The reason codes in the order the checks run."""
+    reason_codes: ClassVar[frozenset[str]]
+    """Every reason code the rules can give (all must be in ``config/reasons.yaml``)."""
+    rule_version: str
+    """The rules file's ``version`` + ``+`` + the first 12 hex digits of its SHA-256."""
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any], rule_version: str) -> RobotRules:
+        """Validate the rules file's content (pydantic ``ValidationError`` or
+        ``ConfigIssue`` when it is wrong) and build the rules."""
+        ...
+
+    def decide(self, invoice: Invoice, ctx: DecisionContext) -> Decision:
+        """Pay, or manual handling with the first failing check's reason code."""
+        ...
+
+    def decide_unreadable(self, error: InvoiceFormatError) -> Manual:
+        """Manual handling (``MANUAL_FORMAT``) for an invoice that could not be read."""
+        ...
+
+    def duplicate_keys(self, invoice: Invoice) -> tuple[str, ...]:
+        """The invoice's duplicate keys (docs/rules.md, "Duplicates")."""
+        ...
+
+    def register_keys(self, entry: RegisterEntry) -> tuple[str, ...]:
+        """The subset of the duplicate keys an inbox row gives (the same strings)."""
+        ...
+
+
+RULES_BY_KIND: Mapping[str, type[RobotRules]] = {
+    SmallInvoiceRules.kind: SmallInvoiceRules,
+    MedicalCertificateRules.kind: MedicalCertificateRules,
+    InterpreterRules.kind: InterpreterRules,
+}
+
+__all__ = [
+    "RULES_BY_KIND",
+    "DecisionContext",
+    "InterpreterRules",
+    "MedicalCertificateRules",
+    "RobotRules",
+    "SmallInvoiceRules",
+]

@@ -1,0 +1,230 @@
+"""The shapes of ``config/paybot.yaml``, ``config/reasons.yaml`` and ``robots/*.yaml``.
+
+Pydantic v2 models; unknown keys are errors. The rules files' shapes live next to their rules
+in :mod:`paybot.domain.rules`. Loading, environment overrides and error messages that name the
+file are in :mod:`paybot.config_load`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from paybot.domain.models import Category
+from paybot.domain.rules import RULES_BY_KIND
+from paybot.domain.rules.config_types import ConfigIssue
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+# --- config/paybot.yaml --------------------------------------------------------------------
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        raise ValueError("not an http:// or https:// address")
+    return value.rstrip("/")
+
+
+class ErpSettings(ConfigModel):
+    url: Annotated[str, AfterValidator(_http_url)] = "http://127.0.0.1:8765"
+    username: Annotated[str, Field(min_length=1)] = "robot"
+    page_timeout_seconds: PositiveSeconds = 30.0
+    """How long to wait for a page to load."""
+    element_timeout_seconds: PositiveSeconds = 10.0
+    """How long to wait for an element to appear on a page."""
+
+
+class BrowserSettings(ConfigModel):
+    chromium: Path = Path("/usr/bin/chromium")
+    chromedriver: Path = Path("/usr/bin/chromedriver")
+    headless: bool = True
+
+
+class LedgerSettings(ConfigModel):
+    url: Annotated[str, Field(min_length=1)] = "sqlite:///{data_dir}/ledger.sqlite"
+    """An SQLAlchemy database URL; ``{data_dir}`` is replaced by the data folder."""
+
+
+class AuditSettings(ConfigModel):
+    file: Path = Path("{data_dir}/audit/audit.jsonl")
+
+
+class RunnerSettings(ConfigModel):
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    """Attempts per invoice when the finance system misbehaves (application errors)."""
+    backoff_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
+    """Wait before the second attempt; doubled for each further attempt."""
+    max_consecutive_failures: Annotated[int, Field(ge=1)] = 5
+    """Stop the run after this many invoices in a row failed with application errors."""
+    lease_seconds: Annotated[int, Field(ge=1)] = 600
+    """How long a claimed invoice stays reserved to one worker."""
+
+
+class MunicipalitySettings(ConfigModel):
+    name: str = ""
+
+
+class Settings(ConfigModel):
+    """``config/paybot.yaml`` with environment overrides (``PAYBOT_ERP_URL`` → ``erp.url``).
+
+    After loading, every path is absolute (relative ones resolve against :attr:`home`) and
+    ``{data_dir}`` / ``{output_dir}`` in ``ledger.url``, ``audit.file`` and ``vault_file`` are
+    replaced."""
+
+    home: Path = Path()
+    """The project folder (holds ``config/`` and ``robots/``); set by the loader."""
+    erp: ErpSettings = Field(default_factory=ErpSettings)
+    browser: BrowserSettings = Field(default_factory=BrowserSettings)
+    data_dir: Path = Path("data")
+    output_dir: Path = Path("output")
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    municipality: MunicipalitySettings = Field(default_factory=MunicipalitySettings)
+    vault_file: Path = Path("{data_dir}/vault.json")
+    """The secrets file (JSON, mode 0600) used when ``PAYBOT_ERP_PASSWORD`` is not set."""
+
+
+class Credentials(ConfigModel):
+    """The robot's login to the finance system. The password never shows in a repr, a
+    string or an error; use ``password.get_secret_value()`` only to type it in."""
+
+    username: str
+    password: SecretStr
+    source: str
+    """Where the password came from: ``environment`` or the vault file's path."""
+
+
+# --- config/reasons.yaml -------------------------------------------------------------------
+
+ReasonCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{3,40}$")]
+
+
+class ReasonTexts(ConfigModel):
+    """Every reason code with the Danish text a caseworker sees."""
+
+    version: Annotated[str, Field(min_length=1)] = "1"
+    reasons: dict[ReasonCode, Annotated[str, Field(min_length=1, max_length=500)]]
+
+    def text(self, code: str) -> str:
+        return self.reasons[code]
+
+
+# --- robots/*.yaml -------------------------------------------------------------------------
+
+
+def _relative_posix(value: str) -> str:
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or not value:
+        raise ValueError("must be a path inside the project, like tasks/pay_small_invoices.py")
+    return value
+
+
+class TaskRef(ConfigModel):
+    module: Annotated[str, AfterValidator(_relative_posix)]
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+    @field_validator("module")
+    @classmethod
+    def _python_file(cls, value: str) -> str:
+        if not value.endswith(".py"):
+            raise ValueError("must be a Python file (ending in .py)")
+        return value
+
+
+class Schedule(ConfigModel):
+    cron: Annotated[str, Field(min_length=1)]
+    """Five fields: minute hour day-of-month month day-of-week (``30 1 * * 1-5``)."""
+    timezone: str = "Europe/Copenhagen"
+    bank_days_only: bool = True
+    misfire_grace_minutes: Annotated[int, Field(ge=0)] = 120
+    timeout_minutes: Annotated[int, Field(ge=1)] = 90
+    enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known time zone (e.g. Europe/Copenhagen)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _cron(self) -> Self:
+        try:
+            CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
+        except ValueError as exc:
+            raise ConfigIssue("schedule.cron", self.cron, f"not a valid cron line: {exc}") from None
+        return self
+
+    def trigger(self) -> CronTrigger:
+        """The APScheduler trigger of this schedule."""
+        trigger: CronTrigger = CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
+        return trigger
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("not an e-mail address")
+    return value
+
+
+class Notify(ConfigModel):
+    email: list[Annotated[str, AfterValidator(_email)]] = Field(default_factory=list)
+
+
+class RobotManifest(ConfigModel):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    title: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    task: TaskRef
+    category: Category
+    """The inbox category the robot works on (``laegeerklaering``, ``tolk``, ``oevrige``)."""
+    rules: Annotated[str, AfterValidator(_relative_posix)]
+    """The rules file, relative to the project folder."""
+    kind: str
+    """Which rules apply: a key of ``paybot.domain.rules.RULES_BY_KIND``."""
+    schedule: Schedule
+    workers: Annotated[int, Field(ge=1, le=16)] = 1
+    notify: Notify = Field(default_factory=Notify)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in RULES_BY_KIND:
+            raise ValueError(f"unknown kind; known: {', '.join(sorted(RULES_BY_KIND))}")
+        return value
+
+    @model_validator(mode="after")
+    def _category_fits_kind(self) -> Self:
+        expected = RULES_BY_KIND[self.kind].category
+        if self.category is not expected:
+            raise ConfigIssue(
+                "category",
+                self.category.value,
+                f"the {self.kind} rules are for the inbox category {expected.value}",
+            )
+        return self

@@ -1,0 +1,380 @@
+"""Checks shared by the robots, and building the :data:`~paybot.domain.models.Decision`.
+
+A check is a function that returns ``None`` when the invoice passes, or a :class:`Verdict`:
+the reason code, the rule that decided, a Danish note for the caseworker and the values it
+compared. A robot's rules run their checks in the order of docs/rules.md; the first verdict
+becomes a :class:`~paybot.domain.models.Manual` decision.
+
+Notes never contain a CPR number, a citizen's name or a bank account number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from paybot.domain.calendar import payment_date
+from paybot.domain.checks import (
+    bank_account_valid,
+    cvr_valid,
+    fik_creditor_valid,
+    fik_id_valid,
+    giro_account_valid,
+)
+from paybot.domain.models import DocType, Explanation, Invoice, Manual, Pay
+from paybot.domain.money import format_kr, format_quantity, percent_of, plain, within
+from paybot.domain.parsing import InvoiceFormatError
+from paybot.domain.reasons import Reason
+from paybot.domain.rules.context import DecisionContext
+
+MAX_POSTING_TEXT = 50
+MAX_NOTE = 1000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A failed check: manual handling for ``reason``."""
+
+    reason: Reason
+    rule: str
+    note: str
+    compared: Mapping[str, str] = field(default_factory=dict)
+
+
+Check = Callable[[Invoice, DecisionContext], "Verdict | None"]
+"""One step of a robot's check order."""
+
+
+def date_text(day: dt.date) -> str:
+    return f"{day:%d-%m-%Y}"
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+
+def manual(kind: str, rule_version: str, verdict: Verdict) -> Manual:
+    note = verdict.note if len(verdict.note) <= MAX_NOTE else verdict.note[: MAX_NOTE - 1] + "…"
+    return Manual(
+        reason=verdict.reason.value,
+        note=note,
+        explanation=Explanation(
+            rule=f"{kind}.{verdict.rule}",
+            rule_version=rule_version,
+            compared=dict(verdict.compared),
+        ),
+    )
+
+
+def format_manual(kind: str, rule_version: str, error: InvoiceFormatError) -> Manual:
+    """The decision for an invoice :func:`~paybot.domain.parsing.parse_invoice` could not read."""
+    compared = {"field": error.field}
+    if error.value is not None:
+        compared["value"] = error.value
+    return manual(kind, rule_version, Verdict(Reason.FORMAT, "format.field", error.note, compared))
+
+
+def pay(
+    kind: str,
+    rule_version: str,
+    invoice: Invoice,
+    ctx: DecisionContext,
+    *,
+    account_string: str,
+    posting_text: str,
+    compared: Mapping[str, str],
+) -> Pay:
+    day = payment_date(ctx.today, invoice.due_date)
+    values = {
+        "payable_amount": plain(invoice.payable_amount),
+        "account_string": account_string,
+        "due_date": invoice.due_date.isoformat() if invoice.due_date else "",
+        "payment_date": day.isoformat(),
+        **compared,
+    }
+    return Pay(
+        amount=invoice.payable_amount,
+        account_string=account_string,
+        posting_text=posting_text,
+        payment_date=day,
+        explanation=Explanation(rule=f"{kind}.pay", rule_version=rule_version, compared=values),
+    )
+
+
+def first_verdict(
+    checks: Sequence[Check], invoice: Invoice, ctx: DecisionContext
+) -> Verdict | None:
+    for check in checks:
+        verdict = check(invoice, ctx)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+# --- posting text -----------------------------------------------------------------------------
+
+
+def fit(text: str, limit: int = MAX_POSTING_TEXT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rstrip()
+
+
+def posting_text_small(supplier: str, invoice_number: str) -> str:
+    """``"{supplier} fakt. {nr}"``, the supplier cut so the whole fits 50 characters."""
+    tail = f" fakt. {' '.join(invoice_number.split())}"
+    room = MAX_POSTING_TEXT - len(tail)
+    name = " ".join(supplier.split())
+    if room <= 0:
+        return fit(tail.strip())
+    return fit(name[:room].rstrip() + tail) if name else fit(tail.strip())
+
+
+def posting_text_certificate(invoice_number: str) -> str:
+    return fit(f"Lægeerklæring fakt. {invoice_number}")
+
+
+def posting_text_interpreter(booking_ref: str, invoice_number: str) -> str:
+    return fit(f"Tolkning {booking_ref} fakt. {invoice_number}")
+
+
+# --- shared checks ----------------------------------------------------------------------------
+
+
+def check_currency(invoice: Invoice) -> Verdict | None:
+    if invoice.currency == "DKK":
+        return None
+    return Verdict(
+        Reason.FORMAT,
+        "format.currency",
+        f"Fakturaen er i valutaen {invoice.currency}, ikke DKK. "
+        "Robotten betaler kun fakturaer i danske kroner.",
+        {"currency": invoice.currency, "expected": "DKK"},
+    )
+
+
+def check_credit_note(invoice: Invoice) -> Verdict | None:
+    if invoice.doc_type is not DocType.CREDIT_NOTE:
+        return None
+    return Verdict(
+        Reason.CREDIT_NOTE,
+        "credit_note",
+        f"Dokumentet er en kreditnota på {format_kr(invoice.payable_amount)}. "
+        "Den skal modregnes manuelt hos leverandøren.",
+        {"doc_type": invoice.doc_type.value},
+    )
+
+
+def check_cvr_known(
+    invoice: Invoice, known: Mapping[str, str], what: str = "kendte leverandører"
+) -> Verdict | None:
+    """CVR valid (modulus 11) and in ``known`` (CVR → name)."""
+    cvr = invoice.supplier_cvr
+    if not cvr_valid(cvr):
+        return Verdict(
+            Reason.SUPPLIER,
+            "supplier.cvr_check_digit",
+            f"CVR-nummeret {cvr} er ugyldigt (8 cifre med modulus 11-kontrol). "
+            "Kontrollér leverandøren.",
+            {"cvr": cvr},
+        )
+    if cvr not in known:
+        return Verdict(
+            Reason.SUPPLIER,
+            "supplier.unknown",
+            f"Leverandøren {invoice.supplier_name or '(uden navn)'} (CVR {cvr}) er ikke på "
+            f"robottens liste over {what}.",
+            {"cvr": cvr},
+        )
+    return None
+
+
+def check_duplicate(ctx: DecisionContext) -> Verdict | None:
+    if ctx.duplicate_of is None:
+        return None
+    return Verdict(
+        Reason.DUPLICATE,
+        "duplicate",
+        f"Fakturaen ser ud til at være en dublet af {ctx.duplicate_of}. "
+        "Kontrollér, at den ikke bliver betalt to gange.",
+        {"duplicate_of": ctx.duplicate_of},
+    )
+
+
+def check_amount_limit(invoice: Invoice, max_amount: Decimal) -> Verdict | None:
+    """``0 < payable <= max_amount``."""
+    amount = invoice.payable_amount
+    compared = {"payable_amount": plain(amount), "max_amount": plain(max_amount)}
+    if amount <= 0:
+        return Verdict(
+            Reason.AMOUNT,
+            "amount.not_positive",
+            f"Beløbet at betale er {format_kr(amount)}; robotten betaler kun beløb over 0 kr.",
+            compared,
+        )
+    if amount > max_amount:
+        return Verdict(
+            Reason.AMOUNT,
+            "amount.limit",
+            f"Beløbet {format_kr(amount)} er over robottens grænse på {format_kr(max_amount)}.",
+            compared,
+        )
+    return None
+
+
+def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | None:
+    """Lines × prices, line total, VAT per line and in total, payable and total incl. VAT."""
+
+    def fail(rule: str, note: str, compared: Mapping[str, str]) -> Verdict:
+        return Verdict(Reason.ARITHMETIC, f"arithmetic.{rule}", note, compared)
+
+    line_vat_sum = Decimal(0)
+    for line in invoice.lines:
+        product = line.quantity * line.unit_price
+        if not within(product, line.amount):
+            return fail(
+                "line_amount",
+                f"Linje {line.line_no}: {format_quantity(line.quantity)} × "
+                f"{format_kr(line.unit_price)} giver {format_kr(product)}, men linjens beløb er "
+                f"{format_kr(line.amount)}.",
+                {
+                    "line": str(line.line_no),
+                    "quantity": str(line.quantity),
+                    "unit_price": str(line.unit_price),
+                    "amount": plain(line.amount),
+                },
+            )
+        expected_vat = percent_of(line.amount, vat_percent)
+        if line.tax_amount is not None and not within(line.tax_amount, expected_vat):
+            return fail(
+                "line_vat",
+                f"Linje {line.line_no}: momsen er {format_kr(line.tax_amount)}, men "
+                f"{format_quantity(vat_percent)} % af {format_kr(line.amount)} er "
+                f"{format_kr(expected_vat)}.",
+                {
+                    "line": str(line.line_no),
+                    "tax_amount": plain(line.tax_amount),
+                    "expected": plain(expected_vat),
+                    "vat_percent": str(vat_percent),
+                },
+            )
+        line_vat_sum += line.tax_amount if line.tax_amount is not None else expected_vat
+    line_sum = sum((line.amount for line in invoice.lines), Decimal(0))
+    if line_sum != invoice.line_extension_amount:
+        return fail(
+            "line_total",
+            f"Linjerne giver tilsammen {format_kr(line_sum)}, men linjesummen er "
+            f"{format_kr(invoice.line_extension_amount)}.",
+            {"sum_of_lines": plain(line_sum), "line_total": plain(invoice.line_extension_amount)},
+        )
+    if not within(invoice.tax_amount, line_vat_sum):
+        return fail(
+            "vat_total",
+            f"Momsen er {format_kr(invoice.tax_amount)}, men linjernes moms er tilsammen "
+            f"{format_kr(line_vat_sum)}.",
+            {"tax_amount": plain(invoice.tax_amount), "sum_of_line_vat": plain(line_vat_sum)},
+        )
+    expected_payable = invoice.line_extension_amount + invoice.tax_amount
+    if invoice.payable_amount != expected_payable:
+        return fail(
+            "payable",
+            f"Beløbet at betale er {format_kr(invoice.payable_amount)}, men linjesum plus moms "
+            f"er {format_kr(expected_payable)}.",
+            {
+                "payable_amount": plain(invoice.payable_amount),
+                "line_total_plus_vat": plain(expected_payable),
+            },
+        )
+    if invoice.total != invoice.payable_amount:
+        return fail(
+            "total",
+            f"Total inkl. moms er {format_kr(invoice.total)}, men beløbet at betale er "
+            f"{format_kr(invoice.payable_amount)}.",
+            {"total": plain(invoice.total), "payable_amount": plain(invoice.payable_amount)},
+        )
+    return None
+
+
+def check_payment_means(invoice: Invoice) -> Verdict | None:
+    """42 bank (reg.no. + account), 93 FIK (71/75 with a valid id, 73 without; creditor
+    number), 97 NemKonto, 50 giro (account 1-10 digits). Anything else is manual."""
+    p = invoice.payment
+
+    def fail(rule: str, note: str, compared: Mapping[str, str]) -> Verdict:
+        return Verdict(Reason.PAYMENT_MEANS, f"payment_means.{rule}", note, dict(compared))
+
+    code = (p.code or "").strip()
+    if not code:
+        return fail("missing", "Fakturaen har ingen betalingsoplysninger.", {"code": ""})
+    compared = {"code": code}
+    if code == "97":
+        return None
+    if code == "42":
+        if bank_account_valid(p.bank_reg or "", p.bank_account or ""):
+            return None
+        return fail(
+            "bank_account",
+            "Reg.nr. eller kontonummer til bankoverførsel mangler eller er ugyldigt "
+            "(reg.nr. 4 cifre, kontonummer 1-10 cifre). Kontrollér betalingsoplysningerne.",
+            compared,
+        )
+    if code == "50":
+        if giro_account_valid(p.bank_account or ""):
+            return None
+        return fail(
+            "giro_account",
+            "Girokontonummeret mangler eller er ugyldigt (1-10 cifre).",
+            compared,
+        )
+    if code == "93":
+        card = (p.fik_card_type or "").strip().lstrip("+")
+        compared["fik_card_type"] = card
+        if card not in ("71", "73", "75"):
+            return fail(
+                "fik_card_type",
+                f"FIK-kortarten '{card or 'mangler'}' kan robotten ikke betale "
+                "(kun +71, +73 og +75).",
+                compared,
+            )
+        if not fik_id_valid(card, p.fik_payment_id):
+            problem = (
+                "+73 har ikke noget betalings-ID, men fakturaen angiver et"
+                if card == "73"
+                else f"betalings-ID'et passer ikke til kortart +{card} (længde eller "
+                "kontrolciffer)"
+            )
+            return fail("fik_payment_id", f"FIK-betalingen er ugyldig: {problem}.", compared)
+        creditor = (p.fik_creditor or "").strip()
+        compared["fik_creditor"] = creditor
+        if not fik_creditor_valid(creditor):
+            return fail(
+                "fik_creditor",
+                f"FIK-kreditornummeret '{creditor or 'mangler'}' er ugyldigt "
+                "(8 cifre, begynder med 8).",
+                compared,
+            )
+        return None
+    return fail(
+        "unknown_code",
+        f"Betalingskoden {code} kender robotten ikke (kun 42 bank, 93 FIK, 50 giro og "
+        "97 NemKonto).",
+        compared,
+    )
+
+
+def check_account_active(
+    account_string: str | None, ctx: DecisionContext, missing_note: str
+) -> Verdict | None:
+    if account_string is None:
+        return Verdict(
+            Reason.ACCOUNT_STRING, "account_string.missing", missing_note, {"account_string": ""}
+        )
+    if account_string not in ctx.active_accounts:
+        return Verdict(
+            Reason.ACCOUNT_STRING,
+            "account_string.inactive",
+            f"Kontostrengen {account_string} findes ikke som aktiv konto i kontoplanen.",
+            {"account_string": account_string},
+        )
+    return None
+
