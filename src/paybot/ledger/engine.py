@@ -1,0 +1,66 @@
+"""Opening the ledger's database.
+
+SQLite (the default, ``sqlite:///data/ledger.sqlite``): WAL journal (readers never wait for the
+writer), ``synchronous=FULL`` (a committed payment intent survives a power cut), a busy timeout
+(a writer waits for another instead of failing), and our own ``BEGIN``: write transactions
+start with ``BEGIN IMMEDIATE``, so two processes claiming work never both read the same free
+item and then race to update it; the second waits until the first has committed. PostgreSQL
+URLs are passed through; the ledger's queries lock rows there (``FOR UPDATE [SKIP LOCKED]``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from paybot.errors import LedgerError
+
+WRITE_OPTION = "paybot_write"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        raise LedgerError(
+            f"ledger url {url!r}: an in-memory SQLite database is not shared between "
+            "connections; give a file (sqlite:///path/ledger.sqlite) or use InMemoryLedger"
+        )
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        parsed, connect_args={"timeout": busy_timeout_s, "check_same_thread": False}
+    )
+    busy_ms = int(busy_timeout_s * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = bool(connection.get_execution_options().get(WRITE_OPTION))
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, its transactions marked as writes (``BEGIN IMMEDIATE`` on SQLite)."""
+    return engine.execution_options(**{WRITE_OPTION: True})

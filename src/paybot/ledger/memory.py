@@ -1,0 +1,364 @@
+"""An in-memory ledger with the same behaviour as the SQL one, for tests of the runner. The
+contract tests (``tests/integration/test_ledger_contract.py``) run over both."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from paybot.domain.models import RegisterEntry
+from paybot.errors import LedgerError
+from paybot.ledger.model import (
+    CLAIMABLE,
+    PAYING,
+    DecisionRecord,
+    EarlierDoc,
+    RunCounts,
+    RunRecord,
+    State,
+    Transition,
+    WorkItem,
+    checked_amount,
+    utc_now,
+)
+from paybot.ledger.transitions import (
+    ABANDONED_NOTE,
+    KEEPS_LEASE,
+    Change,
+    check_change,
+    check_lease,
+    check_lease_seconds,
+    decision_json,
+    safe_text,
+)
+
+
+class InMemoryLedger:
+    """The ledger's fake: everything in dicts behind one lock (safe across threads)."""
+
+    def __init__(self, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._items: dict[int, WorkItem] = {}
+        self._by_erp: dict[tuple[str, int], int] = {}
+        self._register: dict[tuple[str, int], RegisterEntry] = {}
+        self._keys: set[tuple[str, str, int]] = set()
+        self._decisions: list[DecisionRecord] = []
+        self._runs: dict[str, RunRecord] = {}
+
+    def create_schema(self) -> None:
+        """Nothing to create."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    # --- the register -----------------------------------------------------------------------
+
+    def upsert_register(
+        self, robot: str, entries: Iterable[tuple[RegisterEntry, Sequence[str]]]
+    ) -> int:
+        count = 0
+        with self._lock:
+            for entry, keys in entries:
+                self._register[(robot, entry.erp_id)] = entry
+                self._keys.update((robot, k, entry.erp_id) for k in keys)
+                count += 1
+        return count
+
+    def register_high_water(self, robot: str) -> int:
+        with self._lock:
+            return max((erp for (r, erp) in self._register if r == robot), default=0)
+
+    def register_entry(self, robot: str, erp_id: int) -> RegisterEntry | None:
+        with self._lock:
+            return self._register.get((robot, erp_id))
+
+    def earlier_document(self, robot: str, erp_id: int, keys: Sequence[str]) -> EarlierDoc | None:
+        wanted = set(keys)
+        with self._lock:
+            found = sorted(
+                (erp, key)
+                for (r, key, erp) in self._keys
+                if r == robot and key in wanted and erp < erp_id
+            )
+            if not found:
+                return None
+            erp, key = found[0]
+            entry = self._register.get((robot, erp))
+            return EarlierDoc(erp_id=erp, key=key, status=entry.status if entry else None)
+
+    def record_keys(self, robot: str, erp_id: int, keys: Sequence[str]) -> None:
+        with self._lock:
+            self._keys.update((robot, k, erp_id) for k in keys)
+
+    # --- work items -------------------------------------------------------------------------
+
+    def ensure_work(self, robot: str, erp_id: int, business_key: str, run_id: str) -> WorkItem:
+        with self._lock:
+            existing = self._by_erp.get((robot, erp_id))
+            if existing is not None:
+                return self._items[existing]
+            now = self._clock()
+            item = WorkItem(
+                id=next(self._ids),
+                robot=robot,
+                erp_id=erp_id,
+                business_key=business_key,
+                state=State.PENDING,
+                run_id=run_id,
+                created_at=now,
+                updated_at=now,
+            )
+            self._items[item.id] = item
+            self._by_erp[(robot, erp_id)] = item.id
+            return item
+
+    def item(self, robot: str, erp_id: int) -> WorkItem | None:
+        with self._lock:
+            found = self._by_erp.get((robot, erp_id))
+            return None if found is None else self._items[found]
+
+    def items(self, robot: str, states: Iterable[State] | None = None) -> list[WorkItem]:
+        wanted = None if states is None else {State(s) for s in states}
+        with self._lock:
+            return sorted(
+                (
+                    i
+                    for i in self._items.values()
+                    if i.robot == robot and (wanted is None or i.state in wanted)
+                ),
+                key=lambda i: i.erp_id,
+            )
+
+    def claim_next(
+        self, robot: str, worker: str, run_id: str, lease_seconds: float
+    ) -> WorkItem | None:
+        lease = check_lease_seconds(lease_seconds)
+        with self._lock:
+            now = self._clock()
+            free = [
+                i
+                for i in self._items.values()
+                if i.robot == robot
+                and i.state in CLAIMABLE
+                and (
+                    i.lease_owner is None
+                    or (i.lease_expires is not None and i.lease_expires <= now)
+                )
+                and i.failed_run_id != run_id
+            ]
+            if not free:
+                return None
+            chosen = min(free, key=lambda i: i.erp_id)
+            claimed = dataclasses.replace(
+                chosen,
+                lease_owner=worker,
+                lease_token=chosen.lease_token + 1,
+                lease_expires=now + lease,
+                run_id=run_id,
+                updated_at=now,
+            )
+            self._items[claimed.id] = claimed
+            return claimed
+
+    def _current(self, item: WorkItem) -> WorkItem:
+        current = self._items.get(item.id)
+        if current is None:
+            raise LedgerError(f"{item.describe()}: no such work item in the ledger")
+        return current
+
+    def renew(self, item: WorkItem, worker: str, lease_seconds: float) -> WorkItem:
+        lease = check_lease_seconds(lease_seconds)
+        with self._lock:
+            now = self._clock()
+            current = self._current(item)
+            check_lease(current, item, worker, now, "renewing the lease")
+            renewed = dataclasses.replace(current, lease_expires=now + lease, updated_at=now)
+            self._items[item.id] = renewed
+            return renewed
+
+    def release(self, item: WorkItem, worker: str) -> bool:
+        with self._lock:
+            current = self._current(item)
+            if current.lease_owner != worker or current.lease_token != item.lease_token:
+                return False
+            self._items[item.id] = dataclasses.replace(
+                current, lease_owner=None, lease_expires=None, updated_at=self._clock()
+            )
+            return True
+
+    def _change(
+        self, item: WorkItem, worker: str, change: Change, values: Mapping[str, Any]
+    ) -> Transition:
+        with self._lock:
+            now = self._clock()
+            current = self._current(item)
+            check_lease(current, item, worker, now, change.value)
+            new = check_change(current, change)
+            if new in PAYING:
+                self._refuse_second_payment(current)
+            after = dataclasses.replace(current, **values, state=new, updated_at=now)
+            if new not in KEEPS_LEASE:
+                after = dataclasses.replace(after, lease_owner=None, lease_expires=None)
+            self._items[item.id] = after
+            return Transition(item=after, old=current.state, new=new)
+
+    def _refuse_second_payment(self, current: WorkItem) -> None:
+        """What the SQL ledger's partial unique index does."""
+        for other in self._items.values():
+            if (
+                other.id != current.id
+                and other.business_key == current.business_key
+                and other.state in PAYING
+            ):
+                raise LedgerError(
+                    f"{current.describe()}: record_pay_intent refused by the database: business "
+                    f"key {current.business_key} is already {other.state.value} on "
+                    f"{other.describe()}"
+                )
+
+    def record_pay_intent(
+        self,
+        item: WorkItem,
+        worker: str,
+        *,
+        amount: Decimal,
+        account_string: str,
+        payment_date: dt.date,
+        rule_version: str,
+    ) -> Transition:
+        if not item.business_key.strip():
+            raise LedgerError(f"{item.describe()}: no business key, cannot record a payment")
+        values = {
+            "decision_kind": "pay",
+            "reason": None,
+            "amount": checked_amount(item, amount),
+            "account_string": account_string,
+            "payment_date": payment_date,
+            "rule_version": rule_version,
+        }
+        return self._change(item, worker, Change.PAY_INTENT, values)
+
+    def record_paid(self, item: WorkItem, worker: str, voucher: str) -> Transition:
+        if not voucher.strip():
+            raise LedgerError(f"{item.describe()}: record_paid needs a voucher number")
+        return self._change(item, worker, Change.PAID, {"voucher": voucher.strip()})
+
+    def record_manual_intent(
+        self, item: WorkItem, worker: str, *, reason: str, rule_version: str
+    ) -> Transition:
+        values = {"decision_kind": "manual", "reason": reason, "rule_version": rule_version}
+        return self._change(item, worker, Change.MANUAL_INTENT, values)
+
+    def record_manual_done(self, item: WorkItem, worker: str) -> Transition:
+        return self._change(item, worker, Change.MANUAL_DONE, {})
+
+    def cancel_intent(self, item: WorkItem, worker: str, why: str) -> Transition:
+        values = {
+            "decision_kind": None,
+            "reason": None,
+            "amount": None,
+            "account_string": None,
+            "payment_date": None,
+            "note": safe_text(why),
+        }
+        return self._change(item, worker, Change.CANCEL_INTENT, values)
+
+    def record_skipped(self, item: WorkItem, worker: str, why: str) -> Transition:
+        return self._change(item, worker, Change.SKIPPED, {"note": safe_text(why)})
+
+    def record_failure(self, item: WorkItem, worker: str, error: str | BaseException) -> int:
+        with self._lock:
+            now = self._clock()
+            current = self._current(item)
+            check_lease(current, item, worker, now, "record_failure")
+            after = dataclasses.replace(
+                current,
+                attempts=current.attempts + 1,
+                last_error=safe_text(error),
+                failed_run_id=current.run_id,
+                lease_owner=None,
+                lease_expires=None,
+                updated_at=now,
+            )
+            self._items[item.id] = after
+            return after.attempts
+
+    def paid_voucher(self, business_key: str) -> str | None:
+        with self._lock:
+            for i in self._items.values():
+                if i.business_key == business_key and i.state is State.PAID:
+                    return i.voucher
+        return None
+
+    # --- decisions --------------------------------------------------------------------------
+
+    def record_decision(
+        self, run_id: str, robot: str, erp_id: int, decision: Mapping[str, Any], dry_run: bool
+    ) -> None:
+        stored = json.loads(decision_json(decision))
+        with self._lock:
+            self._decisions.append(
+                DecisionRecord(run_id, robot, erp_id, stored, dry_run, self._clock())
+            )
+
+    def decisions_for(self, robot: str, erp_id: int) -> list[DecisionRecord]:
+        with self._lock:
+            return [d for d in self._decisions if d.robot == robot and d.erp_id == erp_id]
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, robot: str, trigger: str, host: str, pid: int) -> RunRecord:
+        with self._lock:
+            if run_id in self._runs:
+                raise LedgerError(f"run {run_id} of {robot}: already started")
+            record = RunRecord(run_id, robot, trigger, host, pid, started_at=self._clock())
+            self._runs[run_id] = record
+            return record
+
+    def finish_run(
+        self, run_id: str, exit_code: int, counts: RunCounts, note: str | None = None
+    ) -> RunRecord:
+        with self._lock:
+            if run_id not in self._runs:
+                raise LedgerError(f"run {run_id}: not in the ledger")
+            record = dataclasses.replace(
+                self._runs[run_id],
+                ended_at=self._clock(),
+                exit_code=exit_code,
+                paid=counts.paid,
+                manual=counts.manual,
+                failed=counts.failed,
+                skipped=counts.skipped,
+                note=None if note is None else safe_text(note),
+            )
+            self._runs[run_id] = record
+            return record
+
+    def list_runs(self, robot: str | None = None, limit: int = 50) -> list[RunRecord]:
+        with self._lock:
+            chosen = [r for r in self._runs.values() if robot is None or r.robot == robot]
+        chosen.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
+        return chosen[:limit]
+
+    def mark_abandoned_runs(
+        self, robot: str, current_run_id: str | None, note: str = ABANDONED_NOTE
+    ) -> list[str]:
+        with self._lock:
+            ids = [
+                r.run_id
+                for r in self._runs.values()
+                if r.robot == robot and r.ended_at is None and r.run_id != current_run_id
+            ]
+            for run_id in ids:
+                self._runs[run_id] = dataclasses.replace(
+                    self._runs[run_id], ended_at=self._clock(), note=safe_text(note)
+                )
+            return ids

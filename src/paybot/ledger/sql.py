@@ -1,0 +1,560 @@
+"""The ledger on a SQL database (SQLite by default, PostgreSQL possible). See ``paybot.ledger``
+for why this gives exactly-once payment."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from paybot.domain.models import Category, ErpStatus, RegisterEntry
+from paybot.errors import LedgerError
+from paybot.ledger import schema as t
+from paybot.ledger.engine import make_engine, writer
+from paybot.ledger.model import (
+    CLAIMABLE,
+    PAYING,
+    DecisionRecord,
+    EarlierDoc,
+    RunCounts,
+    RunRecord,
+    State,
+    Transition,
+    WorkItem,
+    checked_amount,
+    utc_now,
+)
+from paybot.ledger.transitions import (
+    ABANDONED_NOTE,
+    KEEPS_LEASE,
+    Change,
+    check_change,
+    check_lease,
+    check_lease_seconds,
+    decision_json,
+    safe_text,
+)
+
+_ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(WorkItem))
+
+
+def _item(row: Row[Any]) -> WorkItem:
+    values = dict(row._mapping)
+    values["state"] = State(values["state"])
+    return WorkItem(**{k: values[k] for k in _ITEM_FIELDS})
+
+
+def _run(row: Row[Any]) -> RunRecord:
+    return RunRecord(**dict(row._mapping))
+
+
+class Ledger:
+    """Work items, the document register, decisions and runs in one database.
+
+    ``url``: ``sqlite:///path/ledger.sqlite`` or a PostgreSQL URL. ``clock`` gives aware UTC
+    times (lease expiry is judged by it; tests pass a controllable clock)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        self.url = url
+        self._clock = clock
+        self._engine = make_engine(url, busy_timeout_s=busy_timeout_s)
+        self._writer = writer(self._engine)
+        self._postgres = self._engine.dialect.name == "postgresql"
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create missing tables and indexes (idempotent)."""
+        with self._writer.begin() as conn:
+            t.metadata.create_all(conn)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, committed on success."""
+        with self._writer.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.begin() as conn:
+            yield conn
+
+    def _now(self) -> dt.datetime:
+        return self._clock()
+
+    def _insert_ignore(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self._postgres:
+            conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+        else:
+            conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+
+    # --- the register -----------------------------------------------------------------------
+
+    def upsert_register(
+        self, robot: str, entries: Iterable[tuple[RegisterEntry, Sequence[str]]]
+    ) -> int:
+        """Store inbox rows (new or changed status) and their duplicate keys. Returns the number
+        of entries given."""
+        now = self._now()
+        rows: list[dict[str, Any]] = []
+        keys: list[dict[str, Any]] = []
+        for entry, entry_keys in entries:
+            rows.append(
+                {
+                    "robot": robot,
+                    "erp_id": entry.erp_id,
+                    "category": entry.category.value,
+                    "status": entry.status.value,
+                    "cvr": entry.supplier_cvr,
+                    "invoice_number": entry.invoice_number,
+                    "issue_date": entry.issue_date,
+                    "amount": entry.payable_amount,
+                    "updated_at": now,
+                }
+            )
+            keys += [{"robot": robot, "key": k, "erp_id": entry.erp_id} for k in entry_keys]
+        if not rows:
+            return 0
+        changing = ("category", "status", "cvr", "invoice_number", "issue_date", "amount")
+        with self._write() as conn:
+            if self._postgres:
+                pg = postgresql.insert(t.register)
+                conn.execute(
+                    pg.on_conflict_do_update(
+                        index_elements=["robot", "erp_id"],
+                        set_={c: pg.excluded[c] for c in (*changing, "updated_at")},
+                    ),
+                    rows,
+                )
+            else:
+                lite = sqlite.insert(t.register)
+                conn.execute(
+                    lite.on_conflict_do_update(
+                        index_elements=["robot", "erp_id"],
+                        set_={c: lite.excluded[c] for c in (*changing, "updated_at")},
+                    ),
+                    rows,
+                )
+            self._insert_ignore(conn, t.dup_keys, keys)
+        return len(rows)
+
+    def register_high_water(self, robot: str) -> int:
+        """The highest Løbenr in the robot's register (0 when empty)."""
+        with self._read() as conn:
+            value = conn.execute(
+                select(func.max(t.register.c.erp_id)).where(t.register.c.robot == robot)
+            ).scalar()
+        return int(value or 0)
+
+    def register_entry(self, robot: str, erp_id: int) -> RegisterEntry | None:
+        r = t.register.c
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.register).where(r.robot == robot, r.erp_id == erp_id)
+            ).first()
+        if row is None:
+            return None
+        return RegisterEntry(
+            erp_id=row.erp_id,
+            category=Category(row.category),
+            status=ErpStatus(row.status),
+            supplier_cvr=row.cvr,
+            invoice_number=row.invoice_number,
+            issue_date=row.issue_date,
+            payable_amount=row.amount,
+        )
+
+    def earlier_document(self, robot: str, erp_id: int, keys: Sequence[str]) -> EarlierDoc | None:
+        """The earliest document with a lower Løbenr sharing any of ``keys``."""
+        if not keys:
+            return None
+        d, r = t.dup_keys.c, t.register.c
+        joined = t.dup_keys.outerjoin(t.register, and_(r.robot == d.robot, r.erp_id == d.erp_id))
+        query = (
+            select(d.erp_id, d.key, r.status)
+            .select_from(joined)
+            .where(d.robot == robot, d.key.in_(list(keys)), d.erp_id < erp_id)
+            .order_by(d.erp_id, d.key)
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        status = ErpStatus(row.status) if row.status is not None else None
+        return EarlierDoc(erp_id=row.erp_id, key=row.key, status=status)
+
+    def record_keys(self, robot: str, erp_id: int, keys: Sequence[str]) -> None:
+        """Add keys known only after opening the document (e.g. a certificate's hashed key)."""
+        with self._write() as conn:
+            self._insert_ignore(
+                conn, t.dup_keys, [{"robot": robot, "key": k, "erp_id": erp_id} for k in keys]
+            )
+
+    # --- work items -------------------------------------------------------------------------
+
+    def ensure_work(self, robot: str, erp_id: int, business_key: str, run_id: str) -> WorkItem:
+        """The item for ``erp_id``, created ``PENDING`` when new; an existing item is returned
+        unchanged (idempotent)."""
+        now = self._now()
+        row = {
+            "robot": robot,
+            "erp_id": erp_id,
+            "business_key": business_key,
+            "state": State.PENDING.value,
+            "attempts": 0,
+            "lease_token": 0,
+            "run_id": run_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        w = t.work_items.c
+        with self._write() as conn:
+            self._insert_ignore(conn, t.work_items, [row])
+            found = conn.execute(
+                select(t.work_items).where(w.robot == robot, w.erp_id == erp_id)
+            ).one()
+        return _item(found)
+
+    def item(self, robot: str, erp_id: int) -> WorkItem | None:
+        w = t.work_items.c
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.work_items).where(w.robot == robot, w.erp_id == erp_id)
+            ).first()
+        return None if row is None else _item(row)
+
+    def items(self, robot: str, states: Iterable[State] | None = None) -> list[WorkItem]:
+        w = t.work_items.c
+        query = select(t.work_items).where(w.robot == robot).order_by(w.erp_id)
+        if states is not None:
+            query = query.where(w.state.in_([State(s).value for s in states]))
+        with self._read() as conn:
+            return [_item(row) for row in conn.execute(query)]
+
+    def claim_next(
+        self, robot: str, worker: str, run_id: str, lease_seconds: float
+    ) -> WorkItem | None:
+        """Lease the item with the lowest Løbenr that is PENDING or in an intent state, not under
+        a live lease, and did not fail in this run already. Atomic across threads and processes.
+
+        ``worker`` must be unique among everything that claims from this ledger at the same time
+        (e.g. ``f"{run_id}/w1"``); the lease token makes a stale handle useless anyway."""
+        lease = check_lease_seconds(lease_seconds)
+        w = t.work_items.c
+        with self._write() as conn:
+            now = self._now()
+            query = (
+                select(t.work_items)
+                .where(
+                    w.robot == robot,
+                    w.state.in_([s.value for s in CLAIMABLE]),
+                    or_(w.lease_owner.is_(None), w.lease_expires <= now),
+                    or_(w.failed_run_id.is_(None), w.failed_run_id != run_id),
+                )
+                .order_by(w.erp_id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            claimed = dataclasses.replace(
+                _item(row),
+                lease_owner=worker,
+                lease_token=row.lease_token + 1,
+                lease_expires=now + lease,
+                run_id=run_id,
+                updated_at=now,
+            )
+            conn.execute(
+                update(t.work_items)
+                .where(w.id == row.id)
+                .values(
+                    lease_owner=claimed.lease_owner,
+                    lease_token=claimed.lease_token,
+                    lease_expires=claimed.lease_expires,
+                    run_id=run_id,
+                    updated_at=now,
+                )
+            )
+        return claimed
+
+    def _current(self, conn: Connection, item: WorkItem) -> WorkItem:
+        row = conn.execute(
+            select(t.work_items).where(t.work_items.c.id == item.id).with_for_update()
+        ).first()
+        if row is None:
+            raise LedgerError(f"{item.describe()}: no such work item in the ledger")
+        return _item(row)
+
+    def renew(self, item: WorkItem, worker: str, lease_seconds: float) -> WorkItem:
+        """Extend a lease we still hold; :class:`LedgerError` when it was lost."""
+        lease = check_lease_seconds(lease_seconds)
+        with self._write() as conn:
+            now = self._now()
+            current = self._current(conn, item)
+            check_lease(current, item, worker, now, "renewing the lease")
+            conn.execute(
+                update(t.work_items)
+                .where(t.work_items.c.id == item.id)
+                .values(lease_expires=now + lease, updated_at=now)
+            )
+        return dataclasses.replace(current, lease_expires=now + lease, updated_at=now)
+
+    def release(self, item: WorkItem, worker: str) -> bool:
+        """Give the item back (state unchanged). False when the lease was not ours any more."""
+        w = t.work_items.c
+        with self._write() as conn:
+            result = conn.execute(
+                update(t.work_items)
+                .where(w.id == item.id, w.lease_owner == worker, w.lease_token == item.lease_token)
+                .values(lease_owner=None, lease_expires=None, updated_at=self._now())
+            )
+        return result.rowcount == 1
+
+    def _change(
+        self, item: WorkItem, worker: str, change: Change, values: Mapping[str, Any]
+    ) -> Transition:
+        with self._write() as conn:
+            now = self._now()
+            current = self._current(conn, item)
+            check_lease(current, item, worker, now, change.value)
+            new = check_change(current, change)
+            updates: dict[str, Any] = {**values, "state": new.value, "updated_at": now}
+            if new not in KEEPS_LEASE:
+                updates |= {"lease_owner": None, "lease_expires": None}
+            conn.execute(update(t.work_items).where(t.work_items.c.id == item.id).values(**updates))
+            after = self._current(conn, item)
+        return Transition(item=after, old=current.state, new=new)
+
+    def record_pay_intent(
+        self,
+        item: WorkItem,
+        worker: str,
+        *,
+        amount: Decimal,
+        account_string: str,
+        payment_date: dt.date,
+        rule_version: str,
+    ) -> Transition:
+        """PENDING → PAY_INTENT, committed (durably) before the robot clicks approve. Refused
+        when the lease is lost or another item of the business key is PAY_INTENT or PAID."""
+        if not item.business_key.strip():
+            raise LedgerError(f"{item.describe()}: no business key, cannot record a payment")
+        values = {
+            "decision_kind": "pay",
+            "reason": None,
+            "amount": checked_amount(item, amount),
+            "account_string": account_string,
+            "payment_date": payment_date,
+            "rule_version": rule_version,
+        }
+        try:
+            return self._change(item, worker, Change.PAY_INTENT, values)
+        except IntegrityError as exc:
+            holder = self._paying_holder(item.business_key)
+            raise LedgerError(
+                f"{item.describe()}: record_pay_intent refused by the database: business key "
+                f"{item.business_key} is already "
+                + (f"{holder.state.value} on {holder.describe()}" if holder else "being paid")
+            ) from exc
+
+    def _paying_holder(self, business_key: str) -> WorkItem | None:
+        w = t.work_items.c
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.work_items).where(
+                    w.business_key == business_key, w.state.in_([s.value for s in PAYING])
+                )
+            ).first()
+        return None if row is None else _item(row)
+
+    def record_paid(self, item: WorkItem, worker: str, voucher: str) -> Transition:
+        """PAY_INTENT → PAID with the voucher number read from the receipt."""
+        if not voucher.strip():
+            raise LedgerError(f"{item.describe()}: record_paid needs a voucher number")
+        return self._change(item, worker, Change.PAID, {"voucher": voucher.strip()})
+
+    def record_manual_intent(
+        self, item: WorkItem, worker: str, *, reason: str, rule_version: str
+    ) -> Transition:
+        """PENDING → MANUAL_INTENT, before the robot sends the invoice to manual handling."""
+        values = {"decision_kind": "manual", "reason": reason, "rule_version": rule_version}
+        return self._change(item, worker, Change.MANUAL_INTENT, values)
+
+    def record_manual_done(self, item: WorkItem, worker: str) -> Transition:
+        """MANUAL_INTENT → MANUAL, once the finance system shows it in manual handling."""
+        return self._change(item, worker, Change.MANUAL_DONE, {})
+
+    def cancel_intent(self, item: WorkItem, worker: str, why: str) -> Transition:
+        """PAY_INTENT/MANUAL_INTENT → PENDING: reconciliation found the invoice still new."""
+        values = {
+            "decision_kind": None,
+            "reason": None,
+            "amount": None,
+            "account_string": None,
+            "payment_date": None,
+            "note": safe_text(why),
+        }
+        return self._change(item, worker, Change.CANCEL_INTENT, values)
+
+    def record_skipped(self, item: WorkItem, worker: str, why: str) -> Transition:
+        """→ SKIPPED: someone else paid or handed over the invoice."""
+        return self._change(item, worker, Change.SKIPPED, {"note": safe_text(why)})
+
+    def record_failure(self, item: WorkItem, worker: str, error: str | BaseException) -> int:
+        """An application failure: attempts + 1, the (masked) error kept, the lease released,
+        the state unchanged; the item is not claimed again in this run. Returns the attempts."""
+        with self._write() as conn:
+            now = self._now()
+            current = self._current(conn, item)
+            check_lease(current, item, worker, now, "record_failure")
+            attempts = current.attempts + 1
+            conn.execute(
+                update(t.work_items)
+                .where(t.work_items.c.id == item.id)
+                .values(
+                    attempts=attempts,
+                    last_error=safe_text(error),
+                    failed_run_id=current.run_id,
+                    lease_owner=None,
+                    lease_expires=None,
+                    updated_at=now,
+                )
+            )
+        return attempts
+
+    def paid_voucher(self, business_key: str) -> str | None:
+        """The voucher of the PAID item with this business key (any robot), if any."""
+        w = t.work_items.c
+        with self._read() as conn:
+            return conn.execute(
+                select(w.voucher).where(w.business_key == business_key, w.state == State.PAID.value)
+            ).scalar()
+
+    # --- decisions --------------------------------------------------------------------------
+
+    def record_decision(
+        self, run_id: str, robot: str, erp_id: int, decision: Mapping[str, Any], dry_run: bool
+    ) -> None:
+        """Keep a decision (personal data masked) in the history, also for dry runs."""
+        with self._write() as conn:
+            conn.execute(
+                insert(t.decisions).values(
+                    run_id=run_id,
+                    robot=robot,
+                    erp_id=erp_id,
+                    decision=decision_json(decision),
+                    dry_run=dry_run,
+                    at=self._now(),
+                )
+            )
+
+    def decisions_for(self, robot: str, erp_id: int) -> list[DecisionRecord]:
+        d = t.decisions.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.decisions).where(d.robot == robot, d.erp_id == erp_id).order_by(d.id)
+            ).all()
+        return [
+            DecisionRecord(
+                run_id=r.run_id,
+                robot=r.robot,
+                erp_id=r.erp_id,
+                decision=json.loads(r.decision),
+                dry_run=bool(r.dry_run),
+                at=r.at,
+            )
+            for r in rows
+        ]
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, robot: str, trigger: str, host: str, pid: int) -> RunRecord:
+        record = RunRecord(run_id, robot, trigger, host, pid, started_at=self._now())
+        try:
+            with self._write() as conn:
+                conn.execute(insert(t.runs).values(**dataclasses.asdict(record)))
+        except IntegrityError as exc:
+            raise LedgerError(f"run {run_id} of {robot}: already started") from exc
+        return record
+
+    def _get_run(self, conn: Connection, run_id: str) -> RunRecord:
+        row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise LedgerError(f"run {run_id}: not in the ledger")
+        return _run(row)
+
+    def finish_run(
+        self, run_id: str, exit_code: int, counts: RunCounts, note: str | None = None
+    ) -> RunRecord:
+        with self._write() as conn:
+            self._get_run(conn, run_id)
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.run_id == run_id)
+                .values(
+                    ended_at=self._now(),
+                    exit_code=exit_code,
+                    paid=counts.paid,
+                    manual=counts.manual,
+                    failed=counts.failed,
+                    skipped=counts.skipped,
+                    note=None if note is None else safe_text(note),
+                )
+            )
+            return self._get_run(conn, run_id)
+
+    def list_runs(self, robot: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Newest first."""
+        r = t.runs.c
+        query = select(t.runs).order_by(r.started_at.desc(), r.run_id.desc()).limit(limit)
+        if robot is not None:
+            query = query.where(r.robot == robot)
+        with self._read() as conn:
+            return [_run(row) for row in conn.execute(query)]
+
+    def mark_abandoned_runs(
+        self, robot: str, current_run_id: str | None, note: str = ABANDONED_NOTE
+    ) -> list[str]:
+        """Close the robot's unfinished runs other than ``current_run_id`` as abandoned (ended,
+        no exit code). Call it while holding the robot's lock (``paybot.locks``): then no other
+        run of the robot can be alive. Returns the run ids closed."""
+        r = t.runs.c
+        with self._write() as conn:
+            query = select(r.run_id).where(r.robot == robot, r.ended_at.is_(None))
+            if current_run_id is not None:
+                query = query.where(r.run_id != current_run_id)
+            ids = list(conn.execute(query).scalars())
+            if ids:
+                conn.execute(
+                    update(t.runs)
+                    .where(r.run_id.in_(ids))
+                    .values(ended_at=self._now(), note=safe_text(note))
+                )
+        return ids
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name

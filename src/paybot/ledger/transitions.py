@@ -1,0 +1,106 @@
+"""The rules every ledger applies before it changes a work item, shared by the SQL ledger and
+the in-memory fake so that both behave the same.
+
+A change is allowed only when (1) the caller still holds the item's lease: the same owner and
+the same lease token it got from ``claim_next``, not yet expired (fencing: a worker whose lease
+ran out, or was taken over, can change nothing), and (2) the item is in a state the change
+starts from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from paybot.errors import LedgerError
+from paybot.ledger.model import State, WorkItem
+
+
+class Change(StrEnum):
+    PAY_INTENT = "record_pay_intent"
+    PAID = "record_paid"
+    MANUAL_INTENT = "record_manual_intent"
+    MANUAL_DONE = "record_manual_done"
+    CANCEL_INTENT = "cancel_intent"
+    SKIPPED = "record_skipped"
+
+
+RULES: dict[Change, tuple[frozenset[State], State]] = {
+    Change.PAY_INTENT: (frozenset({State.PENDING}), State.PAY_INTENT),
+    Change.PAID: (frozenset({State.PAY_INTENT}), State.PAID),
+    Change.MANUAL_INTENT: (frozenset({State.PENDING}), State.MANUAL_INTENT),
+    Change.MANUAL_DONE: (frozenset({State.MANUAL_INTENT}), State.MANUAL),
+    Change.CANCEL_INTENT: (frozenset({State.PAY_INTENT, State.MANUAL_INTENT}), State.PENDING),
+    Change.SKIPPED: (
+        frozenset({State.PENDING, State.PAY_INTENT, State.MANUAL_INTENT}),
+        State.SKIPPED,
+    ),
+}
+
+KEEPS_LEASE: frozenset[State] = frozenset({State.PENDING, State.PAY_INTENT, State.MANUAL_INTENT})
+"""After a change into these states the worker still holds the item (it goes on with it)."""
+
+
+def lease_problem(current: WorkItem, handle: WorkItem, worker: str, now: dt.datetime) -> str | None:
+    """Why ``worker`` (holding ``handle``) no longer holds ``current``'s lease, or ``None``."""
+    if current.lease_owner is None:
+        return "the lease was released"
+    if current.lease_owner != worker or current.lease_token != handle.lease_token:
+        return f"the lease is now held by {current.lease_owner} (token {current.lease_token})"
+    if current.lease_expires is None or current.lease_expires <= now:
+        return f"the lease expired at {current.lease_expires}"
+    return None
+
+
+def check_lease(
+    current: WorkItem, handle: WorkItem, worker: str, now: dt.datetime, what: str
+) -> None:
+    problem = lease_problem(current, handle, worker, now)
+    if problem is not None:
+        raise LedgerError(f"{current.describe()}: {what} refused for {worker}: {problem}")
+
+
+def check_change(current: WorkItem, change: Change) -> State:
+    """The state ``change`` leads to, or :class:`LedgerError` when ``current`` cannot take it."""
+    sources, target = RULES[change]
+    if current.state not in sources:
+        allowed = ", ".join(sorted(s.value for s in sources))
+        raise LedgerError(
+            f"{current.describe()}: {change.value} refused: the item is {current.state.value}, "
+            f"not {allowed}"
+        )
+    return target
+
+
+def check_lease_seconds(lease_seconds: float) -> dt.timedelta:
+    if not lease_seconds > 0:
+        raise ValueError(
+            f"lease_seconds (setting runner.lease_seconds) = {lease_seconds!r}: must be positive"
+        )
+    return dt.timedelta(seconds=lease_seconds)
+
+
+MAX_ERROR_CHARS = 2000
+
+
+ABANDONED_NOTE = "abandoned: the process ended without finishing the run"
+
+
+def safe_text(text: str | BaseException) -> str:
+    """An error or a note as stored: personal data masked, at most :data:`MAX_ERROR_CHARS`."""
+    from paybot.audit.masking import mask_text
+
+    raw = f"{type(text).__name__}: {text}" if isinstance(text, BaseException) else str(text)
+    masked = mask_text(raw)
+    return masked if len(masked) <= MAX_ERROR_CHARS else masked[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def decision_json(decision: object) -> str:
+    """A decision as stored: plain JSON, personal data masked, canonical."""
+    from paybot.audit.chain import canonical_json
+    from paybot.audit.masking import mask_data
+
+    data = mask_data(decision)
+    if not isinstance(data, dict):
+        raise TypeError(f"a decision must be a mapping or a model, not {type(decision).__name__}")
+    return canonical_json(data)
