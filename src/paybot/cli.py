@@ -74,8 +74,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
         module.register(sub)
     plugin_names = set(_plugins())
     for plugin in sorted(plugin_names):
-        sub.add_parser(plugin, help=f"{plugin} commands (see 'robot {plugin} --help')", add_help=False)
-    sub.add_parser("rf", help="hand the rest of the command line to Robot Framework", add_help=False)
+        sub.add_parser(
+            plugin, help=f"{plugin} commands (see 'robot {plugin} --help')", add_help=False
+        )
+    sub.add_parser(
+        "rf", help="hand the rest of the command line to Robot Framework", add_help=False
+    )
     return parser, set(sub.choices)
 
 

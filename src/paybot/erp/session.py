@@ -1,0 +1,380 @@
+"""The robot's hands and eyes in the finance system: one logged-in browser session.
+
+Built for speed from the start: a page is fetched once and read from its source in Python
+(:mod:`paybot.erp.screens`); after a click the robot waits for the *condition* (the old page
+is gone and the new one has loaded), never for a fixed time. Every page opened, value typed,
+button clicked and voucher read goes to the audit trail.
+
+Failures are sorted here: the login page instead of the expected one is
+:class:`~paybot.errors.SessionExpired`; the error page is an
+:class:`~paybot.errors.ApplicationError`; a screen without an element the robot relies on is
+:class:`~paybot.errors.ScreenChanged`; a refusal that a person must look at is a
+:class:`~paybot.errors.BusinessError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from paybot.domain.models import RawInvoice
+from paybot.erp import locators as loc
+from paybot.erp import screens
+from paybot.erp.browser import Browser
+from paybot.errors import ApplicationError, BusinessError, ScreenChanged, SessionExpired
+
+POLL_SECONDS = 0.02
+
+
+class AuditSink(Protocol):
+    def event(self, event: str, *, durable: bool = False, **fields: Any) -> None: ...
+
+
+class Secret(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+class LoginRefused(ApplicationError):
+    """Wrong user name or password, or the account is locked: retrying will not help."""
+
+
+class AlreadyHandled(ApplicationError):
+    """The finance system says the invoice is already paid or with a person."""
+
+
+# Refusals of the approval form that a person must look at, by the words of the message.
+_REFUSAL_REASONS: tuple[tuple[str, str], ...] = (
+    ("kontostreng", "MANUAL_ACCOUNT_STRING"),
+    ("beløbet afviger", "MANUAL_AMOUNT"),
+    ("kreditnota", "MANUAL_CREDIT_NOTE"),
+)
+
+# Blanks personal data in the page before a screenshot (the page is reloaded afterwards).
+_MASK_SCRIPT = r"""
+const selectors = arguments[0];
+for (const sel of selectors) {
+  for (const el of document.querySelectorAll(sel)) {
+    if ('value' in el && el.tagName !== 'DD' && el.tagName !== 'TD') { el.value = '••••'; }
+    el.textContent = '••••';
+  }
+}
+const cpr = /\b(\d{6})-?\d{4}\b/g;
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+let node;
+while ((node = walker.nextNode())) {
+  if (cpr.test(node.nodeValue)) { node.nodeValue = node.nodeValue.replace(cpr, '$1-****'); }
+}
+"""
+
+
+def danish_amount(amount: Decimal) -> str:
+    """``Decimal('1019.48')`` → ``'1019,48'``: how a clerk types an amount."""
+    return f"{amount.quantize(Decimal('0.01')):f}".replace(".", ",")
+
+
+class ErpSession:
+    def __init__(
+        self,
+        browser: Browser,
+        base_url: str,
+        username: str,
+        password: Secret,
+        audit: AuditSink,
+        *,
+        timeout: float = 15.0,
+    ) -> None:
+        self.browser = browser
+        self.driver = browser.driver
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self._password = password
+        self.audit = audit
+        self.timeout = timeout
+        self.page: screens.Page | None = None
+        self.current_path = ""
+
+    # --- navigation ------------------------------------------------------------------------
+
+    def _url(self, path: str, query: dict[str, object] | None = None) -> str:
+        q = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+        return f"{self.base_url}{path}" + (f"?{urlencode(q)}" if q else "")
+
+    def _read(self) -> screens.Page:
+        try:
+            html = self.driver.page_source
+        except WebDriverException as exc:
+            raise ApplicationError(
+                f"{self.current_path}: the browser did not answer: {exc.msg}"
+            ) from exc
+        return screens.read_page(html)
+
+    def _wait(self, condition: Callable[[Any], object], what: str) -> None:
+        try:
+            WebDriverWait(self.driver, self.timeout, poll_frequency=POLL_SECONDS).until(condition)
+        except TimeoutException as exc:
+            raise ApplicationError(
+                f"{self.current_path}: waited {self.timeout:g} s for {what}"
+            ) from exc
+        except WebDriverException as exc:
+            raise ApplicationError(
+                f"{self.current_path}: the browser failed while waiting for {what}: {exc.msg}"
+            ) from exc
+
+    def _body(self) -> WebElement:
+        try:
+            return self.driver.find_element("tag name", "body")
+        except WebDriverException as exc:
+            raise ApplicationError(f"{self.current_path}: page has no body: {exc.msg}") from exc
+
+    def _click_and_wait(self, locator: str, what: str) -> screens.Page:
+        """Click, then wait until the old page is gone and the new one has loaded."""
+        old_body = self._body()
+        try:
+            self.browser.lib.click_element(locator)
+        except Exception as exc:
+            raise ApplicationError(
+                f"{self.current_path}: could not click {locator}: {exc}"
+            ) from exc
+
+        def loaded(driver: Any) -> bool:
+            try:
+                old_body.tag_name  # noqa: B018 - raises once the old page is gone
+                return False
+            except WebDriverException:
+                return bool(driver.execute_script("return document.readyState") == "complete")
+
+        self._wait(loaded, what)
+        return self._clear_system_message(self._read())
+
+    def _clear_system_message(self, page: screens.Page) -> screens.Page:
+        for _ in range(3):
+            if page.screen != loc.SCREEN_SYSTEM_MESSAGE:
+                return page
+            self.audit.event("page_opened", screen=page.screen, path=self.current_path)
+            self.audit.event("button_clicked", button="systembesked-ok")
+            page = self._click_and_wait(loc.SYSTEM_MESSAGE_OK, "the system message to close")
+        return page
+
+    def _check(self, page: screens.Page, expect: str) -> screens.Page:
+        if page.screen == expect:
+            return page
+        if page.screen == loc.SCREEN_LOGIN and expect != loc.SCREEN_LOGIN:
+            raise SessionExpired(f"{self.current_path}: the finance system asked for a new login")
+        if page.screen == loc.SCREEN_ERROR:
+            code = page.text("fejlkode") or "?"
+            raise ApplicationError(
+                f"{self.current_path}: the finance system answered with an error page ({code})"
+            )
+        raise ScreenChanged(
+            f"{self.current_path}: expected the screen '{expect}', got '{page.screen or 'unknown'}'"
+        )
+
+    def open(self, path: str, expect: str, query: dict[str, object] | None = None) -> screens.Page:
+        url = self._url(path, query)
+        self.current_path = url[len(self.base_url) :]
+        try:
+            self.driver.get(url)
+        except WebDriverException as exc:
+            raise ApplicationError(
+                f"{self.current_path}: could not load the page: {exc.msg}"
+            ) from exc
+        page = self._check(self._clear_system_message(self._read()), expect)
+        self.page = page
+        self.audit.event("page_opened", screen=page.screen, path=self.current_path)
+        return page
+
+    # --- login -----------------------------------------------------------------------------
+
+    def login(self) -> None:
+        self.open(loc.LOGIN, loc.SCREEN_LOGIN)
+        lib = self.browser.lib
+        lib.input_text(loc.LOGIN_USER, self.username, clear=True)
+        self.audit.event("value_typed", field="brugernavn", value=self.username)
+        lib.input_password(loc.LOGIN_PASSWORD, self._password.get_secret_value(), clear=True)
+        self.audit.event("value_typed", field="adgangskode", value="[secret]")
+        self.audit.event("button_clicked", button="log-ind")
+        page = self._click_and_wait(loc.LOGIN_BUTTON, "the login to finish")
+        if page.screen == loc.SCREEN_LOGIN:
+            why = page.error or "no reason given"
+            raise LoginRefused(f"{self.base_url}: login as {self.username!r} refused: {why}")
+        self.page = page
+        self.audit.event("login", user=self.username, screen=page.screen)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def inbox_rows(self, category: str, from_loebenr: int) -> Iterator[dict[str, str]]:
+        """Every row of the inbox category from Løbenr ``from_loebenr`` on, page by page."""
+        side = 1
+        while True:
+            page = self.open(
+                loc.INBOX,
+                loc.SCREEN_INBOX,
+                {"kategori": category, "fra_loebenr": from_loebenr, "side": side},
+            )
+            listing = screens.read_list(page, loc.INBOX_TABLE_ID, loc.INBOX_ROW_CLASS)
+            yield from listing.rows
+            if not listing.has_next:
+                return
+            side += 1
+
+    def list_all(
+        self,
+        path: str,
+        expect: str,
+        table_id: str,
+        row_class: str,
+        query: dict[str, object] | None = None,
+    ) -> list[dict[str, str]]:
+        rows: list[dict[str, str]] = []
+        side = 1
+        while True:
+            page = self.open(path, expect, {**(query or {}), "side": side})
+            listing = screens.read_list(page, table_id, row_class)
+            rows.extend(listing.rows)
+            if not listing.has_next:
+                return rows
+            side += 1
+
+    def read_invoice(self, erp_id: int) -> RawInvoice:
+        """Open the invoice and read everything on it (one page load, one read)."""
+        page = self.open(loc.INVOICE.format(erp_id=erp_id), loc.SCREEN_INVOICE)
+        raw = screens.read_invoice(page)
+        shown = raw.get("loebenr")
+        if shown != str(erp_id):
+            raise ScreenChanged(f"{self.current_path}: shows Løbenr {shown!r}, expected {erp_id}")
+        return raw
+
+    def active_accounts(self) -> frozenset[str]:
+        rows = self.list_all(loc.CHART, loc.SCREEN_CHART, loc.CHART_TABLE_ID, "")
+        return frozenset(r["kontostreng"] for r in rows if r.get("aktiv", "").lower() == "ja")
+
+    def payment_for(self, erp_id: int) -> dict[str, str] | None:
+        """The payment of an invoice as Betalinger shows it, or None."""
+        page = self.open(loc.PAYMENTS, loc.SCREEN_PAYMENTS, {"loebenr": erp_id})
+        for row in screens.table_rows(page, loc.PAYMENTS_TABLE_ID, loc.PAYMENTS_ROW_CLASS):
+            if row.get("loebenr") == str(erp_id):
+                return row
+        return None
+
+    # --- acting ------------------------------------------------------------------------------
+
+    def _on_invoice(self, erp_id: int) -> None:
+        if (
+            self.page is None
+            or self.page.screen != loc.SCREEN_INVOICE
+            or self.page.text("felt-loebenr") != str(erp_id)
+        ):
+            self.open(loc.INVOICE.format(erp_id=erp_id), loc.SCREEN_INVOICE)
+
+    def _type(self, locator: str, field: str, value: str) -> None:
+        try:
+            self.browser.lib.input_text(locator, value, clear=True)
+        except Exception as exc:
+            raise ApplicationError(
+                f"{self.current_path}: could not type into {locator}: {exc}"
+            ) from exc
+        self.audit.event("value_typed", field=field, value=value)
+
+    def approve(
+        self,
+        erp_id: int,
+        *,
+        account_string: str,
+        amount: Decimal,
+        posting_text: str,
+        payment_date: dt.date,
+    ) -> str:
+        """Fill in the approval form, click "Godkend og betal" and return the voucher number."""
+        self._on_invoice(erp_id)
+        self._type(loc.APPROVE_ACCOUNT, "kontostreng", account_string)
+        self._type(loc.APPROVE_AMOUNT, "beloeb", danish_amount(amount))
+        self._type(loc.APPROVE_TEXT, "posteringstekst", posting_text)
+        self._type(loc.APPROVE_DATE, "betalingsdato", payment_date.strftime("%d-%m-%Y"))
+        self.audit.event("button_clicked", button="godkend-betal", durable=True)
+        page = self._click_and_wait(loc.APPROVE_BUTTON, "the payment receipt")
+        self.page = page
+        if page.screen == loc.SCREEN_RECEIPT:
+            voucher = screens.read_voucher(page)
+            shown = page.text(loc.RECEIPT_LOEBENR_ID)
+            if not voucher or shown != str(erp_id):
+                raise ScreenChanged(
+                    f"{self.current_path}: receipt for Løbenr {shown!r} without a voucher"
+                )
+            self.audit.event("voucher_read", voucher=voucher, durable=True)
+            return voucher
+        if page.screen == loc.SCREEN_INVOICE and page.error:
+            self._refused(erp_id, page.error)
+        self._check(page, loc.SCREEN_RECEIPT)
+        raise ScreenChanged(f"{self.current_path}: no receipt after approval")
+
+    def _refused(self, erp_id: int, message: str) -> None:
+        lowered = message.lower()
+        if (
+            "allerede betalt" in lowered
+            or "manuel behandling" in lowered
+            or "ikke længere ny" in lowered
+        ):
+            raise AlreadyHandled(f"Løbenr {erp_id}: {message}")
+        for words, reason in _REFUSAL_REASONS:
+            if words in lowered:
+                raise BusinessError(
+                    reason, f"Løbenr {erp_id}: the finance system refused: {message}"
+                )
+        raise ApplicationError(f"Løbenr {erp_id}: the finance system refused: {message}")
+
+    def send_to_manual(self, erp_id: int, *, reason: str, note: str) -> None:
+        self._on_invoice(erp_id)
+        self._type(loc.MANUAL_REASON, "aarsagskode", reason)
+        self._type(loc.MANUAL_NOTE, "bemaerkning", note)
+        self.audit.event("button_clicked", button="send-manuel")
+        page = self._click_and_wait(loc.MANUAL_BUTTON, "the invoice after manual handling")
+        self.page = page
+        if page.screen == loc.SCREEN_INVOICE and page.error:
+            self._refused(erp_id, page.error)
+        self._check(page, loc.SCREEN_INVOICE)
+        status = page.text("felt-status")
+        if "manuel" not in status.lower():
+            raise ApplicationError(
+                f"Løbenr {erp_id}: still {status!r} after sending to manual handling"
+            )
+
+    def download(self, path: str, expect: str, link: str, folder: Path, suffix: str) -> Path:
+        """Click an export link and wait until the file is completely downloaded."""
+        before = set(folder.glob(f"*{suffix}"))
+        self.open(path, expect)
+        self.audit.event("button_clicked", button=link)
+        try:
+            self.browser.lib.click_element(link)
+        except Exception as exc:
+            raise ApplicationError(f"{self.current_path}: could not click {link}: {exc}") from exc
+        found: list[Path] = []
+
+        def arrived(_: Any) -> bool:
+            new = [p for p in folder.glob(f"*{suffix}") if p not in before]
+            partial = list(folder.glob("*.crdownload"))
+            if new and not partial:
+                found.extend(new)
+                return True
+            return False
+
+        self._wait(arrived, f"the export file from {link}")
+        return found[0]
+
+    def screenshot(self, target: Path) -> Path | None:
+        """A screenshot with personal data blanked out first; None when the browser is gone."""
+        try:
+            self.driver.execute_script(_MASK_SCRIPT, list(loc.PERSONAL_DATA_SELECTORS))
+            self.driver.save_screenshot(str(target))
+        except WebDriverException:
+            return None
+        self.page = None  # the page was altered: open it again before acting on it
+        self.audit.event("screenshot", file=target.name)
+        return target

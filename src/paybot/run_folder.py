@@ -1,0 +1,82 @@
+"""A run's identity and its folder of artifacts.
+
+Each run gets an id (``20261127-014500-3f9a``: UTC start time and four random hex digits) and a
+folder ``<output_dir>/runs/<run-id>/`` that keeps everything it produced: robocorp's
+``log.html``, the console output, screenshots of failures, the report and ``outcome.json``,
+through which the robocorp-tasks child process tells ``robot run`` how it ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+OUTCOME_FILE = "outcome.json"
+
+# What the parent `robot run` passes to the task in the child process.
+ENV_RUN_ID = "PAYBOT_RUN_ID"
+ENV_RUN_DIR = "PAYBOT_RUN_DIR"
+ENV_ROBOT = "PAYBOT_ROBOT"
+ENV_WORKERS = "PAYBOT_WORKERS"
+ENV_DRY_RUN = "PAYBOT_DRY_RUN"
+ENV_TRIGGER = "PAYBOT_TRIGGER"
+ENV_LOCK_HELD = "PAYBOT_LOCK_HELD"
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def run_dir(output_dir: Path, run_id: str) -> Path:
+    return output_dir / "runs" / run_id
+
+
+@dataclass
+class Counts:
+    paid: int = 0
+    manual: int = 0
+    failed: int = 0
+    skipped: int = 0
+    would_pay: int = 0  # --dry-run
+    would_hand_over: int = 0  # --dry-run
+
+    def total(self) -> int:
+        return (
+            self.paid
+            + self.manual
+            + self.failed
+            + self.skipped
+            + self.would_pay
+            + self.would_hand_over
+        )
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    counts: Counts = field(default_factory=Counts)
+    message: str = ""
+
+    def write(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / OUTCOME_FILE
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+    @classmethod
+    def read(cls, folder: Path) -> Outcome | None:
+        try:
+            data = json.loads((folder / OUTCOME_FILE).read_text(encoding="utf-8"))
+            return cls(
+                exit_code=int(data["exit_code"]),
+                counts=Counts(**data.get("counts", {})),
+                message=str(data.get("message", "")),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
