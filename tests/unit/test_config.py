@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from paybot.config import (
     RobotManifest,
@@ -105,10 +106,17 @@ def test_shipped_rules_use_the_world_figures() -> None:
     assert isinstance(small, SmallInvoiceRules)
     assert isinstance(certs, MedicalCertificateRules)
     assert isinstance(interp, InterpreterRules)
-    assert small.config.buyer_glns == ["5798528809575"]
-    assert len(small.config.suppliers) == 8
-    assert {p.ydernummer for p in certs.config.practices} == {"057584", "012873", "045120",
-                                                              "078431"}
+    world = yaml.safe_load((ROOT / "src/mockerp/fixtures/world.yaml").read_text("utf-8"))
+    assert small.config.buyer_glns == [world["municipality"]["buyer_gln"]]
+    assert {(s.cvr, s.account_string) for s in small.config.suppliers} == {
+        (s["cvr"], s["account_string"]) for s in world["small_suppliers"]
+    }
+    assert {(p.cvr, p.ydernummer) for p in certs.config.practices} == {
+        (p["cvr"], p["ydernummer"]) for p in world["practices"]
+    }
+    assert {s.cvr for s in interp.config.suppliers} == {
+        s["cvr"] for s in world["interpreter_suppliers"]
+    }
     assert interp.config.account_string == "5.46.60-014-4.0"
 
 
