@@ -81,7 +81,7 @@ def _new_invoices(mock: Mock, category: str) -> list[int]:
 
 def _log_in(browser: Browser) -> None:
     """Log in as the robot user. The password goes straight to the element: SeleniumLibrary's
-    ``input_password`` needs a running Robot Framework (see the xfail test below), and its
+    ``input_password`` needs a running Robot Framework, and its
     ``input_text`` would log the text."""
     lib = browser.lib
     lib.go_to(browser.driver.current_url.split("/login")[0] + "/login")
@@ -171,7 +171,7 @@ def test_the_robots_erp_session_works_unchanged(mock: Mock, browser: Browser) ->
     session = ErpSession(
         browser, mock.server.url, "robot", SecretStr(ROBOT_PASSWORD), audit, timeout=10
     )
-    _log_in(browser)  # ErpSession.login() cannot run outside Robot Framework: see below
+    session.login()
 
     raw = session.read_invoice(certificate)
     assert raw.get("loebenr") == str(certificate)
@@ -225,15 +225,6 @@ def test_the_robots_erp_session_works_unchanged(mock: Mock, browser: Browser) ->
     assert ROBOT_PASSWORD not in repr(audit.events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ErpSession.login() types the password with SeleniumLibrary's input_password, which "
-        "calls BuiltIn().set_log_level() and raises RobotNotRunningError when no Robot "
-        "Framework suite is running (plain Python, robocorp-tasks). Remove this mark when "
-        "paybot.erp.session types the password another way."
-    ),
-)
 def test_erp_session_login(mock: Mock, browser: Browser) -> None:
     audit = RecordingAudit()
     session = ErpSession(
@@ -265,7 +256,7 @@ def test_robot_gets_through_system_messages_and_downloads_an_export(
                 audit.events
             )
             file = session.download(
-                "/rekvisitioner", "rekvisitioner", "id:eksport-xlsx", downloads, ".xlsx"
+                "/rekvisitioner", "rekvisitioner", "eksport-xlsx", downloads, ".xlsx"
             )
         finally:
             browser.close()

@@ -1,5 +1,7 @@
 """Every locator the robots use on the finance system's screens, in one place.
 
+Elements are found by their HTML id (``By.ID``); lists by table id and row class.
+
 The screens are described in docs/finance-system.md. When the finance system changes a screen,
 this file (and the preflight's list of required elements) is what changes.
 """
@@ -30,14 +32,14 @@ SCREEN_SYSTEM_MESSAGE: Final = "systembesked"
 SCREEN_ERROR: Final = "fejl"
 
 # Login
-LOGIN_USER: Final = "id:brugernavn"
-LOGIN_PASSWORD: Final = "id:adgangskode"
-LOGIN_BUTTON: Final = "id:log-ind"
+LOGIN_USER: Final = "brugernavn"
+LOGIN_PASSWORD: Final = "adgangskode"
+LOGIN_BUTTON: Final = "log-ind"
 
 # Messages on any page
 ERROR_MESSAGE_ID: Final = "fejlbesked"
 INFO_MESSAGE_ID: Final = "besked"
-SYSTEM_MESSAGE_OK: Final = "id:systembesked-ok"
+SYSTEM_MESSAGE_OK: Final = "systembesked-ok"
 USER_ID: Final = "bruger"
 
 # Inbox and other lists
@@ -51,7 +53,7 @@ REQUISITIONS_ROW_CLASS: Final = "rekvisition"
 BOOKINGS_TABLE_ID: Final = "tolkebestillinger"
 BOOKINGS_ROW_CLASS: Final = "tolkebestilling"
 CHART_TABLE_ID: Final = "kontoplan"
-EXPORT_XLSX: Final = "id:eksport-xlsx"
+EXPORT_XLSX: Final = "eksport-xlsx"
 
 # Invoice detail
 FIELD_PREFIX: Final = "felt-"
@@ -60,19 +62,19 @@ LINE_ROW_CLASS: Final = "linje"
 
 # Approval form
 APPROVE_FORM_ID: Final = "godkend-form"
-APPROVE_ACCOUNT: Final = "id:kontostreng"
-APPROVE_AMOUNT: Final = "id:beloeb"
-APPROVE_TEXT: Final = "id:posteringstekst"
-APPROVE_DATE: Final = "id:betalingsdato"
-APPROVE_BUTTON: Final = "id:godkend-betal"
+APPROVE_ACCOUNT: Final = "kontostreng"
+APPROVE_AMOUNT: Final = "beloeb"
+APPROVE_TEXT: Final = "posteringstekst"
+APPROVE_DATE: Final = "betalingsdato"
+APPROVE_BUTTON: Final = "godkend-betal"
 RECEIPT_VOUCHER_ID: Final = "bilagsnummer"
 RECEIPT_LOEBENR_ID: Final = "kvittering-loebenr"
 
 # Manual handling form
 MANUAL_FORM_ID: Final = "manuel-form"
-MANUAL_REASON: Final = "id:aarsagskode"
-MANUAL_NOTE: Final = "id:bemaerkning"
-MANUAL_BUTTON: Final = "id:send-manuel"
+MANUAL_REASON: Final = "aarsagskode"
+MANUAL_NOTE: Final = "bemaerkning"
+MANUAL_BUTTON: Final = "send-manuel"
 
 # Elements that show personal data: blanked in the page before any screenshot.
 PERSONAL_DATA_SELECTORS: Final = (

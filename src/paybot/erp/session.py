@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -134,15 +135,43 @@ class ErpSession:
         except WebDriverException as exc:
             raise ApplicationError(f"{self.current_path}: page has no body: {exc.msg}") from exc
 
-    def _click_and_wait(self, locator: str, what: str) -> screens.Page:
+    def _element(self, element_id: str) -> WebElement:
+        try:
+            return self.driver.find_element(By.ID, element_id)
+        except WebDriverException as exc:
+            raise ApplicationError(
+                f"{self.current_path}: no element #{element_id}: {exc.msg}"
+            ) from exc
+
+    def _click(self, element_id: str) -> None:
+        element = self._element(element_id)
+        try:
+            element.click()
+        except WebDriverException as exc:
+            raise ApplicationError(
+                f"{self.current_path}: could not click #{element_id}: {exc.msg}"
+            ) from exc
+
+    def _fill(self, element_id: str, value: str) -> None:
+        """Clear a text field and type into it, through the WebDriver that rpaframework opened.
+
+        rpaframework's ``input_text`` keyword logs through Robot Framework and costs about
+        0.2 s a field, and ``input_password`` needs a running Robot Framework; these two
+        WebDriver calls are what a clerk's keystrokes amount to.
+        """
+        element = self._element(element_id)
+        try:
+            element.clear()
+            element.send_keys(value)
+        except WebDriverException as exc:
+            raise ApplicationError(
+                f"{self.current_path}: could not type into #{element_id}: {exc.msg}"
+            ) from exc
+
+    def _click_and_wait(self, element_id: str, what: str) -> screens.Page:
         """Click, then wait until the old page is gone and the new one has loaded."""
         old_body = self._body()
-        try:
-            self.browser.lib.click_element(locator)
-        except Exception as exc:
-            raise ApplicationError(
-                f"{self.current_path}: could not click {locator}: {exc}"
-            ) from exc
+        self._click(element_id)
 
         def loaded(driver: Any) -> bool:
             try:
@@ -195,10 +224,8 @@ class ErpSession:
 
     def login(self) -> None:
         self.open(loc.LOGIN, loc.SCREEN_LOGIN)
-        lib = self.browser.lib
-        lib.input_text(loc.LOGIN_USER, self.username, clear=True)
-        self.audit.event("value_typed", field="brugernavn", value=self.username)
-        lib.input_password(loc.LOGIN_PASSWORD, self._password.get_secret_value(), clear=True)
+        self._type(loc.LOGIN_USER, "brugernavn", self.username)
+        self._fill(loc.LOGIN_PASSWORD, self._password.get_secret_value())
         self.audit.event("value_typed", field="adgangskode", value="[secret]")
         self.audit.event("button_clicked", button="log-ind")
         page = self._click_and_wait(loc.LOGIN_BUTTON, "the login to finish")
@@ -267,20 +294,20 @@ class ErpSession:
     # --- acting ------------------------------------------------------------------------------
 
     def _on_invoice(self, erp_id: int) -> None:
+        """Be on the invoice's page; an invoice that is no longer new has no forms."""
+        page = self.page
         if (
-            self.page is None
-            or self.page.screen != loc.SCREEN_INVOICE
-            or self.page.text("felt-loebenr") != str(erp_id)
+            page is None
+            or page.screen != loc.SCREEN_INVOICE
+            or page.text("felt-loebenr") != str(erp_id)
         ):
-            self.open(loc.INVOICE.format(erp_id=erp_id), loc.SCREEN_INVOICE)
+            page = self.open(loc.INVOICE.format(erp_id=erp_id), loc.SCREEN_INVOICE)
+        status = page.text("felt-status")
+        if status.lower() != "ny":
+            raise AlreadyHandled(f"Løbenr {erp_id}: status is {status!r}, not Ny")
 
-    def _type(self, locator: str, field: str, value: str) -> None:
-        try:
-            self.browser.lib.input_text(locator, value, clear=True)
-        except Exception as exc:
-            raise ApplicationError(
-                f"{self.current_path}: could not type into {locator}: {exc}"
-            ) from exc
+    def _type(self, element_id: str, field: str, value: str) -> None:
+        self._fill(element_id, value)
         self.audit.event("value_typed", field=field, value=value)
 
     def approve(
@@ -351,10 +378,7 @@ class ErpSession:
         before = set(folder.glob(f"*{suffix}"))
         self.open(path, expect)
         self.audit.event("button_clicked", button=link)
-        try:
-            self.browser.lib.click_element(link)
-        except Exception as exc:
-            raise ApplicationError(f"{self.current_path}: could not click {link}: {exc}") from exc
+        self._click(link)
         found: list[Path] = []
 
         def arrived(_: Any) -> bool:
