@@ -1,9 +1,217 @@
-"""Placeholder: the 'run' commands are being built (see the open issues)."""
+"""``robot run <robot>`` and ``robot list``.
+
+``robot run`` validates the robot's whole configuration first (exit 2 naming file, key and
+value), takes the robot's lock (exit 4 when another run holds it), records the run in the
+history, and runs the robot's task module through robocorp-tasks in a child process that
+inherits the lock. The child's console output is shown and kept in the run folder
+(``console.log``); SIGTERM or Ctrl-C asks the run to stop between two invoices.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from paybot import locks
+from paybot.config import (
+    ENV_HOME,
+    RobotConfig,
+    find_home,
+    load_credentials,
+    load_manifests,
+    load_robot_config,
+)
+from paybot.errors import ConfigError
+from paybot.ledger import Ledger
+from paybot.run.report import EXIT_MEANINGS
+from paybot.run_folder import (
+    ENV_DRY_RUN,
+    ENV_LOCK_HELD,
+    ENV_ROBOT,
+    ENV_RUN_DIR,
+    ENV_RUN_ID,
+    ENV_TRIGGER,
+    ENV_WORKERS,
+    Counts,
+    Outcome,
+    new_run_id,
+    run_dir,
+)
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 4
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds nothing yet."""
+    run = subparsers.add_parser(
+        "run",
+        help="run a robot now",
+        description="Run a robot against the finance system: preflight, collect, pay or hand "
+        "over each invoice, report. Exit codes: "
+        + "; ".join(f"{k} {v}" for k, v in EXIT_MEANINGS.items()),
+    )
+    run.add_argument("robot", help="the robot's name, e.g. pay-small-invoices (see 'robot list')")
+    run.add_argument("--workers", type=int, help="browser sessions in parallel (default: manifest)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read, decide and record, but never approve or hand over",
+    )
+    run.set_defaults(handler=cmd_run)
+    lst = subparsers.add_parser("list", help="list the robots and their schedules")
+    lst.set_defaults(handler=cmd_list)
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"robot: {message}\n")
+
+
+def _load(robot: str) -> RobotConfig:
+    cfg = load_robot_config(find_home(), robot)
+    load_credentials(cfg.settings)  # a missing password stops the run before anything starts
+    task = cfg.home / cfg.manifest.task.module
+    if not task.is_file():
+        raise ConfigError(
+            str(cfg.home / "robots" / f"{robot}.yaml"),
+            "task.module",
+            cfg.manifest.task.module,
+            "no such file",
+        )
+    return cfg
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    try:
+        cfg = _load(ns.robot)
+    except ConfigError as exc:
+        _err(f"configuration error: {exc}")
+        return EXIT_USAGE
+    workers = ns.workers if ns.workers is not None else cfg.manifest.workers
+    if not 1 <= workers <= 16:
+        _err(f"--workers {workers}: must be between 1 and 16")
+        return EXIT_USAGE
+    settings = cfg.settings
+    run_id = new_run_id()
+    folder = run_dir(settings.output_dir, run_id)
+    try:
+        lock = locks.acquire(settings.data_dir, cfg.name, run_id)
+    except locks.RobotBusy as exc:
+        _err(f"{exc}; not started")
+        return EXIT_BUSY
+    trigger = os.environ.get(ENV_TRIGGER, "manual")
+    ledger = Ledger(settings.ledger.url)
+    try:
+        ledger.create_schema()
+        ledger.mark_abandoned_runs(cfg.name, run_id)
+        ledger.start_run(run_id, cfg.name, trigger, socket.gethostname(), os.getpid())
+        folder.mkdir(parents=True, exist_ok=True)
+        env = os.environ | {
+            ENV_HOME: str(cfg.home),
+            ENV_RUN_ID: run_id,
+            ENV_RUN_DIR: str(folder),
+            ENV_ROBOT: cfg.name,
+            ENV_WORKERS: str(workers),
+            ENV_DRY_RUN: "1" if ns.dry_run else "0",
+            ENV_TRIGGER: trigger,
+            ENV_LOCK_HELD: "1",
+        }
+        sys.stdout.write(f"{cfg.name}: run {run_id} against {settings.erp.url}\n")
+        sys.stdout.flush()
+        returncode = _run_child(cfg, folder, env, lock.fd)
+        outcome = Outcome.read(folder) or Outcome(
+            EXIT_FAILED, Counts(), f"the run ended without an outcome (robocorp exit {returncode})"
+        )
+        ledger.finish_run(run_id, outcome.exit_code, outcome.counts, outcome.message or None)
+    finally:
+        ledger.close()
+        lock.release()
+    _summary(cfg.name, folder, outcome, ns.dry_run)
+    return outcome.exit_code
+
+
+def _run_child(cfg: RobotConfig, folder: Path, env: dict[str, str], lock_fd: int) -> int:
+    cmd = [
+        sys.executable,
+        "-m",
+        "robocorp.tasks",
+        "run",
+        str(cfg.home / cfg.manifest.task.module),
+        "--task",
+        cfg.manifest.task.name,
+        "--output-dir",
+        str(folder / "robocorp"),
+        "--console-colors",
+        "plain",
+    ]
+    with open(folder / "console.log", "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cfg.home,
+            env=env,
+            pass_fds=(lock_fd,),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+
+        def forward(signum: int, frame: FrameType | None) -> None:
+            # Ask the run to stop between two invoices; it decides when that is safe.
+            proc.send_signal(signal.SIGTERM)
+
+        old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            _tee(proc.stdout, log)
+            return proc.wait()
+        finally:
+            for s, previous in old.items():
+                signal.signal(s, previous)
+
+
+def _tee(stream: IO[str] | None, log: IO[str]) -> None:
+    if stream is None:
+        return
+    for line in stream:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        log.write(line)
+
+
+def _summary(robot: str, folder: Path, outcome: Outcome, dry_run: bool) -> None:
+    c = outcome.counts
+    parts = [f"paid {c.paid}", f"manual {c.manual}", f"failed {c.failed}", f"skipped {c.skipped}"]
+    if dry_run:
+        parts += [f"would pay {c.would_pay}", f"would hand over {c.would_hand_over}"]
+    meaning = EXIT_MEANINGS.get(outcome.exit_code, "")
+    sys.stdout.write(f"{robot}: {', '.join(parts)}; exit {outcome.exit_code} ({meaning})\n")
+    if outcome.message:
+        sys.stdout.write(f"{robot}: {outcome.message}\n")
+    sys.stdout.write(f"{robot}: report {folder / 'report.md'}\n")
+
+
+def cmd_list(ns: argparse.Namespace) -> int:
+    home = find_home()
+    try:
+        manifests = load_manifests(home / "robots")
+    except ConfigError as exc:
+        _err(f"configuration error: {exc}")
+        return EXIT_USAGE
+    rows = [("ROBOT", "CATEGORY", "SCHEDULE", "TITLE")]
+    for m in sorted(manifests.values(), key=lambda m: m.name):
+        when = m.schedule.cron if m.schedule.enabled else "disabled"
+        rows.append((m.name, m.category.value, when, m.title))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        sys.stdout.write(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:3])) + "  " + r[3] + "\n"
+        )
+    return 0

@@ -76,6 +76,25 @@ while ((node = walker.nextNode())) {
 """
 
 
+# Sets a form's fields the way a paste does (value, then the input and change events a page
+# listens for) and returns what each field holds afterwards, in one round trip. Typing key by
+# key through chromedriver costs about 4 ms a character: 0.6 s for one caseworker note.
+_FILL_SCRIPT = r"""
+const values = arguments[0];
+const out = {};
+for (const [id, value] of Object.entries(values)) {
+  const el = document.getElementById(id);
+  if (!el || el.disabled || el.readOnly) { out[id] = null; continue; }
+  el.focus();
+  el.value = value;
+  el.dispatchEvent(new Event('input', {bubbles: true}));
+  el.dispatchEvent(new Event('change', {bubbles: true}));
+  out[id] = el.value;
+}
+return out;
+"""
+
+
 def danish_amount(amount: Decimal) -> str:
     """``Decimal('1019.48')`` → ``'1019,48'``: how a clerk types an amount."""
     return f"{amount.quantize(Decimal('0.01')):f}".replace(".", ",")
@@ -310,6 +329,26 @@ class ErpSession:
         self._fill(element_id, value)
         self.audit.event("value_typed", field=field, value=value)
 
+    def _fill_form(self, fields: list[tuple[str, str, str]]) -> None:
+        """Fill several fields at once: ``(element id, audit name, value)``. Every field must
+        exist, be editable and hold exactly the value afterwards."""
+        values = {element_id: value for element_id, _, value in fields}
+        try:
+            shown = self.driver.execute_script(_FILL_SCRIPT, values)
+        except WebDriverException as exc:
+            raise ApplicationError(
+                f"{self.current_path}: could not fill in the form: {exc.msg}"
+            ) from exc
+        for element_id, name, value in fields:
+            got = shown.get(element_id) if isinstance(shown, dict) else None
+            if got is None:
+                raise ScreenChanged(f"{self.current_path}: no editable field #{element_id}")
+            if got != value:
+                raise ApplicationError(
+                    f"{self.current_path}: #{element_id} holds {got!r} after typing {value!r}"
+                )
+            self.audit.event("value_typed", field=name, value=value)
+
     def approve(
         self,
         erp_id: int,
@@ -321,10 +360,14 @@ class ErpSession:
     ) -> str:
         """Fill in the approval form, click "Godkend og betal" and return the voucher number."""
         self._on_invoice(erp_id)
-        self._type(loc.APPROVE_ACCOUNT, "kontostreng", account_string)
-        self._type(loc.APPROVE_AMOUNT, "beloeb", danish_amount(amount))
-        self._type(loc.APPROVE_TEXT, "posteringstekst", posting_text)
-        self._type(loc.APPROVE_DATE, "betalingsdato", payment_date.strftime("%d-%m-%Y"))
+        self._fill_form(
+            [
+                (loc.APPROVE_ACCOUNT, "kontostreng", account_string),
+                (loc.APPROVE_AMOUNT, "beloeb", danish_amount(amount)),
+                (loc.APPROVE_TEXT, "posteringstekst", posting_text),
+                (loc.APPROVE_DATE, "betalingsdato", payment_date.strftime("%d-%m-%Y")),
+            ]
+        )
         self.audit.event("button_clicked", button="godkend-betal", durable=True)
         page = self._click_and_wait(loc.APPROVE_BUTTON, "the payment receipt")
         self.page = page
@@ -359,8 +402,9 @@ class ErpSession:
 
     def send_to_manual(self, erp_id: int, *, reason: str, note: str) -> None:
         self._on_invoice(erp_id)
-        self._type(loc.MANUAL_REASON, "aarsagskode", reason)
-        self._type(loc.MANUAL_NOTE, "bemaerkning", note)
+        self._fill_form(
+            [(loc.MANUAL_REASON, "aarsagskode", reason), (loc.MANUAL_NOTE, "bemaerkning", note)]
+        )
         self.audit.event("button_clicked", button="send-manuel")
         page = self._click_and_wait(loc.MANUAL_BUTTON, "the invoice after manual handling")
         self.page = page

@@ -1,0 +1,280 @@
+"""One run of one robot: preflight → collect → work → report.
+
+- **Preflight** (nothing is touched): the browser starts, the finance system answers, the login
+  works, the screens and fields the robot relies on are there (a changed user interface stops
+  the run here), the chart of accounts and the reference data can be read.
+- **Collect**: every page of the robot's inbox category from the register's high-water mark on
+  (all statuses, for duplicates); new invoices become work items in the ledger.
+- **Work**: ``workers`` browser sessions claim items from the ledger (see
+  :mod:`paybot.run.worker`).
+- **Report**: ``report.json`` and ``report.md`` in the run folder, counts for the run history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paybot.audit import AuditTrail
+from paybot.config import Credentials, RobotConfig
+from paybot.domain.models import ErpStatus
+from paybot.domain.parsing import parse_register_row
+from paybot.erp import locators as loc
+from paybot.erp.browser import Browser, BrowserOptions, open_browser
+from paybot.erp.reference import ReferenceData, load_reference_data
+from paybot.erp.session import ErpSession
+from paybot.errors import ApplicationError, PaybotError, ScreenChanged
+from paybot.ledger import CLAIMABLE, LedgerPort
+from paybot.run.ordering import KeyOrder
+from paybot.run.report import Report, write_report
+from paybot.run.worker import CircuitBreaker, ItemOutcome, Result, Shared, Worker
+from paybot.run_folder import Counts, Outcome
+
+EXIT_OK = 0
+EXIT_FAILED_ITEMS = 1
+EXIT_PREFLIGHT = 3
+
+
+@dataclass
+class RunRequest:
+    cfg: RobotConfig
+    credentials: Credentials
+    run_id: str
+    run_dir: Path
+    workers: int = 1
+    dry_run: bool = False
+    trigger: str = "manual"
+    today: dt.date = field(default_factory=dt.date.today)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+BrowserFactory = Callable[[str, BrowserOptions], Browser]
+
+
+class Runner:
+    def __init__(
+        self,
+        req: RunRequest,
+        ledger: LedgerPort,
+        trail: AuditTrail,
+        *,
+        browser_factory: BrowserFactory = open_browser,
+    ) -> None:
+        self.req = req
+        self.cfg = req.cfg
+        self.ledger = ledger
+        self.trail = trail
+        self.audit = trail.logger(run_id=req.run_id, robot=req.cfg.name)
+        self.browser_factory = browser_factory
+        self.browsers: list[Browser] = []
+        self.downloads = Path(tempfile.mkdtemp(prefix="paybot-export-"))
+        self.report = Report(
+            robot=req.cfg.name,
+            title=req.cfg.manifest.title,
+            run_id=req.run_id,
+            dry_run=req.dry_run,
+            rule_version=req.cfg.rule_version,
+            trigger=req.trigger,
+            reason_texts=dict(req.cfg.reasons.reasons),
+        )
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    def _session(self, worker: str) -> ErpSession:
+        s = self.cfg.settings
+        opts = BrowserOptions(
+            chromium=s.browser.chromium,
+            chromedriver=s.browser.chromedriver,
+            headless=s.browser.headless,
+            download_dir=self.downloads,
+            page_load_timeout=s.erp.page_timeout_seconds,
+        )
+        browser = self.browser_factory(f"{s.erp.url.rstrip('/')}{loc.LOGIN}", opts)
+        self.browsers.append(browser)
+        session = ErpSession(
+            browser,
+            s.erp.url,
+            self.req.credentials.username,
+            self.req.credentials.password,
+            self.audit.bind(worker=worker),
+            timeout=s.erp.element_timeout_seconds,
+        )
+        session.login()
+        return session
+
+    # --- the phases --------------------------------------------------------------------------
+
+    def preflight(self) -> tuple[ErpSession, frozenset[str], ReferenceData]:
+        session = self._session("w1")
+        page = session.open(
+            loc.INBOX, loc.SCREEN_INBOX, {"kategori": self.cfg.manifest.category.value}
+        )
+        missing = page.missing(loc.REQUIRED_ON_INBOX)
+        if missing:
+            raise ScreenChanged(f"{loc.INBOX}: the inbox lacks {', '.join(missing)}")
+        accounts = session.active_accounts()
+        if not accounts:
+            raise ScreenChanged(f"{loc.CHART}: no active account strings could be read")
+        rules = self.cfg.rules
+        reference = load_reference_data(
+            session,
+            self.downloads,
+            requisitions=rules.needs_requisitions,
+            bookings=rules.needs_bookings,
+        )
+        return session, accounts, reference
+
+    def collect(self, session: ErpSession) -> int:
+        """Sync the register from the inbox; returns how many new invoices became work."""
+        robot, rules = self.cfg.name, self.cfg.rules
+        start = self.ledger.register_high_water(robot) + 1
+        entries = []
+        for row in session.inbox_rows(self.cfg.manifest.category.value, start):
+            entry = parse_register_row(row)
+            entries.append((entry, rules.register_keys(entry)))
+        self.ledger.upsert_register(robot, entries)
+        new = 0
+        for entry, _ in entries:
+            if entry.status == ErpStatus.NEW:
+                key = f"{entry.supplier_cvr}:{entry.invoice_number}"
+                self.ledger.ensure_work(robot, entry.erp_id, key, self.req.run_id)
+                new += 1
+        self.audit.event("collected", from_loebenr=start, rows=len(entries), new=new)
+        return new
+
+    def check_invoice_screen(self, session: ErpSession) -> None:
+        """The invoice screen still has what the robot needs: checked on the first invoice to
+        work on, before anything is touched."""
+        pending = self.ledger.items(self.cfg.name, CLAIMABLE)
+        first = next((i for i in sorted(pending, key=lambda i: i.erp_id)), None)
+        if first is None:
+            return
+        page = session.open(loc.INVOICE.format(erp_id=first.erp_id), loc.SCREEN_INVOICE)
+        if page.text("felt-status").lower() != "ny":
+            return  # no forms on a handled invoice; the worker will reconcile or skip it
+        missing = page.missing(loc.REQUIRED_ON_INVOICE)
+        if missing:
+            raise ScreenChanged(
+                f"{session.current_path}: the invoice screen lacks {', '.join(missing)}"
+            )
+
+    def work(
+        self, first: ErpSession, accounts: frozenset[str], reference: ReferenceData
+    ) -> list[ItemOutcome]:
+        s = self.cfg.settings.runner
+        shared = Shared(
+            cfg=self.cfg,
+            run_id=self.req.run_id,
+            run_dir=self.req.run_dir,
+            today=self.req.today,
+            dry_run=self.req.dry_run,
+            ledger=self.ledger,
+            active_accounts=accounts,
+            reference=reference,
+            order=KeyOrder(),
+            breaker=CircuitBreaker(s.max_consecutive_failures),
+            stop=self.req.stop,
+        )
+        self.shared = shared
+        workers = [Worker("w1", shared, first, self.audit.bind(worker="w1"))]
+        threads: list[threading.Thread] = []
+
+        def start_more(name: str) -> None:
+            try:
+                session = self._session(name)
+            except PaybotError as exc:
+                self.audit.event("app_error", worker=name, error=f"worker could not start: {exc}")
+                return
+            worker = Worker(name, shared, session, self.audit.bind(worker=name))
+            workers.append(worker)
+            worker.run()
+
+        for n in range(2, self.req.workers + 1):
+            t = threading.Thread(target=start_more, args=(f"w{n}",), name=f"paybot-w{n}")
+            t.start()
+            threads.append(t)
+        workers[0].run()
+        for t in threads:
+            t.join()
+        return [o for w in workers for o in w.outcomes]
+
+    # --- the whole run -----------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        req = self.req
+        self.audit.event(
+            "run_started",
+            trigger=req.trigger,
+            dry_run=req.dry_run,
+            workers=req.workers,
+            rule_version=self.cfg.rule_version,
+            erp_url=self.cfg.settings.erp.url,
+        )
+        try:
+            try:
+                session, accounts, reference = self.preflight()
+                self.collect(session)
+                self.check_invoice_screen(session)
+            except (ApplicationError, ScreenChanged) as exc:
+                self.audit.event("preflight_failed", error=str(exc))
+                outcome = Outcome(EXIT_PREFLIGHT, Counts(), f"preflight failed: {exc}")
+                self.report.message = outcome.message
+                return self._finish(outcome)
+            self.audit.event("preflight_passed", accounts=len(accounts))
+            outcomes = self.work(session, accounts, reference)
+            return self._finish(self._outcome(outcomes))
+        finally:
+            for browser in self.browsers:
+                browser.close()
+            shutil.rmtree(self.downloads, ignore_errors=True)
+
+    def _outcome(self, outcomes: list[ItemOutcome]) -> Outcome:
+        counts = Counts()
+        for o in outcomes:
+            match o.result:
+                case Result.PAID:
+                    counts.paid += 1
+                case Result.MANUAL:
+                    counts.manual += 1
+                case Result.SKIPPED:
+                    counts.skipped += 1
+                case Result.FAILED | Result.LOST:
+                    counts.failed += 1
+                case Result.WOULD_PAY:
+                    counts.would_pay += 1
+                case Result.WOULD_HAND_OVER:
+                    counts.would_hand_over += 1
+        self.report.items = sorted(outcomes, key=lambda o: o.erp_id)
+        left = self.ledger.items(self.cfg.name, CLAIMABLE)
+        self.report.left_for_next_run = len(left)
+        notes = []
+        if self.shared.breaker.tripped.is_set():
+            notes.append(
+                f"stopped after {self.shared.breaker.limit} failed attempts in a row: "
+                "the finance system seems to be down"
+            )
+        if self.req.stop.is_set():
+            notes.append("stopped on request (SIGTERM) between two invoices")
+        failed = counts.failed > 0 or self.shared.breaker.tripped.is_set()
+        self.report.message = "; ".join(notes)
+        return Outcome(EXIT_FAILED_ITEMS if failed else EXIT_OK, counts, self.report.message)
+
+    def _finish(self, outcome: Outcome) -> Outcome:
+        self.report.exit_code = outcome.exit_code
+        self.report.counts = outcome.counts
+        write_report(self.req.run_dir, self.report)
+        self.audit.event(
+            "run_finished",
+            exit_code=outcome.exit_code,
+            paid=outcome.counts.paid,
+            manual=outcome.counts.manual,
+            failed=outcome.counts.failed,
+            skipped=outcome.counts.skipped,
+            message=outcome.message,
+        )
+        return outcome

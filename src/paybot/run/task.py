@@ -1,0 +1,125 @@
+"""What a robot's ``@task`` calls: settings → runner → outcome.
+
+Runs inside the robocorp-tasks process that ``robot run`` starts (which passes the run id, run
+folder and options in ``PAYBOT_*`` environment variables and holds the robot's lock), or on its
+own (``python -m robocorp.tasks run tasks/pay_small_invoices.py``), in which case it takes the
+lock and records the run history itself.
+
+SIGTERM and the first Ctrl-C ask the run to stop between two invoices; the outcome is written to
+``outcome.json`` in the run folder either way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import FrameType
+
+from paybot import locks
+from paybot.audit import AuditTrail
+from paybot.config import find_home, load_credentials, load_robot_config
+from paybot.errors import ConfigError
+from paybot.ledger import Ledger
+from paybot.run.runner import Runner, RunRequest
+from paybot.run_folder import (
+    ENV_DRY_RUN,
+    ENV_LOCK_HELD,
+    ENV_RUN_DIR,
+    ENV_RUN_ID,
+    ENV_TRIGGER,
+    ENV_WORKERS,
+    Counts,
+    Outcome,
+    new_run_id,
+    run_dir,
+)
+
+EXIT_USAGE = 2
+EXIT_BUSY = 4
+
+
+class RunNotClean(Exception):
+    """Raised at the end of a task whose run did not complete cleanly, so that robocorp marks
+    the task as failed; the details are in the run folder's report."""
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``stop``; a second SIGINT interrupts as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
+    env = os.environ if env is None else env
+    run_id = env.get(ENV_RUN_ID) or new_run_id()
+    standalone = ENV_RUN_ID not in env
+    folder = Path(env[ENV_RUN_DIR]) if env.get(ENV_RUN_DIR) else None
+    try:
+        cfg = load_robot_config(find_home(env), robot, env)
+        folder = folder or run_dir(cfg.settings.output_dir, run_id)
+        credentials = load_credentials(cfg.settings, env)
+    except ConfigError as exc:
+        outcome = Outcome(EXIT_USAGE, Counts(), f"configuration error: {exc}")
+        if folder is not None:
+            outcome.write(folder)
+        return outcome
+    settings = cfg.settings
+    stop = threading.Event()
+    with ExitStack() as stack:
+        if env.get(ENV_LOCK_HELD) != "1":
+            try:
+                stack.enter_context(locks.robot_lock(settings.data_dir, robot, run_id))
+            except locks.RobotBusy as exc:
+                outcome = Outcome(EXIT_BUSY, Counts(), str(exc))
+                outcome.write(folder)
+                return outcome
+        ledger = Ledger(settings.ledger.url)
+        stack.callback(ledger.close)
+        ledger.create_schema()
+        trigger = env.get(ENV_TRIGGER, "manual")
+        if standalone:
+            ledger.mark_abandoned_runs(robot, run_id)
+            ledger.start_run(run_id, robot, trigger, socket.gethostname(), os.getpid())
+        trail = stack.enter_context(AuditTrail(settings.audit.file))
+        stack.enter_context(stop_on_signals(stop))
+        request = RunRequest(
+            cfg=cfg,
+            credentials=credentials,
+            run_id=run_id,
+            run_dir=folder,
+            workers=int(env.get(ENV_WORKERS) or cfg.manifest.workers),
+            dry_run=env.get(ENV_DRY_RUN) == "1",
+            trigger=trigger,
+            stop=stop,
+        )
+        outcome = Runner(request, ledger, trail).run()
+        outcome.write(folder)
+        if standalone:
+            ledger.finish_run(run_id, outcome.exit_code, outcome.counts, outcome.message or None)
+        return outcome
+
+
+def run_from_task(robot: str) -> None:
+    """The body of every robot's ``@task``."""
+    outcome = run_robot(robot)
+    if outcome.exit_code != 0:
+        raise RunNotClean(f"{robot}: exit code {outcome.exit_code}: {outcome.message}")

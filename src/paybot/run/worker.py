@@ -1,0 +1,410 @@
+"""One worker: one browser session working through the ledger's items, one invoice at a time.
+
+For each claimed item: reconcile an unresolved intent first (see :mod:`paybot.ledger`), read the
+invoice page once, decide with the robot's rules, record the decision, then act: record the
+intent, click, record the result. Two kinds of failure:
+
+- **business** (the data is wrong or missing): the rules' ``Manual`` decision, or a refusal by
+  the finance system that a person must look at. Sent to manual handling; never retried.
+- **application** (timeouts, missing elements, HTTP 500, expired session): a masked screenshot,
+  the error in the ledger and the audit trail, a new login when the session expired, and a retry
+  with backoff up to ``runner.max_attempts``; then the item is left for the next run. After
+  ``runner.max_consecutive_failures`` failed attempts in a row (on any items), the run stops
+  instead of hammering a system that is down.
+
+A stop request (SIGTERM) is honoured between invoices only: never between the click on approve
+and recording the voucher.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from paybot.audit import AuditLogger, mask_data
+from paybot.config import RobotConfig
+from paybot.domain.models import Decision, ErpStatus, Invoice, Manual, Pay, RawInvoice
+from paybot.domain.parsing import InvoiceFormatError, parse_invoice
+from paybot.domain.rules import DecisionContext
+from paybot.erp.reference import ReferenceData
+from paybot.erp.session import AlreadyHandled, ErpSession
+from paybot.errors import ApplicationError, BusinessError, LedgerError, SessionExpired
+from paybot.ledger import LedgerPort, State, Transition, WorkItem
+from paybot.run.ordering import KeyOrder
+
+MANUAL_NOTE_LIMIT = 1000
+KEY_WAIT_SECONDS = 60.0
+
+
+class Result(StrEnum):
+    PAID = "paid"
+    MANUAL = "manual"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    WOULD_PAY = "would_pay"
+    WOULD_HAND_OVER = "would_hand_over"
+    LOST = "lost"  # another worker or run took the item over (lease lost)
+
+
+@dataclass
+class ItemOutcome:
+    """One invoice's line in the report: no personal data."""
+
+    erp_id: int
+    business_key: str
+    result: Result
+    reason: str | None = None
+    amount: str | None = None
+    account_string: str | None = None
+    voucher: str | None = None
+    error: str | None = None
+    screenshot: str | None = None
+
+
+class CircuitBreaker:
+    """Counts failed attempts in a row across all workers; trips at the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._in_a_row = 0
+        self.tripped = threading.Event()
+
+    def failure(self) -> None:
+        with self._lock:
+            self._in_a_row += 1
+            if self._in_a_row >= self.limit:
+                self.tripped.set()
+
+    def success(self) -> None:
+        with self._lock:
+            self._in_a_row = 0
+
+
+@dataclass
+class Shared:
+    """What every worker of one run shares."""
+
+    cfg: RobotConfig
+    run_id: str
+    run_dir: Path
+    today: dt.date
+    dry_run: bool
+    ledger: LedgerPort
+    active_accounts: frozenset[str]
+    reference: ReferenceData
+    order: KeyOrder
+    breaker: CircuitBreaker
+    stop: threading.Event
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    masked = mask_data(decision.model_dump(mode="json"))
+    assert isinstance(masked, dict)
+    return masked
+
+
+def describe_earlier(erp_id: int, key: str) -> str:
+    kinds = {
+        "cvr+nr": "samme CVR og fakturanummer",
+        "cvr+beloeb+dato": "samme CVR, beløb og fakturadato",
+        "cvr+cpr+blanket": "samme læge, borger og blanket",
+        "bestilling": "samme tolkebestilling",
+    }
+    kind = kinds.get(key.split(":", 1)[0], "samme nøgle")
+    return f"løbenr. {erp_id} ({kind})"
+
+
+class Worker:
+    def __init__(self, name: str, shared: Shared, session: ErpSession, audit: AuditLogger) -> None:
+        self.name = name
+        self.s = shared
+        self.session = session
+        self.audit = audit
+        self.robot = shared.cfg.name
+        self.runner = shared.cfg.settings.runner
+        self.outcomes: list[ItemOutcome] = []
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        while not self.s.stop.is_set() and not self.s.breaker.tripped.is_set():
+            item = self.s.order.claim(
+                lambda: self.s.ledger.claim_next(
+                    self.robot, self.name, self.s.run_id, self.runner.lease_seconds
+                ),
+                lambda claimed: claimed.erp_id,
+            )
+            if item is None:
+                return
+            claimed: WorkItem = item
+            try:
+                self.outcomes.append(self.process(claimed))
+            finally:
+                self.s.order.keys_recorded(claimed.erp_id)
+
+    def process(self, item: WorkItem) -> ItemOutcome:
+        log = self.audit.bind(erp_id=item.erp_id, invoice=item.business_key)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = self._once(item, log)
+                self.s.breaker.success()
+                return outcome
+            except LedgerError as exc:
+                log.event("app_error", error=str(exc), attempt=attempt)
+                return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(exc))
+            except BusinessError as exc:
+                # A refusal outside the payment (which handles its own): leave it to a person
+                # reading the report rather than guessing.
+                log.event("business_error", reason=exc.reason, error=str(exc))
+                return self._give_up(item, ApplicationError(str(exc)), None, log)
+            except ApplicationError as exc:
+                self.s.breaker.failure()
+                shot = self._screenshot(item, attempt)
+                log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                last = (
+                    attempt >= self.runner.max_attempts
+                    or self.s.stop.is_set()
+                    or self.s.breaker.tripped.is_set()
+                )
+                if last:
+                    return self._give_up(item, exc, shot, log)
+                # Backoff, but wake up at once for a stop request.
+                self.s.stop.wait(self.runner.backoff_seconds * 2 ** (attempt - 1))
+                try:
+                    current = self.s.ledger.item(self.robot, item.erp_id)
+                    item = self.s.ledger.renew(
+                        current or item, self.name, self.runner.lease_seconds
+                    )
+                    if isinstance(exc, SessionExpired) or self.session.page is None:
+                        self.session.login()
+                except LedgerError as lost:
+                    return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
+                except ApplicationError as again:
+                    exc = again  # the next attempt will meet it again and count it
+
+    def _give_up(
+        self, item: WorkItem, exc: ApplicationError, shot: Path | None, log: AuditLogger
+    ) -> ItemOutcome:
+        current = self.s.ledger.item(self.robot, item.erp_id) or item
+        try:
+            attempts = self.s.ledger.record_failure(current, self.name, exc)
+        except LedgerError:
+            attempts = current.attempts
+        log.event("item_left", attempts=attempts, state=str(current.state), error=str(exc))
+        return ItemOutcome(
+            item.erp_id,
+            item.business_key,
+            Result.FAILED,
+            error=str(mask_data(str(exc))),
+            screenshot=shot.name if shot else None,
+        )
+
+    def _screenshot(self, item: WorkItem, attempt: int) -> Path | None:
+        folder = self.s.run_dir / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        return self.session.screenshot(folder / f"lobenr-{item.erp_id}-attempt-{attempt}.png")
+
+    # --- one attempt ------------------------------------------------------------------------
+
+    def _transition(self, log: AuditLogger, t: Transition) -> WorkItem:
+        log.event("state_changed", **t.audit_fields())
+        return t.item
+
+    def _once(self, item: WorkItem, log: AuditLogger) -> ItemOutcome:
+        if item.state in (State.PAY_INTENT, State.MANUAL_INTENT):
+            item, done = self._reconcile(item, log)
+            if done is not None:
+                return done
+        raw = self.session.read_invoice(item.erp_id)
+        for name, value in raw.fields.items():
+            if value:
+                log.event("field_read", field=name, value=value)
+        status = raw.get("status").lower()
+        if status != "ny":
+            self.s.order.keys_recorded(item.erp_id)
+            t = self.s.ledger.record_skipped(item, self.name, f"status i økonomisystemet: {status}")
+            self._transition(log, t)
+            return ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
+        decision = self._decide(item, raw, log)
+        self.s.ledger.record_decision(
+            self.s.run_id, self.robot, item.erp_id, decision_json(decision), self.s.dry_run
+        )
+        if self.s.dry_run:
+            self.s.ledger.release(item, self.name)
+            if isinstance(decision, Pay):
+                return self._outcome(item, Result.WOULD_PAY, decision)
+            return self._outcome(item, Result.WOULD_HAND_OVER, decision)
+        if isinstance(decision, Pay):
+            return self._pay(item, decision, log)
+        return self._hand_over(item, decision, log)
+
+    def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLogger) -> Decision:
+        rules = self.s.cfg.rules
+        try:
+            invoice = parse_invoice(raw)
+        except InvoiceFormatError as exc:
+            self.s.order.keys_recorded(item.erp_id)
+            decision: Decision = rules.decide_unreadable(exc)
+        else:
+            decision = rules.decide(invoice, self._context(item, invoice))
+        ex = decision.explanation
+        fields: dict[str, Any] = {
+            "decision": decision.kind,
+            "rule": ex.rule,
+            "rule_version": ex.rule_version,
+            "compared": ex.compared,
+        }
+        if isinstance(decision, Pay):
+            fields |= {
+                "amount": str(decision.amount),
+                "account_string": decision.account_string,
+                "payment_date": decision.payment_date.isoformat(),
+            }
+        else:
+            fields |= {"reason": decision.reason, "note": decision.note}
+        log.event("decision", **fields)
+        return decision
+
+    def _context(self, item: WorkItem, invoice: Invoice) -> DecisionContext:
+        ledger, rules = self.s.ledger, self.s.cfg.rules
+        keys = rules.duplicate_keys(invoice)
+        ledger.record_keys(self.robot, item.erp_id, keys)
+        self.s.order.keys_recorded(item.erp_id)
+        self.s.order.wait_for_earlier(item.erp_id, KEY_WAIT_SECONDS)
+        earlier = ledger.earlier_document(self.robot, item.erp_id, keys)
+        duplicate_of = describe_earlier(earlier.erp_id, earlier.key) if earlier else None
+        if duplicate_of is None:
+            voucher = ledger.paid_voucher(invoice.business_key)
+            if voucher is not None:
+                duplicate_of = f"bilag {voucher} (samme CVR og fakturanummer er betalt)"
+        cert, interp = invoice.certificate, invoice.interpreter
+        return DecisionContext(
+            today=self.s.today,
+            active_accounts=self.s.active_accounts,
+            duplicate_of=duplicate_of,
+            requisitions=self.s.reference.requisitions_for(cert.cpr if cert else None),
+            booking=self.s.reference.booking(interp.booking_ref if interp else None),
+        )
+
+    # --- acting -----------------------------------------------------------------------------
+
+    def _outcome(
+        self,
+        item: WorkItem,
+        result: Result,
+        decision: Decision | None = None,
+        voucher: str | None = None,
+    ) -> ItemOutcome:
+        out = ItemOutcome(item.erp_id, item.business_key, result, voucher=voucher)
+        if isinstance(decision, Pay):
+            out.amount, out.account_string = str(decision.amount), decision.account_string
+        elif isinstance(decision, Manual):
+            out.reason = decision.reason
+        return out
+
+    def _pay(self, item: WorkItem, decision: Pay, log: AuditLogger) -> ItemOutcome:
+        t = self.s.ledger.record_pay_intent(
+            item,
+            self.name,
+            amount=decision.amount,
+            account_string=decision.account_string,
+            payment_date=decision.payment_date,
+            rule_version=decision.explanation.rule_version,
+        )
+        item = self._transition(log, t)
+        try:
+            voucher = self.session.approve(
+                item.erp_id,
+                account_string=decision.account_string,
+                amount=decision.amount,
+                posting_text=decision.posting_text,
+                payment_date=decision.payment_date,
+            )
+        except AlreadyHandled as exc:
+            log.event("business_error", error=str(exc))
+            item, done = self._reconcile(item, log)
+            return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
+        except BusinessError as exc:
+            # The finance system refused the posting: nothing was paid; a person takes over.
+            log.event("business_error", reason=exc.reason, error=str(exc))
+            item = self._transition(log, self.s.ledger.cancel_intent(item, self.name, str(exc)))
+            note = f"Økonomisystemet afviste betalingen: {exc}"
+            manual = Manual(reason=exc.reason, note=note, explanation=decision.explanation)
+            return self._hand_over(item, manual, log)
+        item = self._transition(log, self.s.ledger.record_paid(item, self.name, voucher))
+        return self._outcome(item, Result.PAID, decision, voucher)
+
+    def manual_note(self, decision: Manual) -> str:
+        text = self.s.cfg.reasons.text(decision.reason)
+        note = f"{text} {decision.note}".strip() if decision.note else text
+        return note[:MANUAL_NOTE_LIMIT]
+
+    def _hand_over(self, item: WorkItem, decision: Manual, log: AuditLogger) -> ItemOutcome:
+        t = self.s.ledger.record_manual_intent(
+            item, self.name, reason=decision.reason, rule_version=decision.explanation.rule_version
+        )
+        item = self._transition(log, t)
+        try:
+            self.session.send_to_manual(
+                item.erp_id, reason=decision.reason, note=self.manual_note(decision)
+            )
+        except AlreadyHandled as exc:
+            log.event("business_error", error=str(exc))
+            item, done = self._reconcile(item, log)
+            return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
+        item = self._transition(log, self.s.ledger.record_manual_done(item, self.name))
+        return self._outcome(item, Result.MANUAL, decision)
+
+    # --- reconciliation ---------------------------------------------------------------------
+
+    def _reconcile(self, item: WorkItem, log: AuditLogger) -> tuple[WorkItem, ItemOutcome | None]:
+        """An intent without a result: ask the finance system what happened before anything
+        else. Returns the item and, when it is settled, its outcome."""
+        ledger, me = self.s.ledger, self.session.username
+        payment = self.session.payment_for(item.erp_id)
+        if payment is not None:
+            voucher, by = payment.get("bilagsnummer", ""), payment.get("godkendt-af", "")
+            log.event("reconciled", found="betalt", voucher=voucher, approved_by=by)
+            if item.state == State.PAY_INTENT and by == me:
+                item = self._transition(log, ledger.record_paid(item, self.name, voucher))
+                return item, ItemOutcome(
+                    item.erp_id,
+                    item.business_key,
+                    Result.PAID,
+                    amount=str(item.amount) if item.amount is not None else None,
+                    account_string=item.account_string,
+                    voucher=voucher,
+                )
+            t = ledger.record_skipped(item, self.name, f"betalt af {by} med bilag {voucher}")
+            item = self._transition(log, t)
+            return item, ItemOutcome(
+                item.erp_id, item.business_key, Result.SKIPPED, voucher=voucher
+            )
+        raw = self.session.read_invoice(item.erp_id)
+        status = raw.get("status").lower()
+        log.event("reconciled", found=status or "ukendt")
+        if status == ErpStatus.NEW.value or status == "ny":
+            item = self._transition(log, ledger.cancel_intent(item, self.name, "ikke udført"))
+            return item, None
+        if (
+            "manuel" in status
+            and item.state == State.MANUAL_INTENT
+            and raw.get("manuel-aarsag") == item.reason
+        ):
+            item = self._transition(log, ledger.record_manual_done(item, self.name))
+            return item, ItemOutcome(
+                item.erp_id, item.business_key, Result.MANUAL, reason=item.reason
+            )
+        item = self._transition(log, ledger.record_skipped(item, self.name, f"status: {status}"))
+        return item, ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
+
+
+WorkerFactory = Callable[[str], Worker]
