@@ -26,6 +26,7 @@ def create_app(
     session_idle_minutes: int = 15,
     clock: Callable[[], dt.datetime] | None = None,
     organisation: str = "Demo Kommune",
+    renamed_ids: tuple[str, ...] = (),
 ) -> Flask:
     """The web app over the database ``db_path`` (its schema is created when missing)."""
     if session_idle_minutes < 1:
@@ -54,6 +55,7 @@ def create_app(
         idle=dt.timedelta(minutes=session_idle_minutes),
         clock=clock or utc_now,
         anchor=anchor,
+        renamed_ids=renamed_ids,
     )
     web.install(app)
     return app

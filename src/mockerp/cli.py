@@ -138,6 +138,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             args.ready_file,
             faults,
             session_idle_minutes=idle,
+            renamed_ids=tuple(args.rename_id or ()),
             announce=lambda line: print(line, flush=True),
         )
     except ServeError as exc:
@@ -238,6 +239,7 @@ def _fault_flags(parser: argparse.ArgumentParser) -> None:
         "system_message_rate": _share,
         "slow_rate": _share,
         "slow_ms": _non_negative_int,
+        "lost_answer_rate": _share,
         "seed": int,
     }
     for f in FIELDS:
@@ -261,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, required=True, help="0 picks a free port")
     p.add_argument("--db", type=Path, required=True, help="the database file")
     p.add_argument("--ready-file", type=Path, help="write the address here once listening")
+    p.add_argument(
+        "--rename-id",
+        action="append",
+        metavar="ID",
+        help="simulate a changed user interface: element id ID becomes ID-v2 (repeatable)",
+    )
     _fault_flags(p)
     p.set_defaults(handler=_cmd_serve)
 

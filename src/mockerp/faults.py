@@ -53,10 +53,17 @@ FIELDS: tuple[FaultField, ...] = (
     ),
     FaultField("slow_rate", "--slow-rate", "MOCKERP_SLOW_RATE", float, "Andel langsomme svar"),
     FaultField("slow_ms", "--slow-ms", "MOCKERP_SLOW_MS", int, "Langsomt svar (ms)"),
+    FaultField(
+        "lost_answer_rate",
+        "--lost-answer-rate",
+        "MOCKERP_LOST_ANSWER_RATE",
+        float,
+        "Andel godkendelser, hvis svar går tabt (betalingen er sket)",
+    ),
     FaultField("seed", "--fault-seed", "MOCKERP_FAULT_SEED", int, "Startværdi for terningerne"),
 )
 
-RATES = frozenset({"error_rate", "system_message_rate", "slow_rate"})
+RATES = frozenset({"error_rate", "system_message_rate", "slow_rate", "lost_answer_rate"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class FaultSettings:
     system_message_rate: float = 0.0
     slow_rate: float = 0.0
     slow_ms: int = 0
+    lost_answer_rate: float = 0.0  # approval or manual handling done, but the answer is a 500
     seed: int | None = None  # None: a random seed, chosen when the server starts
 
     def __post_init__(self) -> None:
@@ -175,6 +183,11 @@ class Faults:
 
     def server_error(self) -> bool:
         return self._roll(self.settings.error_rate)
+
+    def lost_answer(self) -> bool:
+        """The work is committed, but the user's browser gets an error page instead of the
+        answer (a proxy timeout, a dropped connection): the robot must find out what happened."""
+        return self._roll(self.settings.lost_answer_rate)
 
     def system_message(self) -> bool:
         return self._roll(self.settings.system_message_rate)

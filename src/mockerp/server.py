@@ -89,6 +89,7 @@ def serve(
     faults: FaultSettings | None = None,
     *,
     session_idle_minutes: int = 15,
+    renamed_ids: tuple[str, ...] = (),
     threads: int = DEFAULT_THREADS,
     announce: Callable[[str], None] = _stdout,
 ) -> None:
@@ -101,7 +102,9 @@ def serve(
         raise ServeError(f"{db_path}: the folder {db_path.parent} does not exist")
     if ready_file is not None and not ready_file.parent.is_dir():
         raise ServeError(f"{ready_file}: the folder {ready_file.parent} does not exist")
-    app = create_app(db_path, faults, session_idle_minutes=session_idle_minutes)
+    app = create_app(
+        db_path, faults, session_idle_minutes=session_idle_minutes, renamed_ids=renamed_ids
+    )
     server = bind(app, host, port, threads)
     url = f"http://{host}:{int(server.getsockname()[1])}"
     try:

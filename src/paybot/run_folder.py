@@ -1,6 +1,6 @@
 """A run's identity and its folder of artifacts.
 
-Each run gets an id (``20261127-014500-3f9a``: UTC start time and four random hex digits) and a
+Each run gets an id (``20261127T014500Z-3f9a``: UTC start time and four random hex digits) and a
 folder ``<output_dir>/runs/<run-id>/`` that keeps everything it produced: robocorp's
 ``log.html``, the console output, screenshots of failures, the report and ``outcome.json``,
 through which the robocorp-tasks child process tells ``robot run`` how it ended.
@@ -28,7 +28,8 @@ ENV_LOCK_HELD = "PAYBOT_LOCK_HELD"
 
 def new_run_id(now: dt.datetime | None = None) -> str:
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    # Not CPR-shaped (six digits, dash, four digits): the masking would blank part of it.
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def run_dir(output_dir: Path, run_id: str) -> Path:

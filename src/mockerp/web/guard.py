@@ -119,6 +119,12 @@ def after_request(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if response.mimetype == "text/html":
         response.headers["Cache-Control"] = "no-store"
+        renamed = state().renamed_ids
+        if renamed and not response.direct_passthrough:
+            html = response.get_data(as_text=True)
+            for element_id in renamed:
+                html = html.replace(f'id="{element_id}"', f'id="{element_id}-v2"')
+            response.set_data(html)
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",

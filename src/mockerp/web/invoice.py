@@ -16,6 +16,7 @@ from mockerp.formatting import (
     show_timestamp,
     yes_no,
 )
+from mockerp.web.guard import MSG_SERVER_ERROR
 from mockerp.web.labels import (
     CATEGORIES,
     DOC_TYPES,
@@ -250,6 +251,8 @@ def approve(loebenr: int) -> Response:
         return _page(
             loebenr, status=refusal.status, fejlbesked=refusal.message, form=dict(request.form)
         )
+    if st.faults.lost_answer():
+        return error_page(500, MSG_SERVER_ERROR)
     return see_other(f"/faktura/{loebenr}/kvittering")
 
 
@@ -266,6 +269,8 @@ def manual(loebenr: int) -> Response:
         return _page(
             loebenr, status=refusal.status, fejlbesked=refusal.message, form=dict(request.form)
         )
+    if state().faults.lost_answer():
+        return error_page(500, MSG_SERVER_ERROR)
     note(MSG_SENT_TO_MANUAL)
     return see_other(f"/faktura/{loebenr}")
 

@@ -43,6 +43,7 @@ class AppState:
     idle: dt.timedelta
     clock: Callable[[], dt.datetime]
     anchor: sqlite3.Connection | None = None  # kept open, never used by requests
+    renamed_ids: tuple[str, ...] = ()  # a changed user interface: these ids get "-v2"
     notes: OneShots = field(default_factory=OneShots)
 
     def now(self) -> dt.datetime:
