@@ -198,6 +198,19 @@ def _cmd_reset(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from mockerp.truth_check import compare_files
+
+    db_path = _existing_db(args.db)
+    truth = args.truth or db_path.parent / f"{db_path.stem}.truth.json"
+    if not truth.is_file():
+        raise UsageError(f"{truth}: no ground truth file (made by 'robot erp seed')")
+    report = compare_files(db_path, truth, set(args.category or ()) or None)
+    for line in report.lines():
+        print(line)
+    return EXIT_OK if report.ok else 1
+
+
 def _cmd_users(args: argparse.Namespace) -> int:
     from mockerp.auth import unlock
 
@@ -290,6 +303,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reset", help="delete business data; keep users and chart of accounts")
     p.add_argument("--db", type=Path, required=True)
     p.set_defaults(handler=_cmd_reset)
+
+    p = sub.add_parser(
+        "compare",
+        help="compare the invoices' outcomes with the seed's ground truth (exit 1 on a mismatch)",
+    )
+    p.add_argument("--db", type=Path, required=True)
+    p.add_argument("--truth", type=Path, help="default: <db stem>.truth.json beside the db")
+    p.add_argument(
+        "--category",
+        action="append",
+        choices=("laegeerklaering", "tolk", "oevrige"),
+        help="only this category (repeatable); default: all",
+    )
+    p.set_defaults(handler=_cmd_compare)
 
     p = sub.add_parser("users", help="list users, or unlock one")
     p.add_argument("--db", type=Path, required=True)

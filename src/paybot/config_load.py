@@ -376,6 +376,4 @@ def load_all_robot_configs(
     home: Path, env: Mapping[str, str] | None = None
 ) -> dict[str, RobotConfig]:
     """:func:`load_robot_config` for every robot in ``robots/`` (``robot config check``)."""
-    return {
-        name: load_robot_config(home, name, env) for name in load_manifests(home / ROBOTS_DIR)
-    }
+    return {name: load_robot_config(home, name, env) for name in load_manifests(home / ROBOTS_DIR)}

@@ -83,6 +83,12 @@ class MunicipalitySettings(ConfigModel):
     name: str = ""
 
 
+class SchedulerSettings(ConfigModel):
+    stop_deadline_seconds: PositiveSeconds = 120.0
+    """When ``robot scheduler`` stops, how long a running robot may take to finish the invoice
+    it is on before it is ended."""
+
+
 class Settings(ConfigModel):
     """``config/paybot.yaml`` with environment overrides (``PAYBOT_ERP_URL`` → ``erp.url``).
 
@@ -100,6 +106,7 @@ class Settings(ConfigModel):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     municipality: MunicipalitySettings = Field(default_factory=MunicipalitySettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     vault_file: Path = Path("{data_dir}/vault.json")
     """The secrets file (JSON, mode 0600) used when ``PAYBOT_ERP_PASSWORD`` is not set."""
 

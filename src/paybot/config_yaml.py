@@ -129,7 +129,7 @@ def dotted(loc: tuple[int | str, ...]) -> str:
 _PROBLEMS = {
     "extra_forbidden": "unknown key (check the spelling; see the comments in the shipped file)",
     "missing": "required key is missing",
-    "string_type": "must be text (write it in quotes, e.g. \"20433213\")",
+    "string_type": 'must be text (write it in quotes, e.g. "20433213")',
 }
 
 

@@ -113,6 +113,35 @@ def test_a_released_item_can_be_claimed_again(ledger: LedgerPort) -> None:
     assert ledger.release(item, "w1") is False  # the old handle is not the holder any more
 
 
+def test_an_item_done_for_this_run_waits_for_the_next_run(ledger: LedgerPort) -> None:
+    """A dry run looks at each item once: released as done for the run, the item is not handed
+    out again in that run, but is in the next one, with its state unchanged."""
+    ledger.ensure_work(ROBOT, 1, "20433213:F-1", RUN)
+    item = ledger.claim_next(ROBOT, "w1", RUN, LEASE)
+    assert item is not None
+    assert ledger.release(item, "w1", done_this_run=True) is True
+    assert ledger.claim_next(ROBOT, "w1", RUN, LEASE) is None
+    later = ledger.claim_next(ROBOT, "w1", "run-2", LEASE)
+    assert later is not None and later.erp_id == 1 and later.state == State.PENDING
+
+
+def test_the_lock_holder_frees_a_dead_runs_leases_at_once(ledger: LedgerPort) -> None:
+    for erp_id in (1, 2):
+        ledger.ensure_work(ROBOT, erp_id, f"20433213:F-{erp_id}", "dead-run")
+    dead = ledger.claim_next(ROBOT, "w1", "dead-run", LEASE)
+    assert dead is not None
+    ledger.record_pay_intent(
+        dead, "w1", amount=Decimal("10.00"), account_string="6.45.51-000-2.2",
+        payment_date=dt.date(2026, 11, 30), rule_version="v",
+    )
+    mine = ledger.claim_next(ROBOT, "w1", "next-run", LEASE)
+    assert mine is not None and mine.erp_id == 2  # item 1 is still leased to the dead run
+    assert ledger.release_leases_of_other_runs(ROBOT, "next-run") == [1]
+    taken = ledger.claim_next(ROBOT, "w2", "next-run", LEASE)
+    assert taken is not None and taken.erp_id == 1 and taken.state == State.PAY_INTENT
+    assert ledger.release_leases_of_other_runs(ROBOT, "next-run") == []  # ours are kept
+
+
 def test_a_dead_workers_lease_expires_and_the_item_is_taken_over(
     ledger: LedgerPort, clock: FakeClock
 ) -> None:

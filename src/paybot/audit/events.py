@@ -24,6 +24,9 @@ Runs and preflight
   manual, failed, skipped) · ``preflight_passed`` · ``preflight_failed`` (check, error)
 Finance system session
   ``login`` (user; never the password) · ``logout`` · ``page_opened`` (page, url)
+Collecting
+  ``collected`` (from_loebenr, rows, new: the inbox rows read and the invoices that became
+  work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder)
 Reading and deciding
   ``field_read`` (field, value: masked by ``field``: ``cpr``, ``kontonr``, ``bank_account``,
   ``regnr``) · ``voucher_read`` (voucher) · ``decision`` (kind ``pay``/``manual``, rule,
@@ -34,7 +37,8 @@ Acting
   caller)
 Work item state (mirrors the ledger)
   ``state_changed`` (from, to, why) · ``reconciled`` (found: paid/new/manual, voucher,
-  action) · ``item_skipped`` (why)
+  action) · ``item_skipped`` (why) · ``item_left`` (attempts, state, error: application errors
+  used up the attempts; the invoice waits for the next run)
 Failures
   ``app_error`` (error, attempt: the system misbehaved, retried) · ``business_error``
   (reason, error: bad data, to a person)
@@ -76,6 +80,9 @@ class Event(StrEnum):
     SCREENSHOT = "screenshot"
     RECONCILED = "reconciled"
     ITEM_SKIPPED = "item_skipped"
+    ITEM_LEFT = "item_left"
+    COLLECTED = "collected"
+    LEASES_RELEASED = "leases_released"
     SCHEDULER_JOB_ADDED = "scheduler_job_added"
     SCHEDULER_RUN_STARTED = "scheduler_run_started"
     SCHEDULER_RUN_FINISHED = "scheduler_run_finished"

@@ -11,31 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from paybot.audit import AuditTrailError, format_record, mask_data, records_for, verify
+from paybot.config import find_home, load_settings
+from paybot.errors import ConfigError
 
 EXIT_OK = 0
 EXIT_BROKEN = 1
 EXIT_NOT_FOUND = 1
 EXIT_UNREADABLE = 2
 
-DEFAULT_AUDIT_FILE = Path("audit") / "audit.jsonl"
-
 
 def default_audit_file() -> Path:
-    """The settings' ``audit.file``: ``PAYBOT_AUDIT_FILE``, else ``$PAYBOT_DATA_DIR/audit/
-    audit.jsonl``, else ``data/audit/audit.jsonl``.
-
-    LEAD: replace this function with the settings loader (``paybot.config``, key
-    ``audit.file``) once it exists; it is the only place the default is resolved."""
-    explicit = os.environ.get("PAYBOT_AUDIT_FILE", "").strip()
-    if explicit:
-        return Path(explicit)
-    data_dir = os.environ.get("PAYBOT_DATA_DIR", "").strip() or "data"
-    return Path(data_dir) / DEFAULT_AUDIT_FILE
+    """The settings' ``audit.file`` (``config/paybot.yaml``, ``PAYBOT_AUDIT_FILE``,
+    ``PAYBOT_DATA_DIR``); a broken configuration is reported and stops the command."""
+    return load_settings(find_home()).audit.file
 
 
 def _say(text: str) -> None:
@@ -46,13 +38,21 @@ def _complain(text: str) -> None:
     print(text, file=sys.stderr)  # noqa: T201 - this is the command's output
 
 
-def _file(args: argparse.Namespace) -> Path:
+def _file(args: argparse.Namespace) -> Path | None:
     given: Path | None = args.file
-    return given if given is not None else default_audit_file()
+    if given is not None:
+        return given
+    try:
+        return default_audit_file()
+    except ConfigError as exc:
+        _complain(f"robot audit: configuration error: {exc}")
+        return None
 
 
 def _verify(args: argparse.Namespace) -> int:
     path = _file(args)
+    if path is None:
+        return EXIT_UNREADABLE
     if not path.is_file():
         _complain(f"robot audit verify: no audit trail at {path}")
         return EXIT_UNREADABLE
@@ -71,6 +71,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     path = _file(args)
+    if path is None:
+        return EXIT_UNREADABLE
     invoice: str = args.invoice
     if not path.is_file():
         _complain(f"robot audit show: no audit trail at {path}")

@@ -1,9 +1,314 @@
-"""Placeholder: the 'scheduling' commands are being built (see the open issues)."""
+"""``robot scheduler``, ``robot schedule`` and ``robot runs``: nightly runs and their history.
+
+- ``robot scheduler [--run-now ROBOT]``: the scheduler process (for systemd; see
+  docs/operations.md). Exit 0 after SIGTERM/SIGINT, 2 on a configuration error (nothing is
+  scheduled), 4 when another scheduler runs on the same data folder.
+- ``robot schedule``: every robot with its state and next run (local time).
+  ``robot schedule pause ROBOT`` / ``robot schedule resume ROBOT``: kept in the job store,
+  across restarts. Exit 0, or 2 naming the robot or manifest.
+- ``robot runs [--robot R] [--limit N]``: the run history, newest first.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import make_url
+
+from paybot.audit import AuditTrail, mask_text
+from paybot.config import (
+    ROBOTS_DIR,
+    RobotManifest,
+    Settings,
+    find_home,
+    load_manifests,
+    load_settings,
+)
+from paybot.errors import ConfigError
+from paybot.ledger import Ledger, RunRecord, utc_now
+from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler, store_path
+from paybot.scheduler.service import (
+    SchedulerBusy,
+    SchedulerService,
+    ServiceOptions,
+    running_scheduler,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 4
+ZONE = ZoneInfo("Europe/Copenhagen")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _complain(command: str, text: str) -> None:
+    sys.stderr.write(f"robot {command}: {text}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds nothing yet."""
+    p = subparsers.add_parser(
+        "scheduler",
+        help="run the robots on their schedules (a foreground process for systemd)",
+        description="Start the robots on the schedules in robots/*.yaml until SIGTERM. Exit "
+        "codes: 0 stopped; 2 configuration error (nothing scheduled); 4 another scheduler "
+        "runs on this data folder.",
+    )
+    p.add_argument(
+        "--run-now",
+        action="append",
+        default=[],
+        metavar="ROBOT",
+        help="also start ROBOT once right away, exactly as a scheduled run (repeatable)",
+    )
+    p.set_defaults(handler=cmd_scheduler)
+
+    p = subparsers.add_parser(
+        "schedule",
+        help="list the robots' next runs; pause or resume one",
+        description="Without an action: every robot with its state (scheduled, paused, "
+        "disabled) and next run in local time.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    for name, text in (
+        ("pause", "stop scheduling ROBOT until resumed (kept across restarts)"),
+        ("resume", "schedule ROBOT again from now on"),
+    ):
+        a = actions.add_parser(name, help=text, description=text)
+        a.add_argument("robot", metavar="ROBOT")
+    p.set_defaults(handler=cmd_schedule)
+
+    p = subparsers.add_parser(
+        "runs",
+        help="the run history: manual and scheduled runs, missed and skipped ones",
+        description="Newest first. Times in Copenhagen time; exit code empty = the run never "
+        "started a process (missed, skipped) or was abandoned.",
+    )
+    p.add_argument("--robot", metavar="ROBOT", help="only this robot's runs")
+    p.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N (20)")
+    p.set_defaults(handler=cmd_runs)
+
+
+# --- shared --------------------------------------------------------------------------------
+
+
+def _load(command: str) -> tuple[Path, Settings, dict[str, RobotManifest]] | None:
+    try:
+        home = find_home()
+        settings = load_settings(home)
+        manifests = load_manifests(home / ROBOTS_DIR)
+        check_schedules(home, manifests)
+    except ConfigError as exc:
+        _complain(command, f"configuration error: {exc}")
+        return None
+    return home, settings, manifests
+
+
+def _local(moment: dt.datetime | None, zone: ZoneInfo = ZONE) -> str:
+    return moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""
+
+
+def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        yield "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+
+
+# --- robot scheduler -----------------------------------------------------------------------
+
+
+def _configure_logging() -> None:
+    # Under systemd (JOURNAL_STREAM set) journald adds the time itself.
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
+    logging.basicConfig(
+        level=logging.INFO, format=stamp + "%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger("paybot.scheduler").info("%s received", signal.Signals(signum).name)
+        stop.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def cmd_scheduler(ns: argparse.Namespace) -> int:
+    loaded = _load("scheduler")
+    if loaded is None:
+        return EXIT_USAGE
+    home, settings, manifests = loaded
+    unknown = [r for r in ns.run_now if r not in manifests]
+    if unknown:
+        known = ", ".join(sorted(manifests)) or "none"
+        _complain(
+            "scheduler",
+            f"--run-now {unknown[0]}: no such robot in {home / ROBOTS_DIR}; known: {known}",
+        )
+        return EXIT_USAGE
+    _configure_logging()
+    options = ServiceOptions(run_now=tuple(ns.run_now))
+    options.limits = type(options.limits)(
+        stop_deadline_seconds=settings.scheduler.stop_deadline_seconds
+    )
+    service = SchedulerService(home, settings, manifests, options)
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        try:
+            return service.serve(stop)
+        except SchedulerBusy as exc:
+            _complain("scheduler", str(exc))
+            return EXIT_BUSY
+        except ConfigError as exc:
+            _complain("scheduler", f"configuration error: {exc}")
+            return EXIT_USAGE
+
+
+# --- robot schedule ------------------------------------------------------------------------
+
+
+def _with_book(command: str, work: Callable[[JobBook, Path, Settings], int]) -> int:
+    loaded = _load(command)
+    if loaded is None:
+        return EXIT_USAGE
+    home, settings, manifests = loaded
+    scheduler = make_scheduler(settings)
+    scheduler.start(paused=True)
+    try:
+        return work(JobBook(scheduler, home, manifests), home, settings)
+    except ConfigError as exc:
+        _complain(command, str(exc))
+        return EXIT_USAGE
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def _audit(settings: Settings, robot: str, event: str) -> None:
+    with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
+        trail.logger(robot=robot).event(event, job=robot, by=os.environ.get("USER", "?"))
+
+
+def _list(book: JobBook, home: Path, settings: Settings) -> int:
+    pid = running_scheduler(settings.data_dir)
+    state = f"running (pid {pid})" if pid else "not running"
+    _say(f"scheduler: {state}; job store {store_path(settings)}")
+    rows = [("ROBOT", "STATE", "NEXT RUN", "SCHEDULE", "TIMEOUT", "GRACE")]
+    for e in book.entries(utc_now()):
+        zone = ZoneInfo(book.manifests[e.robot].schedule.timezone)
+        when = _local(e.next_run, zone) + (
+            f" {e.next_run.astimezone(zone):%Z}" if e.next_run else ""
+        )
+        rows.append(
+            (
+                e.robot,
+                e.state.value,
+                when or "-",
+                e.schedule,
+                f"{e.timeout_minutes} min",
+                f"{e.grace_minutes} min",
+            )
+        )
+    for line in _table(rows):
+        _say(line)
+    return EXIT_OK
+
+
+def cmd_schedule(ns: argparse.Namespace) -> int:
+    action: str | None = ns.action
+    if action is None:
+        return _with_book("schedule", _list)
+
+    def change(book: JobBook, home: Path, settings: Settings) -> int:
+        robot: str = ns.robot
+        if action == "pause":
+            done = book.pause(robot)
+            _say(f"{robot}: paused" if done else f"{robot}: already paused")
+        else:
+            done = book.resume(robot)
+            entry = next(e for e in book.entries(utc_now()) if e.robot == robot)
+            _say(
+                (f"{robot}: resumed" if done else f"{robot}: not paused")
+                + f"; next run {_local(entry.next_run) or '-'}"
+            )
+        if done:
+            _audit(settings, robot, f"scheduler_job_{action}d")
+        return EXIT_OK
+
+    return _with_book(f"schedule {action}", change)
+
+
+# --- robot runs ----------------------------------------------------------------------------
+
+
+def _run_row(r: RunRecord) -> tuple[str, ...]:
+    ended = "running" if r.ended_at is None else _local(r.ended_at)
+    return (
+        r.run_id,
+        r.robot,
+        r.trigger,
+        _local(r.started_at),
+        ended,
+        "" if r.exit_code is None else str(r.exit_code),
+        str(r.paid),
+        str(r.manual),
+        str(r.failed),
+        mask_text(r.note or ""),
+    )
+
+
+def cmd_runs(ns: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(find_home())
+    except ConfigError as exc:
+        _complain("runs", f"configuration error: {exc}")
+        return EXIT_USAGE
+    url = make_url(settings.ledger.url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        _say(f"no runs recorded yet (no ledger at {url.database})")
+        return EXIT_OK
+    ledger = Ledger(settings.ledger.url)
+    try:
+        ledger.create_schema()
+        runs = ledger.list_runs(ns.robot, limit=ns.limit)
+    finally:
+        ledger.close()
+    if not runs:
+        _say("no runs recorded yet" + (f" for {ns.robot}" if ns.robot else ""))
+        return EXIT_OK
+    header = ("RUN ID", "ROBOT", "TRIGGER", "STARTED", "ENDED", "EXIT", "PAID", "MANUAL",
+              "FAILED", "NOTE")  # fmt: skip
+    for line in _table([header, *(_run_row(r) for r in runs)]):
+        _say(line)
+    return EXIT_OK

@@ -75,12 +75,7 @@ def fik_creditor_valid(creditor: str) -> bool:
 
 def bank_account_valid(reg: str, account: str) -> bool:
     """A Danish bank account: registration number 4 digits, account number 1-10 digits."""
-    return (
-        _digits(reg, 4)
-        and 1 <= len(account) <= 10
-        and account.isascii()
-        and account.isdigit()
-    )
+    return _digits(reg, 4) and 1 <= len(account) <= 10 and account.isascii() and account.isdigit()
 
 
 def giro_account_valid(account: str) -> bool:

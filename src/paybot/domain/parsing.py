@@ -337,4 +337,3 @@ def parse_invoice(raw: RawInvoice) -> Invoice:
         interpreter=_interpreter(r) if category is Category.INTERPRETER else None,
         voucher=r.optional_text("bilagsnummer"),
     )
-

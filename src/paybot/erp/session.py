@@ -15,7 +15,7 @@ Failures are sorted here: the login page instead of the expected one is
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -251,25 +251,22 @@ class ErpSession:
         if page.screen == loc.SCREEN_LOGIN:
             why = page.error or "no reason given"
             raise LoginRefused(f"{self.base_url}: login as {self.username!r} refused: {why}")
+        if page.screen == loc.SCREEN_ERROR:
+            code = page.text("fejlkode") or "?"
+            raise ApplicationError(f"{self.base_url}: an error page ({code}) after logging in")
         self.page = page
         self.audit.event("login", user=self.username, screen=page.screen)
 
     # --- reading -----------------------------------------------------------------------------
 
-    def inbox_rows(self, category: str, from_loebenr: int) -> Iterator[dict[str, str]]:
-        """Every row of the inbox category from Løbenr ``from_loebenr`` on, page by page."""
-        side = 1
-        while True:
-            page = self.open(
-                loc.INBOX,
-                loc.SCREEN_INBOX,
-                {"kategori": category, "fra_loebenr": from_loebenr, "side": side},
-            )
-            listing = screens.read_list(page, loc.INBOX_TABLE_ID, loc.INBOX_ROW_CLASS)
-            yield from listing.rows
-            if not listing.has_next:
-                return
-            side += 1
+    def inbox_page(self, category: str, from_loebenr: int, side: int) -> screens.ListPage:
+        """One page of the inbox category (all statuses) from Løbenr ``from_loebenr`` on."""
+        page = self.open(
+            loc.INBOX,
+            loc.SCREEN_INBOX,
+            {"kategori": category, "fra_loebenr": from_loebenr, "side": side},
+        )
+        return screens.read_list(page, loc.INBOX_TABLE_ID, loc.INBOX_ROW_CLASS)
 
     def list_all(
         self,

@@ -184,13 +184,18 @@ class InMemoryLedger:
             self._items[item.id] = renewed
             return renewed
 
-    def release(self, item: WorkItem, worker: str) -> bool:
+    def release(self, item: WorkItem, worker: str, *, done_this_run: bool = False) -> bool:
         with self._lock:
             current = self._current(item)
             if current.lease_owner != worker or current.lease_token != item.lease_token:
                 return False
+            skip = item.run_id if done_this_run else current.failed_run_id
             self._items[item.id] = dataclasses.replace(
-                current, lease_owner=None, lease_expires=None, updated_at=self._clock()
+                current,
+                lease_owner=None,
+                lease_expires=None,
+                failed_run_id=skip,
+                updated_at=self._clock(),
             )
             return True
 
@@ -342,11 +347,33 @@ class InMemoryLedger:
             self._runs[run_id] = record
             return record
 
+    def record_run(self, record: RunRecord) -> RunRecord:
+        if record.note is not None:
+            record = dataclasses.replace(record, note=safe_text(record.note))
+        with self._lock:
+            if record.run_id in self._runs:
+                raise LedgerError(f"run {record.run_id} of {record.robot}: already recorded")
+            self._runs[record.run_id] = record
+            return record
+
     def list_runs(self, robot: str | None = None, limit: int = 50) -> list[RunRecord]:
         with self._lock:
             chosen = [r for r in self._runs.values() if robot is None or r.robot == robot]
         chosen.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
         return chosen[:limit]
+
+    def release_leases_of_other_runs(self, robot: str, current_run_id: str) -> list[int]:
+        with self._lock:
+            freed = [
+                i
+                for i in self._items.values()
+                if i.robot == robot and i.lease_owner is not None and i.run_id != current_run_id
+            ]
+            for i in freed:
+                self._items[i.id] = dataclasses.replace(
+                    i, lease_owner=None, lease_expires=None, updated_at=self._clock()
+                )
+            return sorted(i.erp_id for i in freed)
 
     def mark_abandoned_runs(
         self, robot: str, current_run_id: str | None, note: str = ABANDONED_NOTE

@@ -321,14 +321,19 @@ class Ledger:
             )
         return dataclasses.replace(current, lease_expires=now + lease, updated_at=now)
 
-    def release(self, item: WorkItem, worker: str) -> bool:
-        """Give the item back (state unchanged). False when the lease was not ours any more."""
+    def release(self, item: WorkItem, worker: str, *, done_this_run: bool = False) -> bool:
+        """Give the item back (state unchanged). ``done_this_run``: not handed out again in the
+        run that claimed it (a dry run looks at each item once). False when the lease was not
+        ours any more."""
         w = t.work_items.c
+        values: dict[str, Any] = {"lease_owner": None, "lease_expires": None}
+        if done_this_run:
+            values["failed_run_id"] = item.run_id
         with self._write() as conn:
             result = conn.execute(
                 update(t.work_items)
                 .where(w.id == item.id, w.lease_owner == worker, w.lease_token == item.lease_token)
-                .values(lease_owner=None, lease_expires=None, updated_at=self._now())
+                .values(**values, updated_at=self._now())
             )
         return result.rowcount == 1
 
@@ -525,6 +530,18 @@ class Ledger:
             )
             return self._get_run(conn, run_id)
 
+    def record_run(self, record: RunRecord) -> RunRecord:
+        """Insert a run row as given: a run that never started a process (the scheduler's
+        missed and skipped runs). The note is masked like every other."""
+        if record.note is not None:
+            record = dataclasses.replace(record, note=safe_text(record.note))
+        try:
+            with self._write() as conn:
+                conn.execute(insert(t.runs).values(**dataclasses.asdict(record)))
+        except IntegrityError as exc:
+            raise LedgerError(f"run {record.run_id} of {record.robot}: already recorded") from exc
+        return record
+
     def list_runs(self, robot: str | None = None, limit: int = 50) -> list[RunRecord]:
         """Newest first."""
         r = t.runs.c
@@ -551,6 +568,27 @@ class Ledger:
                     update(t.runs)
                     .where(r.run_id.in_(ids))
                     .values(ended_at=self._now(), note=safe_text(note))
+                )
+        return ids
+
+    def release_leases_of_other_runs(self, robot: str, current_run_id: str) -> list[int]:
+        """Free the leases that runs other than ``current_run_id`` hold on the robot's items.
+        Call it while holding the robot's lock: no other run of the robot can be alive, so its
+        leases belong to a dead run and need not wait to expire. Returns the erp ids freed."""
+        w = t.work_items.c
+        with self._write() as conn:
+            ids = list(
+                conn.execute(
+                    select(w.erp_id).where(
+                        w.robot == robot, w.lease_owner.is_not(None), w.run_id != current_run_id
+                    )
+                ).scalars()
+            )
+            if ids:
+                conn.execute(
+                    update(t.work_items)
+                    .where(w.robot == robot, w.erp_id.in_(ids))
+                    .values(lease_owner=None, lease_expires=None, updated_at=self._now())
                 )
         return ids
 

@@ -12,13 +12,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from paybot.audit import AuditTrail
 from paybot.config import Credentials, RobotConfig
@@ -27,13 +30,15 @@ from paybot.domain.parsing import parse_register_row
 from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
 from paybot.erp.reference import ReferenceData, load_reference_data
-from paybot.erp.session import ErpSession
-from paybot.errors import ApplicationError, PaybotError, ScreenChanged
+from paybot.erp.session import ErpSession, LoginRefused
+from paybot.errors import ApplicationError, PaybotError, ScreenChanged, SessionExpired
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.run.ordering import KeyOrder
 from paybot.run.report import Report, write_report
 from paybot.run.worker import CircuitBreaker, ItemOutcome, Result, Shared, Worker
 from paybot.run_folder import Counts, Outcome
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED_ITEMS = 1
@@ -96,7 +101,7 @@ class Runner:
         )
         browser = self.browser_factory(f"{s.erp.url.rstrip('/')}{loc.LOGIN}", opts)
         self.browsers.append(browser)
-        session = ErpSession(
+        return ErpSession(
             browser,
             s.erp.url,
             self.req.credentials.username,
@@ -104,37 +109,81 @@ class Runner:
             self.audit.bind(worker=worker),
             timeout=s.erp.element_timeout_seconds,
         )
-        session.login()
-        return session
 
     # --- the phases --------------------------------------------------------------------------
 
-    def preflight(self) -> tuple[ErpSession, frozenset[str], ReferenceData]:
-        session = self._session("w1")
-        page = session.open(
-            loc.INBOX, loc.SCREEN_INBOX, {"kategori": self.cfg.manifest.category.value}
-        )
+    def _retry(self, what: str, step: Callable[[], T], session: ErpSession) -> T:
+        """One preflight or collect step, retried like any work when the finance system
+        misbehaves (HTTP 500, an expired session); a changed screen or a refused login is not
+        retried."""
+        runner = self.cfg.settings.runner
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return step()
+            except (ScreenChanged, LoginRefused):
+                raise
+            except ApplicationError as exc:
+                self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
+                if attempt >= runner.max_attempts or self.req.stop.is_set():
+                    raise
+                self.req.stop.wait(runner.backoff_seconds * 2 ** (attempt - 1))
+                if isinstance(exc, SessionExpired):
+                    with contextlib.suppress(ApplicationError):
+                        session.login()
+
+    def _check_inbox(self, session: ErpSession) -> None:
+        category = self.cfg.manifest.category.value
+        page = session.open(loc.INBOX, loc.SCREEN_INBOX, {"kategori": category})
         missing = page.missing(loc.REQUIRED_ON_INBOX)
         if missing:
             raise ScreenChanged(f"{loc.INBOX}: the inbox lacks {', '.join(missing)}")
+
+    def _accounts(self, session: ErpSession) -> frozenset[str]:
         accounts = session.active_accounts()
         if not accounts:
             raise ScreenChanged(f"{loc.CHART}: no active account strings could be read")
+        return accounts
+
+    def prepare(self) -> tuple[ErpSession, frozenset[str], ReferenceData]:
+        """Preflight (nothing is touched), collect, and the invoice screen check."""
+        session = self._session("w1")
         rules = self.cfg.rules
-        reference = load_reference_data(
+        self._retry("login", session.login, session)
+        self._retry("inbox", lambda: self._check_inbox(session), session)
+        accounts = self._retry("chart of accounts", lambda: self._accounts(session), session)
+        reference = self._retry(
+            "reference data",
+            lambda: load_reference_data(
+                session,
+                self.downloads,
+                requisitions=rules.needs_requisitions,
+                bookings=rules.needs_bookings,
+            ),
             session,
-            self.downloads,
-            requisitions=rules.needs_requisitions,
-            bookings=rules.needs_bookings,
         )
+        self.collect(session)
+        self._retry("invoice screen", lambda: self.check_invoice_screen(session), session)
         return session, accounts, reference
 
     def collect(self, session: ErpSession) -> int:
         """Sync the register from the inbox; returns how many new invoices became work."""
         robot, rules = self.cfg.name, self.cfg.rules
+        category = self.cfg.manifest.category.value
         start = self.ledger.register_high_water(robot) + 1
+        rows: list[dict[str, str]] = []
+        side = 1
+        while True:
+            listing = self._retry(
+                f"inbox page {side}", partial(session.inbox_page, category, start, side), session
+            )
+            rows.extend(listing.rows)
+            if not listing.has_next:
+                break
+            side += 1
         entries = []
-        for row in session.inbox_rows(self.cfg.manifest.category.value, start):
+        for row in rows:
             entry = parse_register_row(row)
             entries.append((entry, rules.register_keys(entry)))
         self.ledger.upsert_register(robot, entries)
@@ -215,11 +264,14 @@ class Runner:
             rule_version=self.cfg.rule_version,
             erp_url=self.cfg.settings.erp.url,
         )
+        # The run holds the robot's lock, so any other run's leases belong to a dead run:
+        # free them now, and its open intents are reconciled in this run.
+        freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id)
+        if freed:
+            self.audit.event("leases_released", erp_ids=freed)
         try:
             try:
-                session, accounts, reference = self.preflight()
-                self.collect(session)
-                self.check_invoice_screen(session)
+                session, accounts, reference = self.prepare()
             except (ApplicationError, ScreenChanged) as exc:
                 self.audit.event("preflight_failed", error=str(exc))
                 outcome = Outcome(EXIT_PREFLIGHT, Counts(), f"preflight failed: {exc}")

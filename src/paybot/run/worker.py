@@ -238,7 +238,7 @@ class Worker:
             self.s.run_id, self.robot, item.erp_id, decision_json(decision), self.s.dry_run
         )
         if self.s.dry_run:
-            self.s.ledger.release(item, self.name)
+            self.s.ledger.release(item, self.name, done_this_run=True)
             if isinstance(decision, Pay):
                 return self._outcome(item, Result.WOULD_PAY, decision)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)

@@ -340,8 +340,7 @@ def check_payment_means(invoice: Invoice) -> Verdict | None:
             problem = (
                 "+73 har ikke noget betalings-ID, men fakturaen angiver et"
                 if card == "73"
-                else f"betalings-ID'et passer ikke til kortart +{card} (længde eller "
-                "kontrolciffer)"
+                else f"betalings-ID'et passer ikke til kortart +{card} (længde eller kontrolciffer)"
             )
             return fail("fik_payment_id", f"FIK-betalingen er ugyldig: {problem}.", compared)
         creditor = (p.fik_creditor or "").strip()
@@ -377,4 +376,3 @@ def check_account_active(
             {"account_string": account_string},
         )
     return None
-

@@ -75,7 +75,7 @@ def _version(value: object) -> object:
 
 def _ydernummer(value: str) -> str:
     if not re.fullmatch(r"\d{6}", value):
-        raise ValueError("not a ydernummer (6 digits, in quotes, e.g. \"057584\")")
+        raise ValueError('not a ydernummer (6 digits, in quotes, e.g. "057584")')
     return value
 
 

@@ -203,8 +203,7 @@ class MedicalCertificateRules:
             return Verdict(
                 Reason.FORM,
                 "form.by_time",
-                f"Blanket {form} honoreres efter regning (tidsforbrug) og skal godkendes "
-                "manuelt.",
+                f"Blanket {form} honoreres efter regning (tidsforbrug) og skal godkendes manuelt.",
                 compared,
             )
         if tariff is None or not form.endswith("5"):
@@ -316,7 +315,6 @@ class MedicalCertificateRules:
             Reason.TARIFF,
             "tariff.amount",
             f"Beløbet {format_kr(amount)} svarer ikke til {which} for {cert.form} på "
-            f"erklæringsdatoen {date_text(cert.certificate_date)}: {format_kr(expected)}."
-            + extra,
+            f"erklæringsdatoen {date_text(cert.certificate_date)}: {format_kr(expected)}." + extra,
             compared,
         )

@@ -81,9 +81,7 @@ class MedicalCertificatesConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        check_unique(
-            "practices", "ydernummer", [(p.cvr, p.ydernummer) for p in self.practices]
-        )
+        check_unique("practices", "ydernummer", [(p.cvr, p.ydernummer) for p in self.practices])
         check_no_overlaps("tariffs", self.tariffs, [t.form for t in self.tariffs], "form")
         for key in self.account_strings:
             if key != DEFAULT_ACCOUNT and not _is_form(key):

@@ -1,0 +1,183 @@
+"""When a robot runs: its manifest's cron line as an APScheduler trigger.
+
+:class:`RobotTrigger` wraps APScheduler's ``CronTrigger`` and fixes what a municipality would
+otherwise trip over:
+
+- **Weekdays as in crontab.** APScheduler 3 numbers weekdays from Monday = 0, so its own
+  ``CronTrigger.from_crontab("30 1 * * 1-5")`` runs Tuesday to Saturday (APScheduler issue 286).
+  Here ``0``/``7`` is Sunday and ``1-5`` Monday to Friday, as in crontab(5); names (``mon-fri``)
+  work too.
+- **Summer time.** A fixed-hour job runs once a day across both changes: a time that does not
+  exist on the last Sunday of March (02:30 in Copenhagen) runs right after the clocks jump
+  (03:30 summer time), and a time that happens twice on the last Sunday of October runs only
+  the first time. Jobs with ``*`` in the hour field run on every hour that happens.
+- **Bank days** (``bank_days_only``): fire times on Saturdays, Sundays and Danish public
+  holidays (``paybot.domain.calendar``, the ``holidays`` package) are skipped.
+
+The trigger is pickled into the job store by the text of its settings alone (cron line, time
+zone, bank days), so a stored job survives an APScheduler upgrade.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from paybot.domain.calendar import is_bank_day
+
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab: 0 (and 7) = Sunday
+_WEEK_ORDER = (1, 2, 3, 4, 5, 6, 0)  # Monday first, for readable output
+_MAX_SKIPS = 5000
+"""Fire times skipped (repeated hours, non-bank days) before giving up: ``None`` = never."""
+_HORIZON = dt.timedelta(days=10 * 366)
+"""No fire time this far ahead means never (every weekday pattern repeats well within it)."""
+STATE_VERSION = 1
+
+
+def _weekday_number(text: str) -> int:
+    word = text.strip().lower()
+    if word in _CRON_DAYS:
+        return _CRON_DAYS.index(word)
+    if not word.isdigit() or not 0 <= int(word) <= 7:
+        raise ValueError(f"weekday {text!r}: use 0-7 (0 and 7 are Sunday) or sun, mon, ... sat")
+    return int(word)
+
+
+def crontab_weekdays(field: str) -> str:
+    """A crontab day-of-week field (``1-5``, ``0,6``, ``mon-fri``, ``*/2``) as APScheduler's
+    ``day_of_week`` (``mon,tue,wed,thu,fri``), with crontab's numbering (0 and 7 = Sunday)."""
+    if field == "*":
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        body, slash, step_text = part.partition("/")
+        step = 1
+        if slash:
+            if not step_text.isdigit() or int(step_text) < 1:
+                raise ValueError(f"day-of-week step {part!r}: the step must be a whole number ≥ 1")
+            step = int(step_text)
+        if body == "*":
+            low, high = 0, 6
+        elif "-" in body:
+            first, _, last = body.partition("-")
+            low, high = _weekday_number(first), _weekday_number(last)
+            if low > high:
+                raise ValueError(f"day-of-week range {part!r} runs backwards")
+        elif slash:
+            raise ValueError(f"day-of-week {part!r}: a step needs a range or *, e.g. 1-5/2")
+        else:
+            low = high = _weekday_number(body)
+        days.update(day % 7 for day in range(low, high + 1, step))
+    return ",".join(_CRON_DAYS[d] for d in _WEEK_ORDER if d in days)
+
+
+def cron_trigger(cron: str, timezone: str) -> CronTrigger:
+    """APScheduler's ``CronTrigger`` for a crontab line ``minute hour day month weekday``."""
+    fields = cron.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"{len(fields)} fields; a cron line has 5: minute hour day-of-month month weekday"
+        )
+    minute, hour, day, month, weekday = fields
+    if day != "*" and weekday != "*":
+        raise ValueError(
+            "both day-of-month and weekday are restricted; crontab runs when either matches, "
+            "which is rarely meant: set one of them to *"
+        )
+    trigger: CronTrigger = CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=crontab_weekdays(weekday),
+        timezone=ZoneInfo(timezone),
+    )
+    return trigger
+
+
+def _is_repeated_hour(moment: dt.datetime) -> bool:
+    """The second pass of a wall-clock time that happens twice (autumn clock change)."""
+    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
+
+
+class RobotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler has no type hints
+    """A robot's schedule: a crontab line in a time zone, optionally on bank days only."""
+
+    __slots__ = ("_fixed_hour", "_inner", "_zone", "bank_days_only", "cron", "timezone")
+
+    def __init__(
+        self, cron: str, timezone: str = "Europe/Copenhagen", bank_days_only: bool = False
+    ) -> None:
+        self.cron = " ".join(cron.split())
+        self.timezone = timezone
+        self.bank_days_only = bank_days_only
+        self._build()
+
+    def _build(self) -> None:
+        self._zone = ZoneInfo(self.timezone)
+        self._inner = cron_trigger(self.cron, self.timezone)
+        self._fixed_hour = self.cron.split()[1] != "*"
+
+    def get_next_fire_time(
+        self, previous_fire_time: dt.datetime | None, now: dt.datetime
+    ) -> dt.datetime | None:
+        candidate: dt.datetime | None = self._inner.get_next_fire_time(previous_fire_time, now)
+        horizon = now + _HORIZON
+        for _ in range(_MAX_SKIPS):
+            if candidate is None or candidate > horizon:
+                return None
+            local = candidate.astimezone(dt.UTC).astimezone(self._zone)  # a real wall time
+            if self._fixed_hour and _is_repeated_hour(local):
+                candidate = self._inner.get_next_fire_time(local, local)
+            elif self.bank_days_only and not is_bank_day(local.date()):
+                next_day = dt.datetime.combine(
+                    local.date() + dt.timedelta(days=1), dt.time(0), tzinfo=self._zone
+                )
+                candidate = self._inner.get_next_fire_time(None, next_day)
+            else:
+                return local
+        return None
+
+    def describe(self) -> str:
+        """``30 1 * * 1-5 Europe/Copenhagen, bank days only``."""
+        return f"{self.cron} {self.timezone}" + (", bank days only" if self.bank_days_only else "")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "bank_days_only": self.bank_days_only,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state.get("version", 1) > STATE_VERSION:
+            raise ValueError(
+                f"a stored RobotTrigger of version {state.get('version')}: this paybot reads "
+                f"versions up to {STATE_VERSION}; upgrade paybot"
+            )
+        self.cron = state["cron"]
+        self.timezone = state["timezone"]
+        self.bank_days_only = bool(state["bank_days_only"])
+        self._build()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RobotTrigger):
+            return NotImplemented
+        return self.__getstate__() == other.__getstate__()
+
+    def __hash__(self) -> int:
+        return hash((self.cron, self.timezone, self.bank_days_only))
+
+    def __str__(self) -> str:
+        return f"robot-cron[{self.describe()}]"
+
+    def __repr__(self) -> str:
+        return (
+            f"RobotTrigger(cron={self.cron!r}, timezone={self.timezone!r}, "
+            f"bank_days_only={self.bank_days_only!r})"
+        )

@@ -1,0 +1,205 @@
+"""Running the real robots (``python -m paybot run ...``) against a seeded mock, for tests.
+
+``seeded_template(tmp_path_factory, invoices, seed)`` seeds once; ``RobotWorld.start`` copies that
+database so every test begins from the freshly seeded state, starts the mock on a free port,
+writes the robot's vault file and gives an environment in which ``robot`` uses a private data
+and output folder. ``compare_with_truth`` lists every invoice whose outcome in the finance
+system differs from the seed's ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mockerp.truth_check import compare
+from support.mockserver import MockServer, running_mock
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Template:
+    folder: Path
+    db: Path
+    users: Path
+    truth: dict[str, Any]
+
+
+def seed_template(folder: Path, invoices: int, seed: int) -> Template:
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "mockerp.sqlite"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "paybot",
+            "erp",
+            "seed",
+            "--db",
+            str(db),
+            "--invoices",
+            str(invoices),
+            "--seed",
+            str(seed),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    truth = json.loads((folder / "mockerp.truth.json").read_text("utf-8"))
+    return Template(folder, db, folder / "mockerp-users.json", truth)
+
+
+@dataclass
+class RobotWorld:
+    root: Path
+    template: Template
+    server: MockServer
+    db: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.root / "output"
+
+    @property
+    def audit_file(self) -> Path:
+        return self.data_dir / "audit" / "audit.jsonl"
+
+    @property
+    def ledger_file(self) -> Path:
+        return self.data_dir / "ledger.sqlite"
+
+    def robot(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT_SECONDS
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "paybot", *args],
+            env=self.env | (env or {}),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "paybot", *args],
+            env=self.env | (env or {}),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def erp(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db, timeout=30)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def ledger(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.ledger_file, timeout=30)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def expected(self, category: str) -> list[dict[str, Any]]:
+        return [
+            d
+            for d in self.template.truth["documents"]
+            if d["category"] == category and d["status"] == "ny"
+        ]
+
+    def outcomes(self) -> dict[int, tuple[str, str | None, str | None, str | None]]:
+        """Løbenr → (status, manual reason, paid amount, account string) in the mock."""
+        with self.erp() as conn:
+            rows = conn.execute(
+                "SELECT i.id, i.status, i.manual_reason, p.amount, p.account_string"
+                " FROM invoices i LEFT JOIN payments p ON p.invoice_id = i.id"
+            ).fetchall()
+        return {
+            r["id"]: (r["status"], r["manual_reason"], r["amount"], r["account_string"])
+            for r in rows
+        }
+
+    def compare_with_truth(self, category: str) -> list[str]:
+        """Every invoice of the category whose outcome differs from the ground truth."""
+        with self.erp() as conn:
+            return compare(conn, self.template.truth, {category}).mismatches
+
+    def payments_per_invoice(self) -> dict[int, int]:
+        with self.erp() as conn:
+            rows = conn.execute("SELECT invoice_id, COUNT(*) FROM payments GROUP BY invoice_id")
+            return {r[0]: r[1] for r in rows}
+
+
+@contextmanager
+def robot_world(root: Path, template: Template, **faults: Any) -> Iterator[RobotWorld]:
+    root.mkdir(parents=True, exist_ok=True)
+    db = root / "mockerp.sqlite"
+    shutil.copyfile(template.db, db)
+    data = root / "data"
+    data.mkdir(exist_ok=True)
+    users = json.loads(template.users.read_text("utf-8"))
+    vault = data / "vault.json"
+    vault.write_text(
+        json.dumps({"erp": {"username": "robot", "password": users["robot"]["password"]}})
+    )
+    vault.chmod(0o600)
+    with running_mock(db, **faults) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
+        env |= {
+            "PAYBOT_HOME": str(ROOT),
+            "PAYBOT_ERP_URL": server.url,
+            "PAYBOT_DATA_DIR": str(data),
+            "PAYBOT_OUTPUT_DIR": str(root / "output"),
+            "PAYBOT_VAULT_FILE": str(vault),
+            "PAYBOT_RUNNER_BACKOFF_SECONDS": "0.2",
+        }
+        yield RobotWorld(root=root, template=template, server=server, db=db, env=env)
+
+
+def personal_values(db: Path) -> set[str]:
+    """Every CPR number (with and without the dash) and bank account number in the mock."""
+    conn = sqlite3.connect(db)
+    try:
+        cprs = {r[0] for r in conn.execute("SELECT cert_cpr FROM invoices WHERE cert_cpr != ''")}
+        cprs |= {r[0] for r in conn.execute("SELECT cpr FROM requisitions")}
+        accounts = {
+            r[0] for r in conn.execute("SELECT bank_account FROM invoices WHERE bank_account != ''")
+        }
+    finally:
+        conn.close()
+    return cprs | {c.replace("-", "") for c in cprs} | accounts
+
+
+def leaks(folders: list[Path], values: set[str]) -> list[str]:
+    """``file: value`` for every personal value found as a whole number in any file below
+    ``folders``, the ledger's SQLite file included (robocorp's log.html embeds its log
+    compressed; its source, output.robolog, is plain text and is searched)."""
+    import re
+
+    patterns = [re.compile(rf"(?<!\d){re.escape(v)}(?!\d)") for v in sorted(values) if v]
+    found = []
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if path.suffix == ".png":
+                continue
+            text = path.read_bytes().decode("utf-8", "replace")
+            found += [f"{path}: {p.pattern}" for p in patterns if p.search(text)]
+    return found
