@@ -47,7 +47,7 @@ ensure_venv() {
   fi
   local stamp="$VENV/.paybot-installed"
   local want
-  want="$(cat "$PAYBOT_ROOT/pyproject.toml" "$PAYBOT_ROOT/constraints.txt" 2>/dev/null | sha256sum | cut -c1-64)"
+  want="$( { cat "$PAYBOT_ROOT/pyproject.toml"; cat "$PAYBOT_ROOT/constraints.txt" 2>/dev/null || true; } | sha256sum | cut -c1-64)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python" -c 'import paybot, mockerp' 2>/dev/null; then
     say "Installing paybot and its packages into $VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from RPA.Browser.Selenium import Selenium
 from selenium.webdriver import ChromeOptions
+from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from paybot.errors import ApplicationError
@@ -90,7 +91,9 @@ def open_browser(url: str, opts: BrowserOptions) -> Browser:
             url,
             browser="chrome",
             options=chrome_options(opts),
-            executable_path=str(opts.chromedriver),
+            # The driver given explicitly (as a Service: ``executable_path`` does the same but
+            # is deprecated): nothing is looked up or downloaded.
+            service=Service(executable_path=str(opts.chromedriver)),
         )
     except Exception as exc:
         raise ApplicationError(
