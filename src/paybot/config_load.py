@@ -28,7 +28,7 @@ from paybot.config_models import (
 )
 from paybot.config_yaml import describe, dotted, read_yaml_mapping, validation_error
 from paybot.domain.reasons import ALL_REASONS
-from paybot.domain.rules import RULES_BY_KIND, RobotRules
+from paybot.domain.rules import RobotRules, rules_class
 from paybot.domain.rules.config_types import ConfigIssue
 from paybot.errors import ConfigError
 
@@ -309,9 +309,10 @@ def rule_version(version: str, content: bytes) -> str:
 def load_rules(path: Path, kind: str) -> RobotRules:
     """The rules object of ``kind`` built from the rules file at ``path``."""
     file = str(path)
-    cls = RULES_BY_KIND.get(kind)
-    if cls is None:
-        raise ConfigError(file, "kind", kind, f"unknown kind; known: {', '.join(RULES_BY_KIND)}")
+    try:
+        cls = rules_class(kind)
+    except ValueError as exc:
+        raise ConfigError(file, "kind", kind, str(exc)) from None
     data, content = read_yaml_mapping(path)
     version = data.get("version")
     try:

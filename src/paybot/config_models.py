@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from paybot.domain.models import Category
-from paybot.domain.rules import RULES_BY_KIND
+from paybot.domain.rules import rules_class
 from paybot.domain.rules.config_types import ConfigIssue
 
 
@@ -213,7 +213,8 @@ class RobotManifest(ConfigModel):
     rules: Annotated[str, AfterValidator(_relative_posix)]
     """The rules file, relative to the project folder."""
     kind: str
-    """Which rules apply: a key of ``paybot.domain.rules.RULES_BY_KIND``."""
+    """Which rules apply: a key of ``paybot.domain.rules.RULES_BY_KIND`` (``small_invoices``,
+    ``medical_certificates``, ``interpreter``) or an import path ``package.module:Class``."""
     schedule: Schedule
     workers: Annotated[int, Field(ge=1, le=16)] = 1
     notify: Notify = Field(default_factory=Notify)
@@ -221,13 +222,12 @@ class RobotManifest(ConfigModel):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, value: str) -> str:
-        if value not in RULES_BY_KIND:
-            raise ValueError(f"unknown kind; known: {', '.join(sorted(RULES_BY_KIND))}")
+        rules_class(value)  # raises ValueError naming the problem
         return value
 
     @model_validator(mode="after")
     def _category_fits_kind(self) -> Self:
-        expected = RULES_BY_KIND[self.kind].category
+        expected = rules_class(self.kind).category
         if self.category is not expected:
             raise ConfigIssue(
                 "category",

@@ -6,8 +6,9 @@ robot manifest to its class, so a fourth robot adds one module and one entry her
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 from paybot.domain.models import Category, Decision, Invoice, Manual, RegisterEntry
 from paybot.domain.parsing import InvoiceFormatError
@@ -65,6 +66,33 @@ RULES_BY_KIND: Mapping[str, type[RobotRules]] = {
     InterpreterRules.kind: InterpreterRules,
 }
 
+
+def rules_class(kind: str) -> type[RobotRules]:
+    """The rules class of a manifest's ``kind``: one of :data:`RULES_BY_KIND`, or an import
+    path ``package.module:ClassName`` for a robot whose rules live in another package.
+    Raises ``ValueError`` naming what is wrong."""
+    if kind in RULES_BY_KIND:
+        return RULES_BY_KIND[kind]
+    if ":" not in kind:
+        known = ", ".join(sorted(RULES_BY_KIND))
+        raise ValueError(f"unknown kind; known: {known}, or an import path module:Class")
+    module_name, _, attr = kind.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot import {kind}: {exc}") from None
+    missing = [
+        name
+        for name in ("category", "from_config", "decide", "decide_unreadable", "duplicate_keys")
+        if not hasattr(found, name)
+    ]
+    if not isinstance(found, type) or missing:
+        raise ValueError(
+            f"{kind} is not a rules class (missing: {', '.join(missing) or 'a class'})"
+        )
+    return cast("type[RobotRules]", found)
+
+
 __all__ = [
     "RULES_BY_KIND",
     "DecisionContext",
@@ -72,4 +100,5 @@ __all__ = [
     "MedicalCertificateRules",
     "RobotRules",
     "SmallInvoiceRules",
+    "rules_class",
 ]

@@ -216,7 +216,7 @@ def check_amount_limit(invoice: Invoice, max_amount: Decimal) -> Verdict | None:
         return Verdict(
             Reason.AMOUNT,
             "amount.limit",
-            f"Beløbet {format_kr(amount)} er over robottens grænse på {format_kr(max_amount)}.",
+            f"Beløbet {format_kr(amount)} er over robottens grænse på {format_kr(max_amount)}",
             compared,
         )
     return None
@@ -236,7 +236,7 @@ def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | None:
                 "line_amount",
                 f"Linje {line.line_no}: {format_quantity(line.quantity)} × "
                 f"{format_kr(line.unit_price)} giver {format_kr(product)}, men linjens beløb er "
-                f"{format_kr(line.amount)}.",
+                f"{format_kr(line.amount)}",
                 {
                     "line": str(line.line_no),
                     "quantity": str(line.quantity),
@@ -250,7 +250,7 @@ def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | None:
                 "line_vat",
                 f"Linje {line.line_no}: momsen er {format_kr(line.tax_amount)}, men "
                 f"{format_quantity(vat_percent)} % af {format_kr(line.amount)} er "
-                f"{format_kr(expected_vat)}.",
+                f"{format_kr(expected_vat)}",
                 {
                     "line": str(line.line_no),
                     "tax_amount": plain(line.tax_amount),
@@ -264,14 +264,14 @@ def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | None:
         return fail(
             "line_total",
             f"Linjerne giver tilsammen {format_kr(line_sum)}, men linjesummen er "
-            f"{format_kr(invoice.line_extension_amount)}.",
+            f"{format_kr(invoice.line_extension_amount)}",
             {"sum_of_lines": plain(line_sum), "line_total": plain(invoice.line_extension_amount)},
         )
     if not within(invoice.tax_amount, line_vat_sum):
         return fail(
             "vat_total",
             f"Momsen er {format_kr(invoice.tax_amount)}, men linjernes moms er tilsammen "
-            f"{format_kr(line_vat_sum)}.",
+            f"{format_kr(line_vat_sum)}",
             {"tax_amount": plain(invoice.tax_amount), "sum_of_line_vat": plain(line_vat_sum)},
         )
     expected_payable = invoice.line_extension_amount + invoice.tax_amount
@@ -279,7 +279,7 @@ def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | None:
         return fail(
             "payable",
             f"Beløbet at betale er {format_kr(invoice.payable_amount)}, men linjesum plus moms "
-            f"er {format_kr(expected_payable)}.",
+            f"er {format_kr(expected_payable)}",
             {
                 "payable_amount": plain(invoice.payable_amount),
                 "line_total_plus_vat": plain(expected_payable),
@@ -289,7 +289,7 @@ def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | None:
         return fail(
             "total",
             f"Total inkl. moms er {format_kr(invoice.total)}, men beløbet at betale er "
-            f"{format_kr(invoice.payable_amount)}.",
+            f"{format_kr(invoice.payable_amount)}",
             {"total": plain(invoice.total), "payable_amount": plain(invoice.payable_amount)},
         )
     return None

@@ -299,7 +299,7 @@ class MedicalCertificateRules:
                 Reason.TARIFF,
                 "tariff.not_paid",
                 f"Blanket {cert.form} honoreres ikke (takst 0 kr.), men fakturaen lyder på "
-                f"{format_kr(amount)}.",
+                f"{format_kr(amount)}",
                 compared,
             )
         if amount == expected:
@@ -315,6 +315,6 @@ class MedicalCertificateRules:
             Reason.TARIFF,
             "tariff.amount",
             f"Beløbet {format_kr(amount)} svarer ikke til {which} for {cert.form} på "
-            f"erklæringsdatoen {date_text(cert.certificate_date)}: {format_kr(expected)}." + extra,
+            f"erklæringsdatoen {date_text(cert.certificate_date)}: {format_kr(expected)}" + extra,
             compared,
         )
