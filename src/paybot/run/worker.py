@@ -150,6 +150,14 @@ class Worker:
 
     def process(self, item: WorkItem) -> ItemOutcome:
         log = self.audit.bind(erp_id=item.erp_id, invoice=item.business_key)
+        # The session's pages, typing and clicks belong to this invoice's trail too.
+        worker_log, self.session.audit = self.session.audit, log
+        try:
+            return self._attempts(item, log)
+        finally:
+            self.session.audit = worker_log
+
+    def _attempts(self, item: WorkItem, log: AuditLogger) -> ItemOutcome:
         attempt = 0
         while True:
             attempt += 1
