@@ -8,10 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from paybot.audit import mask_data
+from paybot.domain.money import format_dkk
 from paybot.run.worker import ItemOutcome, Result
 from paybot.run_folder import Counts
 
@@ -85,7 +87,7 @@ def markdown(report: Report) -> str:
                 [
                     str(i.erp_id),
                     i.business_key,
-                    i.amount or "",
+                    format_dkk(Decimal(i.amount)) if i.amount else "",
                     i.account_string or "",
                     i.voucher or "",
                 ]

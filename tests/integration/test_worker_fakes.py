@@ -1,0 +1,253 @@
+"""The item worker against a fake finance system (an in-memory twin of ErpSession) and the
+in-memory ledger: retries, the circuit breaker, and reconciliation, without a browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paybot.config import RobotConfig, load_robot_config
+from paybot.domain.models import RawInvoice, RawLine
+from paybot.erp.reference import ReferenceData
+from paybot.errors import ApplicationError
+from paybot.ledger import InMemoryLedger, State
+from paybot.run.ordering import KeyOrder
+from paybot.run.worker import CircuitBreaker, Result, Shared, Worker
+
+ROOT = Path(__file__).resolve().parents[2]
+ROBOT = "pay-small-invoices"
+TODAY = dt.date(2026, 11, 30)
+
+
+class Events:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None:
+        self.seen.append((event, fields))
+
+    def bind(self, **ids: Any) -> Events:
+        return self
+
+    def names(self) -> list[str]:
+        return [e for e, _ in self.seen]
+
+
+def good_invoice(erp_id: int) -> RawInvoice:
+    """A small invoice from a known supplier that the rules pay."""
+    return RawInvoice(
+        fields={
+            "loebenr": str(erp_id),
+            "dokument-id": f"doc-{erp_id}",
+            "dokumenttype": "Faktura",
+            "kategori": "Øvrige",
+            "status": "Ny",
+            "modtaget": "20-11-2026",
+            "leverandoer": "Kontorland A/S",
+            "cvr": "20433213",
+            "koeber-gln": "5798528809575",
+            "fakturanr": f"F-{erp_id}",
+            "udstedt": f"{erp_id:02d}-11-2026",
+            "forfald": "30-11-2026",
+            "valuta": "DKK",
+            "linjesum": "100,00",
+            "moms": "25,00",
+            "total": "125,00",
+            "at-betale": "125,00",
+            "betalingsform": "NemKonto",
+            "betalingskode": "97",
+        },
+        lines=(
+            RawLine(
+                nr="1",
+                tekst="Papir",
+                antal="1",
+                enhed="EA",
+                enhedspris="100,00",
+                beloeb="100,00",
+                momssats="25",
+                moms="25,00",
+            ),
+        ),
+    )
+
+
+class FakeErp:
+    """What the worker needs of ErpSession. ``down`` makes every call fail like HTTP 500."""
+
+    username = "robot"
+
+    def __init__(self) -> None:
+        self.audit: Any = Events()
+        self.page: object | None = None
+        self.down = False
+        self.status: dict[int, str] = {}
+        self.payments: dict[int, tuple[str, str]] = {}  # erp_id -> (voucher, approved by)
+        self.approvals = 0
+        self.logins = 0
+
+    def _up(self) -> None:
+        if self.down:
+            raise ApplicationError("the finance system answered with an error page (500)")
+
+    def login(self) -> None:
+        self._up()
+        self.logins += 1
+
+    def read_invoice(self, erp_id: int) -> RawInvoice:
+        self._up()
+        raw = good_invoice(erp_id)
+        status = self.status.get(erp_id, "Ny")
+        return RawInvoice(fields=raw.fields | {"status": status}, lines=raw.lines)
+
+    def approve(self, erp_id: int, **_: object) -> str:
+        self._up()
+        self.approvals += 1
+        voucher = f"B-2026-{len(self.payments) + 1:06d}"
+        self.payments[erp_id] = (voucher, self.username)
+        self.status[erp_id] = "Betalt"
+        return voucher
+
+    def send_to_manual(self, erp_id: int, *, reason: str, note: str) -> None:
+        self._up()
+        self.status[erp_id] = "Manuel behandling"
+
+    def payment_for(self, erp_id: int) -> dict[str, str] | None:
+        self._up()
+        if erp_id not in self.payments:
+            return None
+        voucher, by = self.payments[erp_id]
+        return {"bilagsnummer": voucher, "godkendt-af": by, "loebenr": str(erp_id)}
+
+    def screenshot(self, target: Path) -> Path | None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def cfg() -> RobotConfig:
+    return load_robot_config(ROOT, ROBOT, env={})
+
+
+def make(
+    cfg: RobotConfig, tmp_path: Path, items: int, limit: int = 5
+) -> tuple[Worker, InMemoryLedger, FakeErp]:
+    ledger = InMemoryLedger(clock=lambda: dt.datetime(2026, 11, 30, 1, 30, tzinfo=dt.UTC))
+    for erp_id in range(1, items + 1):
+        ledger.ensure_work(ROBOT, erp_id, f"20433213:F-{erp_id}", "run-1")
+    fast = cfg.settings.model_copy(
+        update={"runner": cfg.settings.runner.model_copy(update={"backoff_seconds": 0.0})}
+    )
+    shared = Shared(
+        cfg=RobotConfig(
+            home=cfg.home,
+            settings=fast,
+            manifest=cfg.manifest,
+            reasons=cfg.reasons,
+            rules=cfg.rules,
+            rules_file=cfg.rules_file,
+        ),
+        run_id="run-1",
+        run_dir=tmp_path,
+        today=TODAY,
+        dry_run=False,
+        ledger=ledger,
+        active_accounts=frozenset({"6.45.51-000-2.2"}),
+        reference=ReferenceData(),
+        order=KeyOrder(),
+        breaker=CircuitBreaker(limit),
+        stop=threading.Event(),
+    )
+    erp = FakeErp()
+    return Worker("w1", shared, erp, Events()), ledger, erp  # type: ignore[arg-type]
+
+
+def test_the_worker_pays_each_invoice_once(cfg: RobotConfig, tmp_path: Path) -> None:
+    worker, ledger, erp = make(cfg, tmp_path, items=3)
+    worker.run()
+    assert [o.result for o in worker.outcomes] == [Result.PAID] * 3
+    assert erp.approvals == 3
+    assert {i.state for i in ledger.items(ROBOT)} == {State.PAID}
+
+
+def test_a_system_that_is_down_stops_the_run_after_n_failures_in_a_row(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, ledger, erp = make(cfg, tmp_path, items=10, limit=5)
+    erp.down = True
+    worker.run()
+    assert worker.s.breaker.tripped.is_set()
+    tried = len(worker.outcomes)
+    assert 1 <= tried < 10, "the run must stop instead of trying every invoice"
+    assert all(o.result == Result.FAILED for o in worker.outcomes)
+    assert erp.approvals == 0
+    assert {i.state for i in ledger.items(ROBOT)} == {State.PENDING}
+    assert max(i.attempts for i in ledger.items(ROBOT)) >= 1
+
+
+def test_an_open_intent_is_looked_up_and_not_paid_again(cfg: RobotConfig, tmp_path: Path) -> None:
+    """A run died after clicking approve: the finance system has the payment, the ledger an
+    intent. The next run records the voucher it finds; it never clicks approve again."""
+    worker, ledger, erp = make(cfg, tmp_path, items=1)
+    item = ledger.claim_next(ROBOT, "dead", "run-0", 60)
+    assert item is not None
+    ledger.record_pay_intent(
+        item,
+        "dead",
+        amount=Decimal("125.00"),
+        account_string="6.45.51-000-2.2",
+        payment_date=TODAY,
+        rule_version="v",
+    )
+    erp.payments[1] = ("B-2026-000042", "robot")
+    erp.status[1] = "Betalt"
+    ledger.release_leases_of_other_runs(ROBOT, "run-1")
+    worker.run()
+    assert erp.approvals == 0
+    assert worker.outcomes[0].result == Result.PAID
+    assert ledger.items(ROBOT)[0].voucher == "B-2026-000042"
+    assert "reconciled" in worker.audit.names()  # type: ignore[attr-defined]
+
+
+def test_an_intent_the_system_never_saw_is_cancelled_and_paid_once(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, ledger, erp = make(cfg, tmp_path, items=1)
+    item = ledger.claim_next(ROBOT, "dead", "run-0", 60)
+    assert item is not None
+    ledger.record_pay_intent(
+        item,
+        "dead",
+        amount=Decimal("125.00"),
+        account_string="6.45.51-000-2.2",
+        payment_date=TODAY,
+        rule_version="v",
+    )
+    ledger.release_leases_of_other_runs(ROBOT, "run-1")
+    worker.run()
+    assert erp.approvals == 1
+    assert ledger.items(ROBOT)[0].state == State.PAID
+
+
+def test_an_invoice_a_clerk_paid_meanwhile_is_skipped(cfg: RobotConfig, tmp_path: Path) -> None:
+    worker, ledger, erp = make(cfg, tmp_path, items=1)
+    item = ledger.claim_next(ROBOT, "dead", "run-0", 60)
+    assert item is not None
+    ledger.record_pay_intent(
+        item,
+        "dead",
+        amount=Decimal("125.00"),
+        account_string="6.45.51-000-2.2",
+        payment_date=TODAY,
+        rule_version="v",
+    )
+    erp.payments[1] = ("B-2026-000007", "sagsbehandler")
+    ledger.release_leases_of_other_runs(ROBOT, "run-1")
+    worker.run()
+    assert erp.approvals == 0
+    assert worker.outcomes[0].result == Result.SKIPPED
+    assert ledger.items(ROBOT)[0].state == State.SKIPPED
