@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from paybot.cron import cron_trigger
 from paybot.domain.models import Category
 from paybot.domain.rules import rules_class
 from paybot.domain.rules.config_types import ConfigIssue
@@ -179,15 +180,15 @@ class Schedule(ConfigModel):
     @model_validator(mode="after")
     def _cron(self) -> Self:
         try:
-            CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
+            cron_trigger(self.cron, self.timezone)
         except ValueError as exc:
             raise ConfigIssue("schedule.cron", self.cron, f"not a valid cron line: {exc}") from None
         return self
 
     def trigger(self) -> CronTrigger:
-        """The APScheduler trigger of this schedule."""
-        trigger: CronTrigger = CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
-        return trigger
+        """The APScheduler trigger of this schedule, weekdays read as crontab does
+        (``1-5`` is Monday to Friday; see :mod:`paybot.cron`)."""
+        return cron_trigger(self.cron, self.timezone)
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import shutil
@@ -483,3 +484,18 @@ def test_every_setting_and_manifest_key_is_documented() -> None:
         assert f"`{field}" in doc, f"manifest key {field} is not in docs/configuration.md"
     for field in Schedule.model_fields:
         assert f"`schedule.{field}`" in doc
+
+
+def test_a_manifests_weekdays_are_read_as_crontab_reads_them() -> None:
+    """APScheduler's own crontab reading counts weekdays from Monday = 0 (1-5 would be Tuesday
+    to Saturday); the shipped robots must run Monday to Friday."""
+    manifests = load_manifests(ROOT / "robots")
+    start = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)  # a Saturday
+    for m in manifests.values():
+        trigger = m.schedule.trigger()
+        moment, days = start, []
+        for _ in range(5):
+            moment = trigger.get_next_fire_time(None, moment)
+            days.append(moment.strftime("%a"))
+            moment += dt.timedelta(minutes=1)
+        assert days == ["Mon", "Tue", "Wed", "Thu", "Fri"], (m.name, days)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mockerp.cli import build_parser as erp_parser
 from paybot.cli import build_parser
-from paybot.run.report import EXIT_MEANINGS
+from paybot.exit_codes import EXIT_MEANINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text("utf-8")

@@ -43,7 +43,8 @@ Failures
   ``app_error`` (error, attempt: the system misbehaved, retried) · ``business_error``
   (reason, error: bad data, to a person)
 Scheduler
-  ``scheduler_job_added`` (job, schedule) · ``scheduler_run_started`` (job) ·
+  ``scheduler_job_added`` (job, schedule, action: added/changed) · ``scheduler_job_removed`` ·
+  ``scheduler_job_paused`` · ``scheduler_job_resumed`` · ``scheduler_run_started`` (job) ·
   ``scheduler_run_finished`` (job, exit_code) · ``scheduler_run_missed`` (job, scheduled_at)
   · ``scheduler_run_killed`` (job, why)
 
@@ -84,6 +85,9 @@ class Event(StrEnum):
     COLLECTED = "collected"
     LEASES_RELEASED = "leases_released"
     SCHEDULER_JOB_ADDED = "scheduler_job_added"
+    SCHEDULER_JOB_REMOVED = "scheduler_job_removed"
+    SCHEDULER_JOB_PAUSED = "scheduler_job_paused"
+    SCHEDULER_JOB_RESUMED = "scheduler_job_resumed"
     SCHEDULER_RUN_STARTED = "scheduler_run_started"
     SCHEDULER_RUN_FINISHED = "scheduler_run_finished"
     SCHEDULER_RUN_MISSED = "scheduler_run_missed"

@@ -29,8 +29,8 @@ from paybot.config import (
     load_robot_config,
 )
 from paybot.errors import ConfigError
+from paybot.exit_codes import EXIT_MEANINGS
 from paybot.ledger import Ledger
-from paybot.run.report import EXIT_MEANINGS
 from paybot.run_folder import (
     ENV_DRY_RUN,
     ENV_LOCK_HELD,

@@ -18,7 +18,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
@@ -37,11 +36,13 @@ from paybot.config import (
 )
 from paybot.errors import ConfigError
 from paybot.ledger import Ledger, RunRecord, utc_now
+from paybot.scheduler.dispatch import Limits
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler, store_path
 from paybot.scheduler.service import (
     SchedulerBusy,
     SchedulerService,
     ServiceOptions,
+    StopRequest,
     running_scheduler,
 )
 
@@ -152,10 +153,9 @@ def _configure_logging() -> None:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
-        logging.getLogger("paybot.scheduler").info("%s received", signal.Signals(signum).name)
-        stop.set()
+        stop.request(f"{signal.Signals(signum).name} received")
 
     old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -179,12 +179,12 @@ def cmd_scheduler(ns: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     _configure_logging()
-    options = ServiceOptions(run_now=tuple(ns.run_now))
-    options.limits = type(options.limits)(
-        stop_deadline_seconds=settings.scheduler.stop_deadline_seconds
+    options = ServiceOptions(
+        run_now=tuple(ns.run_now),
+        limits=Limits(stop_deadline_seconds=settings.scheduler.stop_deadline_seconds),
     )
     service = SchedulerService(home, settings, manifests, options)
-    stop = threading.Event()
+    stop = StopRequest()
     with _stop_on_signals(stop):
         try:
             return service.serve(stop)
@@ -217,7 +217,8 @@ def _with_book(command: str, work: Callable[[JobBook, Path, Settings], int]) -> 
 
 def _audit(settings: Settings, robot: str, event: str) -> None:
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
-        trail.logger(robot=robot).event(event, job=robot, by=os.environ.get("USER", "?"))
+        who = os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
+        trail.logger(robot=robot).event(event, job=robot, by=who)
 
 
 def _list(book: JobBook, home: Path, settings: Settings) -> int:

@@ -14,17 +14,11 @@ from typing import Any
 
 from paybot.audit import mask_data
 from paybot.domain.money import format_dkk
+from paybot.exit_codes import EXIT_MEANINGS
 from paybot.run.worker import ItemOutcome, Result
 from paybot.run_folder import Counts
 
 DRY_RUN_NOTE = ", dry run: nothing approved or handed over"
-EXIT_MEANINGS = {
-    0: "completed (manual handling is a normal outcome)",
-    1: "some invoices failed with application errors and are left for the next run",
-    2: "usage or configuration error",
-    3: "preflight failed: nothing was touched",
-    4: "another run of this robot is in progress",
-}
 
 
 @dataclass

@@ -51,6 +51,16 @@ process takes effect within this time)."""
 STOP_MARGIN_SECONDS = 30.0
 
 
+class StopRequest(threading.Event):
+    """Set by a signal handler (which must do no more than that); ``reason`` is logged."""
+
+    reason = "stop requested"
+
+    def request(self, reason: str) -> None:
+        self.reason = reason
+        self.set()
+
+
 class SchedulerBusy(Exception):
     """Another scheduler runs on this data folder."""
 
@@ -241,12 +251,13 @@ class SchedulerService:
         due = self.due.take_submitted(job, at)
         manifest = self.manifests.get(robot)
         grace = manifest.schedule.misfire_grace_minutes if manifest else 0
-        late = utc_now() - at
-        why = (
-            f"the scheduler found it {int(late.total_seconds() // 60)} min late, beyond the "
-            f"grace of {grace} min (the scheduler was not running, or the machine was busy)"
-        )
+        now = utc_now()
         for moment in (*due.folded, at):
+            late = int((now - moment).total_seconds() // 60)
+            why = (
+                f"the scheduler found it {late} min late, beyond the grace of {grace} min "
+                "(the scheduler was not running, or the machine was busy)"
+            )
             log.warning("%s: missed the run planned for %s", robot, moment.isoformat())
             self.history.missed(job, robot, moment, why, self._zone_of(robot))
 
@@ -302,5 +313,6 @@ class SchedulerService:
         self.start()
         while not stop.wait(self.options.wakeup_seconds):
             self._scheduler.wakeup()
+        log.info("%s; stopping", getattr(stop, "reason", "stop requested"))
         self.stop()
         return 0
