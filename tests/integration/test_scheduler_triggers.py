@@ -14,9 +14,10 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from paybot.config import ROBOTS_DIR, load_manifests
+from paybot.cron import crontab_weekdays
 from paybot.errors import ConfigError
 from paybot.scheduler.jobs import check_schedules, robot_trigger
-from paybot.scheduler.triggers import RobotTrigger, crontab_weekdays
+from paybot.scheduler.triggers import RobotTrigger
 
 CPH = ZoneInfo("Europe/Copenhagen")
 ROOT = Path(__file__).resolve().parents[2]
