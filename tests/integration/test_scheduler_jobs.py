@@ -148,7 +148,8 @@ def test_a_cron_line_only_crontab_would_misread_stops_the_scheduler(
     home.write_robot("beta", "quick", cron="0 2 1 * 1")  # day of month and weekday
     assert main(["scheduler"]) == 2
     err = capsys.readouterr().err
-    assert "beta.yaml: schedule.cron = '0 2 1 * 1': both day-of-month and weekday" in err
+    assert "beta.yaml: schedule.cron = '0 2 1 * 1'" in err
+    assert "both day-of-month and weekday" in err
     assert not store_path(home.settings()).exists()
 
 
