@@ -19,7 +19,7 @@ EXAMPLE = ROOT / "tests" / "example_robot"
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return seed_template(tmp_path_factory.mktemp("seed-30"), invoices=30, seed=8)
+    return seed_template(tmp_path_factory.mktemp("seed-20"), invoices=20, seed=8)
 
 
 def test_the_example_fourth_robot_runs(template: Template, tmp_path: Path) -> None:
