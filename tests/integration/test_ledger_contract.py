@@ -98,6 +98,17 @@ def test_claims_go_lowest_loebenr_first_and_never_twice(ledger: LedgerPort) -> N
     assert first.lease_expires == START + dt.timedelta(seconds=LEASE)
 
 
+def test_many_items_at_once_are_like_one_at_a_time(ledger: LedgerPort) -> None:
+    ledger.ensure_work(ROBOT, 2, "20433213:F-2", "old-run")
+    ledger.ensure_work_many(
+        ROBOT, [(1, "20433213:F-1"), (2, "20433213:F-2"), (3, "20433213:F-3")], RUN
+    )
+    items = {i.erp_id: i for i in ledger.items(ROBOT)}
+    assert sorted(items) == [1, 2, 3]
+    assert items[2].run_id == "old-run"  # an existing item is left as it was
+    assert {i.state for i in items.values()} == {State.PENDING}
+
+
 def test_claims_stay_within_the_robot(ledger: LedgerPort) -> None:
     ledger.ensure_work("interpreter_invoices", 1, "20433213:T-1", RUN)
     assert ledger.claim_next(ROBOT, "w1", RUN, LEASE) is None
@@ -131,8 +142,12 @@ def test_the_lock_holder_frees_a_dead_runs_leases_at_once(ledger: LedgerPort) ->
     dead = ledger.claim_next(ROBOT, "w1", "dead-run", LEASE)
     assert dead is not None
     ledger.record_pay_intent(
-        dead, "w1", amount=Decimal("10.00"), account_string="6.45.51-000-2.2",
-        payment_date=dt.date(2026, 11, 30), rule_version="v",
+        dead,
+        "w1",
+        amount=Decimal("10.00"),
+        account_string="6.45.51-000-2.2",
+        payment_date=dt.date(2026, 11, 30),
+        rule_version="v",
     )
     mine = ledger.claim_next(ROBOT, "w1", "next-run", LEASE)
     assert mine is not None and mine.erp_id == 2  # item 1 is still leased to the dead run

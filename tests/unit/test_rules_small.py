@@ -302,3 +302,19 @@ def test_duplicate_keys_match_the_register_keys() -> None:
 def test_rules_know_what_they_need() -> None:
     assert not RULES.needs_requisitions and not RULES.needs_bookings
     assert Decimal(3000) == RULES.config.max_amount
+
+
+def test_no_note_puts_a_full_stop_after_kr() -> None:
+    """``format_kr`` ends in "kr."; a sentence must not add another full stop after it."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src" / "paybot" / "domain"
+    pattern = re.compile(r"format_kr\([^)]*\)\}\.")
+    offenders = [
+        f"{f.name}:{n}"
+        for f in src.rglob("*.py")
+        for n, line in enumerate(f.read_text("utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

@@ -120,6 +120,10 @@ class InMemoryLedger:
             self._by_erp[(robot, erp_id)] = item.id
             return item
 
+    def ensure_work_many(self, robot: str, work: Sequence[tuple[int, str]], run_id: str) -> None:
+        for erp_id, business_key in work:
+            self.ensure_work(robot, erp_id, business_key, run_id)
+
     def item(self, robot: str, erp_id: int) -> WorkItem | None:
         with self._lock:
             found = self._by_erp.get((robot, erp_id))

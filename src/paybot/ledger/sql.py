@@ -235,6 +235,29 @@ class Ledger:
             ).one()
         return _item(found)
 
+    def ensure_work_many(self, robot: str, work: Sequence[tuple[int, str]], run_id: str) -> None:
+        """``ensure_work`` for many ``(erp_id, business_key)`` at once, in one transaction
+        (a first full sync of the inbox creates thousands)."""
+        if not work:
+            return
+        now = self._now()
+        rows = [
+            {
+                "robot": robot,
+                "erp_id": erp_id,
+                "business_key": business_key,
+                "state": State.PENDING.value,
+                "attempts": 0,
+                "lease_token": 0,
+                "run_id": run_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for erp_id, business_key in work
+        ]
+        with self._write() as conn:
+            self._insert_ignore(conn, t.work_items, rows)
+
     def item(self, robot: str, erp_id: int) -> WorkItem | None:
         w = t.work_items.c
         with self._read() as conn:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import TypeVar
 
 from paybot.audit import AuditTrail
 from paybot.config import Credentials, RobotConfig
-from paybot.domain.models import ErpStatus
+from paybot.domain.models import ErpStatus, business_key
 from paybot.domain.parsing import parse_register_row
 from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
@@ -61,6 +60,19 @@ class RunRequest:
 BrowserFactory = Callable[[str, BrowserOptions], Browser]
 
 
+def export_folder(data_dir: Path, robot: str, run_id: str) -> Path:
+    """A private folder for the export files this run downloads (they hold CPR numbers and
+    are deleted once read). Folders a killed run of the same robot left behind are deleted
+    first: the caller holds the robot's lock, so no other run of it can be using them."""
+    parent = data_dir / "tmp"
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(f"exports-{robot}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    folder = parent / f"exports-{robot}-{run_id}"
+    folder.mkdir(mode=0o700)
+    return folder
+
+
 class Runner:
     def __init__(
         self,
@@ -77,7 +89,7 @@ class Runner:
         self.audit = trail.logger(run_id=req.run_id, robot=req.cfg.name)
         self.browser_factory = browser_factory
         self.browsers: list[Browser] = []
-        self.downloads = Path(tempfile.mkdtemp(prefix="paybot-export-"))
+        self.downloads = export_folder(req.cfg.settings.data_dir, req.cfg.name, req.run_id)
         self.report = Report(
             robot=req.cfg.name,
             title=req.cfg.manifest.title,
@@ -99,7 +111,7 @@ class Runner:
             download_dir=self.downloads,
             page_load_timeout=s.erp.page_timeout_seconds,
         )
-        browser = self.browser_factory(f"{s.erp.url.rstrip('/')}{loc.LOGIN}", opts)
+        browser = self.browser_factory("about:blank", opts)  # login() opens the login page
         self.browsers.append(browser)
         return ErpSession(
             browser,
@@ -168,32 +180,31 @@ class Runner:
         return session, accounts, reference
 
     def collect(self, session: ErpSession) -> int:
-        """Sync the register from the inbox; returns how many new invoices became work."""
+        """Sync the register from the inbox, page by page from the high-water mark; returns how
+        many new invoices became work. Each page is written to the ledger as it is read, so a
+        long first sync that fails late keeps what it has read and goes on from there."""
         robot, rules = self.cfg.name, self.cfg.rules
         category = self.cfg.manifest.category.value
         start = self.ledger.register_high_water(robot) + 1
-        rows: list[dict[str, str]] = []
+        rows = new = 0
         side = 1
         while True:
             listing = self._retry(
                 f"inbox page {side}", partial(session.inbox_page, category, start, side), session
             )
-            rows.extend(listing.rows)
+            entries = [parse_register_row(row) for row in listing.rows]
+            self.ledger.upsert_register(robot, [(e, rules.register_keys(e)) for e in entries])
+            work = [
+                (e.erp_id, business_key(e.supplier_cvr, e.invoice_number))
+                for e in entries
+                if e.status == ErpStatus.NEW
+            ]
+            self.ledger.ensure_work_many(robot, work, self.req.run_id)
+            rows, new = rows + len(entries), new + len(work)
             if not listing.has_next:
                 break
             side += 1
-        entries = []
-        for row in rows:
-            entry = parse_register_row(row)
-            entries.append((entry, rules.register_keys(entry)))
-        self.ledger.upsert_register(robot, entries)
-        new = 0
-        for entry, _ in entries:
-            if entry.status == ErpStatus.NEW:
-                key = f"{entry.supplier_cvr}:{entry.invoice_number}"
-                self.ledger.ensure_work(robot, entry.erp_id, key, self.req.run_id)
-                new += 1
-        self.audit.event("collected", from_loebenr=start, rows=len(entries), new=new)
+        self.audit.event("collected", from_loebenr=start, rows=rows, new=new)
         return new
 
     def check_invoice_screen(self, session: ErpSession) -> None:

@@ -159,7 +159,7 @@ def check_credit_note(invoice: Invoice) -> Verdict | None:
     return Verdict(
         Reason.CREDIT_NOTE,
         "credit_note",
-        f"Dokumentet er en kreditnota på {format_kr(invoice.payable_amount)}. "
+        f"Dokumentet er en kreditnota på {format_kr(invoice.payable_amount)} "
         "Den skal modregnes manuelt hos leverandøren.",
         {"doc_type": invoice.doc_type.value},
     )
