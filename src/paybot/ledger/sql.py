@@ -215,21 +215,11 @@ class Ledger:
     def ensure_work(self, robot: str, erp_id: int, business_key: str, run_id: str) -> WorkItem:
         """The item for ``erp_id``, created ``PENDING`` when new; an existing item is returned
         unchanged (idempotent)."""
-        now = self._now()
-        row = {
-            "robot": robot,
-            "erp_id": erp_id,
-            "business_key": business_key,
-            "state": State.PENDING.value,
-            "attempts": 0,
-            "lease_token": 0,
-            "run_id": run_id,
-            "created_at": now,
-            "updated_at": now,
-        }
         w = t.work_items.c
         with self._write() as conn:
-            self._insert_ignore(conn, t.work_items, [row])
+            self._insert_ignore(
+                conn, t.work_items, self._new_items(robot, [(erp_id, business_key)], run_id)
+            )
             found = conn.execute(
                 select(t.work_items).where(w.robot == robot, w.erp_id == erp_id)
             ).one()
@@ -240,8 +230,14 @@ class Ledger:
         (a first full sync of the inbox creates thousands)."""
         if not work:
             return
+        with self._write() as conn:
+            self._insert_ignore(conn, t.work_items, self._new_items(robot, work, run_id))
+
+    def _new_items(
+        self, robot: str, work: Sequence[tuple[int, str]], run_id: str
+    ) -> list[dict[str, Any]]:
         now = self._now()
-        rows = [
+        return [
             {
                 "robot": robot,
                 "erp_id": erp_id,
@@ -255,8 +251,6 @@ class Ledger:
             }
             for erp_id, business_key in work
         ]
-        with self._write() as conn:
-            self._insert_ignore(conn, t.work_items, rows)
 
     def item(self, robot: str, erp_id: int) -> WorkItem | None:
         w = t.work_items.c
