@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from paybot.audit import AuditTrail
 from paybot.config import Credentials, RobotConfig
@@ -44,6 +45,16 @@ EXIT_FAILED_ITEMS = 1
 EXIT_PREFLIGHT = 3
 
 
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+
+
+def today_in_denmark(now: dt.datetime | None = None) -> dt.date:
+    """The date in Denmark, whatever the machine's time zone: the payment date and the finance
+    system's "from today" are Danish dates (a run at 00:30 in Copenhagen is still the day
+    before in UTC)."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(DANISH_TIME).date()
+
+
 @dataclass
 class RunRequest:
     cfg: RobotConfig
@@ -53,8 +64,9 @@ class RunRequest:
     workers: int = 1
     dry_run: bool = False
     trigger: str = "manual"
-    today: dt.date = field(default_factory=dt.date.today)
+    today: dt.date = field(default_factory=lambda: today_in_denmark())
     stop: threading.Event = field(default_factory=threading.Event)
+    progress: Callable[[str], None] = lambda line: None
 
 
 BrowserFactory = Callable[[str, BrowserOptions], Browser]
@@ -239,6 +251,7 @@ class Runner:
             order=KeyOrder(),
             breaker=CircuitBreaker(s.max_consecutive_failures),
             stop=self.req.stop,
+            progress=self.req.progress,
         )
         self.shared = shared
         workers = [Worker("w1", shared, first, self.audit.bind(worker="w1"))]

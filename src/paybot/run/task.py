@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -68,6 +69,12 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, previous)
 
 
+def _echo(line: str) -> None:
+    """The run's console (``robot run`` shows it and keeps it in ``console.log``)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
     env = os.environ if env is None else env
     run_id = env.get(ENV_RUN_ID) or new_run_id()
@@ -110,6 +117,7 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             dry_run=env.get(ENV_DRY_RUN) == "1",
             trigger=trigger,
             stop=stop,
+            progress=_echo,
         )
         outcome = Runner(request, ledger, trail).run()
         outcome.write(folder)

@@ -101,6 +101,21 @@ class Shared:
     order: KeyOrder
     breaker: CircuitBreaker
     stop: threading.Event
+    progress: Callable[[str], None] = lambda line: None
+    """Told one line per invoice (no personal data), for the console."""
+
+
+def progress_line(worker: str, o: ItemOutcome) -> str:
+    """``w1 løbenr 17  20433213:F-1  paid 1019.48 6.45.51-000-2.2 B-2026-000016``"""
+    detail = {
+        Result.PAID: f"{o.amount} {o.account_string} {o.voucher}",
+        Result.WOULD_PAY: f"{o.amount} {o.account_string}",
+        Result.MANUAL: o.reason or "",
+        Result.WOULD_HAND_OVER: o.reason or "",
+    }.get(o.result, o.error or o.reason or "")
+    return str(
+        mask_data(f"{worker} løbenr {o.erp_id}  {o.business_key}  {o.result.value} {detail}")
+    )
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:
@@ -144,7 +159,9 @@ class Worker:
                 return
             claimed: WorkItem = item
             try:
-                self.outcomes.append(self.process(claimed))
+                outcome = self.process(claimed)
+                self.outcomes.append(outcome)
+                self.s.progress(progress_line(self.name, outcome))
             finally:
                 self.s.order.keys_recorded(claimed.erp_id)
 
