@@ -28,9 +28,10 @@ Collecting
   ``collected`` (from_loebenr, rows, new: the inbox rows read and the invoices that became
   work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder)
 Reading and deciding
-  ``field_read`` (field, value: masked by ``field``: ``cpr``, ``kontonr``, ``bank_account``,
-  ``regnr``) · ``voucher_read`` (voucher) · ``decision`` (kind ``pay``/``manual``, rule,
-  reason, rule_version, compared; amount, account_string, payment_date for ``pay``)
+  ``field_read`` (field, value; or fields: every field read on a page, ``{name: value}``;
+  values masked by field name: ``cpr``, ``kontonr``, ``bank_account``, ``regnr``) ·
+  ``voucher_read`` (voucher) · ``decision`` (kind ``pay``/``manual``, rule, reason,
+  rule_version, compared; amount, account_string, payment_date for ``pay``)
 Acting
   ``value_typed`` (field, value; a password field is always ``[secret]``) ·
   ``button_clicked`` (button) · ``screenshot`` (file; the picture itself is masked by the

@@ -365,7 +365,8 @@ class ErpSession:
                 (loc.APPROVE_DATE, "betalingsdato", payment_date.strftime("%d-%m-%Y")),
             ]
         )
-        self.audit.event("button_clicked", button="godkend-betal", durable=True)
+        # Not fsynced: the ledger already holds the intent durably (the record recovery uses).
+        self.audit.event("button_clicked", button="godkend-betal")
         page = self._click_and_wait(loc.APPROVE_BUTTON, "the payment receipt")
         self.page = page
         if page.screen == loc.SCREEN_RECEIPT:

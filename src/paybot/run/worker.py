@@ -249,9 +249,9 @@ class Worker:
             if done is not None:
                 return done
         raw = self.session.read_invoice(item.erp_id)
-        for name, value in raw.fields.items():
-            if value:
-                log.event("field_read", field=name, value=value)
+        # One record for everything read on the page (masked field by field by the trail).
+        fields = {name: value for name, value in raw.fields.items() if value}
+        log.event("field_read", fields=fields, lines=len(raw.lines))
         status = raw.get("status").lower()
         if status != "ny":
             self.s.order.keys_recorded(item.erp_id)
