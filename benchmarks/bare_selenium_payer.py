@@ -34,6 +34,7 @@ from collections import defaultdict  # noqa: E402
 from decimal import Decimal  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
 
 import holidays  # noqa: E402
 import lxml.html  # noqa: E402
@@ -197,7 +198,8 @@ def main() -> None:
         if sorted(new) != sorted(truth):
             raise SystemExit(f"the inbox lists {len(new)} new invoices, the truth {len(truth)}")
 
-        today = dt.date.today()
+        # The Danish date, as the finance system checks it (not the machine's UTC date).
+        today = dt.datetime.now(ZoneInfo("Europe/Copenhagen")).date()
         vouchers = 0
         for loebenr in sorted(new):
             t0 = time.time()

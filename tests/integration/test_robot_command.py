@@ -1,0 +1,47 @@
+"""The `robot` on PATH after installing paybot is ours, and it hands what it does not know to
+Robot Framework (which rpaframework pulls in and which writes a `robot` script too)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+ROBOT = BIN / "robot"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ROBOT), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_the_installed_robot_script_is_ours() -> None:
+    assert ROBOT.is_file(), f"no robot script beside {sys.executable}"
+    mine = run("--paybot-version")
+    assert mine.returncode == 0 and mine.stdout.startswith("paybot ")
+    listed = run("list")
+    assert listed.returncode == 0 and "pay-small-invoices" in listed.stdout
+
+
+def test_what_it_does_not_know_goes_to_robot_framework(tmp_path: Path) -> None:
+    version = run("--version")
+    assert "Robot Framework" in version.stdout + version.stderr
+    suite = tmp_path / "hello.robot"
+    suite.write_text(
+        "*** Test Cases ***\nGreeting\n    Should Be Equal    hej    hej\n", encoding="utf-8"
+    )
+    passed = run("--output", "NONE", "--report", "NONE", "--log", "NONE", str(suite))
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "1 test, 1 passed, 0 failed" in passed.stdout
+    explicit = run("rf", "--version")
+    assert "Robot Framework" in explicit.stdout + explicit.stderr
+
+
+def test_python_dash_m_paybot_is_the_same_command() -> None:
+    module = subprocess.run(
+        [sys.executable, "-m", "paybot", "--paybot-version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert module.returncode == 0 and module.stdout == run("--paybot-version").stdout
