@@ -74,3 +74,11 @@ def test_the_outcome_file_round_trips(tmp_path: Path) -> None:
     back = Outcome.read(tmp_path)
     assert back is not None and back.exit_code == 1 and back.counts.paid == 2
     assert Outcome.read(tmp_path / "missing") is None
+
+
+def test_a_manual_invoice_shows_what_the_caseworker_must_look_at() -> None:
+    r = report()
+    r.items[1].note = "Beløbet 4.000,00 kr. er over robottens grænse på 3.000,00 kr."
+    assert "| MANUAL_AMOUNT | Beløbet 4.000,00 kr. er over robottens grænse på 3.000,00 kr. |" in (
+        markdown(r)
+    )

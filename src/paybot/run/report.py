@@ -92,13 +92,15 @@ def markdown(report: Report) -> str:
     if manual:
         lines += ["", "## Manual handling" if not report.dry_run else "## Would hand over", ""]
         lines += _table(
-            ["Løbenr.", "CVR:fakturanr.", "Årsagskode", "Årsag"],
+            ["Løbenr.", "CVR:fakturanr.", "Årsagskode", "Hvad en sagsbehandler skal se på"],
             [
                 [
                     str(i.erp_id),
                     i.business_key,
                     i.reason or "",
-                    report.reason_texts.get(i.reason or "", ""),
+                    str(mask_data(i.note))
+                    if i.note
+                    else report.reason_texts.get(i.reason or "", ""),
                 ]
                 for i in manual
             ],

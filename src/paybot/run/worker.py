@@ -64,6 +64,7 @@ class ItemOutcome:
     voucher: str | None = None
     error: str | None = None
     screenshot: str | None = None
+    note: str | None = None  # the Danish note for the caseworker (no personal data)
 
 
 class CircuitBreaker:
@@ -332,7 +333,7 @@ class Worker:
         if isinstance(decision, Pay):
             out.amount, out.account_string = str(decision.amount), decision.account_string
         elif isinstance(decision, Manual):
-            out.reason = decision.reason
+            out.reason, out.note = decision.reason, decision.note
         return out
 
     def _pay(self, item: WorkItem, decision: Pay, log: AuditLogger) -> ItemOutcome:
