@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -26,6 +25,7 @@ from mockerp.bankdays import next_bank_day
 from paybot.erp import screens
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
 from paybot.erp.session import AlreadyHandled, ErpSession
+from support.clock import danish_today
 from support.db import create_user, generated_cpr, insert_invoice, new_database
 from support.demo import insert_demo_invoices
 from support.mockserver import MockServer, running_mock
@@ -41,7 +41,7 @@ WAIT = "10s"
 
 def _pay_day() -> dt.date:
     """The first bank day from today as the server (Copenhagen) sees it."""
-    return next_bank_day(dt.datetime.now(ZoneInfo("Europe/Copenhagen")).date())
+    return next_bank_day(danish_today())
 
 
 @dataclass
@@ -120,7 +120,7 @@ def test_clerk_flow_pay_an_invoice_and_find_it_in_betalinger(mock: Mock, browser
     lib.click_button("id:godkend-betal")
     lib.wait_until_page_contains_element("id:kvittering", WAIT)
     voucher = lib.get_text("id:bilagsnummer")
-    assert voucher.startswith(f"B-{dt.date.today().year}-")
+    assert voucher.startswith(f"B-{danish_today().year}-")
     assert lib.get_text("id:kvittering-loebenr") == str(invoice)
 
     lib.click_link("id:nav-betalinger")

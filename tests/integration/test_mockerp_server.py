@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mockerp.bankdays import next_bank_day
 from mockerp.cli import main
+from support.clock import danish_today
 from support.db import insert_booking, insert_invoice, payments_of
 from support.mockserver import running_mock, serve_command
 from support.web import HttpClient, approve_form
@@ -45,11 +47,7 @@ def test_server_on_port_zero_serves_a_payment_over_http(world: World) -> None:
         client = HttpClient(server.url)
         home = client.login("robot", PASSWORDS["robot"])
         assert (home.status, home.page.screen) == (200, "indbakke")
-        from datetime import date
-
-        from mockerp.bankdays import next_bank_day
-
-        pay_day = next_bank_day(date.today()).strftime("%d-%m-%Y")
+        pay_day = next_bank_day(danish_today()).strftime("%d-%m-%Y")
         receipt = client.post(
             f"/faktura/{invoice}/godkend", approve_form(client.csrf(), date=pay_day)
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from paybot.run.runner import today_in_denmark
+
 
 class FakeClock:
     def __init__(self, start: dt.datetime) -> None:
@@ -16,3 +18,9 @@ class FakeClock:
 
     def advance(self, delta: dt.timedelta) -> None:
         self.now += delta
+
+
+def danish_today() -> dt.date:
+    """Today as the finance system sees it (Copenhagen), not the machine's UTC date: from 23:00
+    UTC in winter the two differ, and a test that used ``date.today()`` failed in CI then."""
+    return today_in_denmark()
