@@ -89,6 +89,7 @@ class FakeErp:
         self.status: dict[int, str] = {}
         self.payments: dict[int, tuple[str, str]] = {}  # erp_id -> (voucher, approved by)
         self.approvals = 0
+        self.payment_dates: list[dt.date] = []
         self.logins = 0
 
     def _up(self) -> None:
@@ -105,9 +106,10 @@ class FakeErp:
         status = self.status.get(erp_id, "Ny")
         return RawInvoice(fields=raw.fields | {"status": status}, lines=raw.lines)
 
-    def approve(self, erp_id: int, **_: object) -> str:
+    def approve(self, erp_id: int, *, payment_date: dt.date, **_: object) -> str:
         self._up()
         self.approvals += 1
+        self.payment_dates.append(payment_date)
         voucher = f"B-2026-{len(self.payments) + 1:06d}"
         self.payments[erp_id] = (voucher, self.username)
         self.status[erp_id] = "Betalt"
@@ -153,7 +155,7 @@ def make(
         ),
         run_id="run-1",
         run_dir=tmp_path,
-        today=TODAY,
+        today=lambda: TODAY,
         dry_run=False,
         ledger=ledger,
         active_accounts=frozenset({"6.45.51-000-2.2"}),
@@ -251,3 +253,17 @@ def test_an_invoice_a_clerk_paid_meanwhile_is_skipped(cfg: RobotConfig, tmp_path
     assert erp.approvals == 0
     assert worker.outcomes[0].result == Result.SKIPPED
     assert ledger.items(ROBOT)[0].state == State.SKIPPED
+
+
+def test_a_run_that_goes_past_midnight_pays_with_the_new_date(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    """The finance system refuses a payment date before its today: the date is asked per
+    invoice, not once at the start of the run (a clerk may start a run at 23:50)."""
+    worker, _, erp = make(cfg, tmp_path, items=2)
+    days = iter([TODAY, TODAY + dt.timedelta(days=1)])
+    worker.s.today = lambda: next(days)
+    worker.run()
+    assert [o.result for o in worker.outcomes] == [Result.PAID] * 2
+    # due 30-11-2026: paid on the due date, then (due date passed at midnight) the new today
+    assert erp.payment_dates == [TODAY, TODAY + dt.timedelta(days=1)]

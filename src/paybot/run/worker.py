@@ -94,7 +94,8 @@ class Shared:
     cfg: RobotConfig
     run_id: str
     run_dir: Path
-    today: dt.date
+    today: Callable[[], dt.date]
+    """The Danish date, asked once per invoice (a run may go past midnight)."""
     dry_run: bool
     ledger: LedgerPort
     active_accounts: frozenset[str]
@@ -313,7 +314,7 @@ class Worker:
                 duplicate_of = f"bilag {voucher} (samme CVR og fakturanummer er betalt)"
         cert, interp = invoice.certificate, invoice.interpreter
         return DecisionContext(
-            today=self.s.today,
+            today=self.s.today(),
             active_accounts=self.s.active_accounts,
             duplicate_of=duplicate_of,
             requisitions=self.s.reference.requisitions_for(cert.cpr if cert else None),
