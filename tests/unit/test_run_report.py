@@ -82,3 +82,11 @@ def test_a_manual_invoice_shows_what_the_caseworker_must_look_at() -> None:
     assert "| MANUAL_AMOUNT | Beløbet 4.000,00 kr. er over robottens grænse på 3.000,00 kr. |" in (
         markdown(r)
     )
+
+
+def test_the_report_shows_when_it_finished_in_danish_time() -> None:
+    r = report()
+    r.finished_at = "2026-11-27T23:41:08+00:00"
+    assert "- Finished: 2026-11-28 00:41:08 (dansk tid)" in markdown(r)
+    r.finished_at = "2026-07-01T10:00:00+00:00"
+    assert "- Finished: 2026-07-01 12:00:00 (dansk tid)" in markdown(r)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from paybot.audit import mask_data
 from paybot.domain.money import format_dkk
@@ -58,7 +59,7 @@ def markdown(report: Report) -> str:
         f"# {report.title} — run {report.run_id}",
         "",
         f"- Robot: `{report.robot}` ({report.trigger}{DRY_RUN_NOTE if report.dry_run else ''})",
-        f"- Finished: {report.finished_at}",
+        f"- Finished: {danish_time(report.finished_at)}",
         f"- Exit code: {report.exit_code} — {EXIT_MEANINGS.get(report.exit_code, '')}",
         f"- Rules: {report.rule_version}",
         f"- Paid {c.paid} · manual handling {c.manual} · failed {c.failed} · skipped {c.skipped}"
@@ -127,6 +128,19 @@ def markdown(report: Report) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def danish_time(iso: str) -> str:
+    """``2026-11-27T23:41:08+00:00`` → ``2026-11-28 00:41:08 (dansk tid)``: the clerk reads the
+    report in Danish time; report.json keeps UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        return iso
+    local = moment.astimezone(ZoneInfo("Europe/Copenhagen"))
+    return f"{local:%Y-%m-%d %H:%M:%S} (dansk tid)"
 
 
 def write_report(folder: Path, report: Report) -> Path:
