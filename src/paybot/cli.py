@@ -27,11 +27,7 @@ from importlib.metadata import entry_points
 from typing import Protocol
 
 from paybot import __version__
-
-EXIT_OK = 0
-EXIT_FAILED_ITEMS = 1
-EXIT_USAGE = 2
-EXIT_PREFLIGHT = 3
+from paybot.exit_codes import EXIT_USAGE
 
 
 class CommandModule(Protocol):

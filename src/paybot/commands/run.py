@@ -29,7 +29,7 @@ from paybot.config import (
     load_robot_config,
 )
 from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_MEANINGS
+from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
 from paybot.ledger import Ledger
 from paybot.run_folder import (
     ENV_DRY_RUN,
@@ -44,10 +44,6 @@ from paybot.run_folder import (
     new_run_id,
     run_dir,
 )
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BUSY = 4
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -34,7 +34,9 @@ from paybot.config import (
     load_manifests,
     load_settings,
 )
+from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import ConfigError
+from paybot.exit_codes import EXIT_BUSY, EXIT_OK, EXIT_USAGE
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.scheduler.dispatch import Limits
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler, store_path
@@ -46,11 +48,7 @@ from paybot.scheduler.service import (
     running_scheduler,
 )
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BUSY = 4
-ZONE = ZoneInfo("Europe/Copenhagen")
+ZONE = DANISH_TIME
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
+
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+"""The time zone of every date the robots and the finance system agree on."""
 
 _SATURDAY = 5
 

@@ -9,7 +9,6 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from paybot.domain.models import RegisterEntry
@@ -24,13 +23,13 @@ from paybot.ledger.model import (
     State,
     Transition,
     WorkItem,
-    checked_amount,
     utc_now,
 )
 from paybot.ledger.transitions import (
     ABANDONED_NOTE,
     KEEPS_LEASE,
     Change,
+    StateChanges,
     check_change,
     check_lease,
     check_lease_seconds,
@@ -39,7 +38,7 @@ from paybot.ledger.transitions import (
 )
 
 
-class InMemoryLedger:
+class InMemoryLedger(StateChanges):
     """The ledger's fake: everything in dicts behind one lock (safe across threads)."""
 
     def __init__(self, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
@@ -232,56 +231,6 @@ class InMemoryLedger:
                     f"key {current.business_key} is already {other.state.value} on "
                     f"{other.describe()}"
                 )
-
-    def record_pay_intent(
-        self,
-        item: WorkItem,
-        worker: str,
-        *,
-        amount: Decimal,
-        account_string: str,
-        payment_date: dt.date,
-        rule_version: str,
-    ) -> Transition:
-        if not item.business_key.strip():
-            raise LedgerError(f"{item.describe()}: no business key, cannot record a payment")
-        values = {
-            "decision_kind": "pay",
-            "reason": None,
-            "amount": checked_amount(item, amount),
-            "account_string": account_string,
-            "payment_date": payment_date,
-            "rule_version": rule_version,
-        }
-        return self._change(item, worker, Change.PAY_INTENT, values)
-
-    def record_paid(self, item: WorkItem, worker: str, voucher: str) -> Transition:
-        if not voucher.strip():
-            raise LedgerError(f"{item.describe()}: record_paid needs a voucher number")
-        return self._change(item, worker, Change.PAID, {"voucher": voucher.strip()})
-
-    def record_manual_intent(
-        self, item: WorkItem, worker: str, *, reason: str, rule_version: str
-    ) -> Transition:
-        values = {"decision_kind": "manual", "reason": reason, "rule_version": rule_version}
-        return self._change(item, worker, Change.MANUAL_INTENT, values)
-
-    def record_manual_done(self, item: WorkItem, worker: str) -> Transition:
-        return self._change(item, worker, Change.MANUAL_DONE, {})
-
-    def cancel_intent(self, item: WorkItem, worker: str, why: str) -> Transition:
-        values = {
-            "decision_kind": None,
-            "reason": None,
-            "amount": None,
-            "account_string": None,
-            "payment_date": None,
-            "note": safe_text(why),
-        }
-        return self._change(item, worker, Change.CANCEL_INTENT, values)
-
-    def record_skipped(self, item: WorkItem, worker: str, why: str) -> Transition:
-        return self._change(item, worker, Change.SKIPPED, {"note": safe_text(why)})
 
     def record_failure(self, item: WorkItem, worker: str, error: str | BaseException) -> int:
         with self._lock:

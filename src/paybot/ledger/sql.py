@@ -8,7 +8,6 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
@@ -29,13 +28,13 @@ from paybot.ledger.model import (
     State,
     Transition,
     WorkItem,
-    checked_amount,
     utc_now,
 )
 from paybot.ledger.transitions import (
     ABANDONED_NOTE,
     KEEPS_LEASE,
     Change,
+    StateChanges,
     check_change,
     check_lease,
     check_lease_seconds,
@@ -56,7 +55,7 @@ def _run(row: Row[Any]) -> RunRecord:
     return RunRecord(**dict(row._mapping))
 
 
-class Ledger:
+class Ledger(StateChanges):
     """Work items, the document register, decisions and runs in one database.
 
     ``url``: ``sqlite:///path/ledger.sqlite`` or a PostgreSQL URL. ``clock`` gives aware UTC
@@ -357,49 +356,28 @@ class Ledger:
     def _change(
         self, item: WorkItem, worker: str, change: Change, values: Mapping[str, Any]
     ) -> Transition:
-        with self._write() as conn:
-            now = self._now()
-            current = self._current(conn, item)
-            check_lease(current, item, worker, now, change.value)
-            new = check_change(current, change)
-            updates: dict[str, Any] = {**values, "state": new.value, "updated_at": now}
-            if new not in KEEPS_LEASE:
-                updates |= {"lease_owner": None, "lease_expires": None}
-            conn.execute(update(t.work_items).where(t.work_items.c.id == item.id).values(**updates))
-            after = self._current(conn, item)
-        return Transition(item=after, old=current.state, new=new)
-
-    def record_pay_intent(
-        self,
-        item: WorkItem,
-        worker: str,
-        *,
-        amount: Decimal,
-        account_string: str,
-        payment_date: dt.date,
-        rule_version: str,
-    ) -> Transition:
-        """PENDING → PAY_INTENT, committed (durably) before the robot clicks approve. Refused
-        when the lease is lost or another item of the business key is PAY_INTENT or PAID."""
-        if not item.business_key.strip():
-            raise LedgerError(f"{item.describe()}: no business key, cannot record a payment")
-        values = {
-            "decision_kind": "pay",
-            "reason": None,
-            "amount": checked_amount(item, amount),
-            "account_string": account_string,
-            "payment_date": payment_date,
-            "rule_version": rule_version,
-        }
         try:
-            return self._change(item, worker, Change.PAY_INTENT, values)
+            with self._write() as conn:
+                now = self._now()
+                current = self._current(conn, item)
+                check_lease(current, item, worker, now, change.value)
+                new = check_change(current, change)
+                updates: dict[str, Any] = {**values, "state": new.value, "updated_at": now}
+                if new not in KEEPS_LEASE:
+                    updates |= {"lease_owner": None, "lease_expires": None}
+                conn.execute(
+                    update(t.work_items).where(t.work_items.c.id == item.id).values(**updates)
+                )
+                after = self._current(conn, item)
         except IntegrityError as exc:
+            # the partial unique index: one PAY_INTENT or PAID item per business key
             holder = self._paying_holder(item.business_key)
             raise LedgerError(
-                f"{item.describe()}: record_pay_intent refused by the database: business key "
+                f"{item.describe()}: {change.value} refused by the database: business key "
                 f"{item.business_key} is already "
                 + (f"{holder.state.value} on {holder.describe()}" if holder else "being paid")
             ) from exc
+        return Transition(item=after, old=current.state, new=new)
 
     def _paying_holder(self, business_key: str) -> WorkItem | None:
         w = t.work_items.c
@@ -410,39 +388,6 @@ class Ledger:
                 )
             ).first()
         return None if row is None else _item(row)
-
-    def record_paid(self, item: WorkItem, worker: str, voucher: str) -> Transition:
-        """PAY_INTENT → PAID with the voucher number read from the receipt."""
-        if not voucher.strip():
-            raise LedgerError(f"{item.describe()}: record_paid needs a voucher number")
-        return self._change(item, worker, Change.PAID, {"voucher": voucher.strip()})
-
-    def record_manual_intent(
-        self, item: WorkItem, worker: str, *, reason: str, rule_version: str
-    ) -> Transition:
-        """PENDING → MANUAL_INTENT, before the robot sends the invoice to manual handling."""
-        values = {"decision_kind": "manual", "reason": reason, "rule_version": rule_version}
-        return self._change(item, worker, Change.MANUAL_INTENT, values)
-
-    def record_manual_done(self, item: WorkItem, worker: str) -> Transition:
-        """MANUAL_INTENT → MANUAL, once the finance system shows it in manual handling."""
-        return self._change(item, worker, Change.MANUAL_DONE, {})
-
-    def cancel_intent(self, item: WorkItem, worker: str, why: str) -> Transition:
-        """PAY_INTENT/MANUAL_INTENT → PENDING: reconciliation found the invoice still new."""
-        values = {
-            "decision_kind": None,
-            "reason": None,
-            "amount": None,
-            "account_string": None,
-            "payment_date": None,
-            "note": safe_text(why),
-        }
-        return self._change(item, worker, Change.CANCEL_INTENT, values)
-
-    def record_skipped(self, item: WorkItem, worker: str, why: str) -> Transition:
-        """→ SKIPPED: someone else paid or handed over the invoice."""
-        return self._change(item, worker, Change.SKIPPED, {"note": safe_text(why)})
 
     def record_failure(self, item: WorkItem, worker: str, error: str | BaseException) -> int:
         """An application failure: attempts + 1, the (masked) error kept, the lease released,

@@ -10,10 +10,14 @@ starts from.
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from paybot.errors import LedgerError
-from paybot.ledger.model import State, WorkItem
+from paybot.ledger.model import State, Transition, WorkItem, checked_amount
 
 
 class Change(StrEnum):
@@ -104,3 +108,71 @@ def decision_json(decision: object) -> str:
     if not isinstance(data, dict):
         raise TypeError(f"a decision must be a mapping or a model, not {type(decision).__name__}")
     return canonical_json(data)
+
+
+class StateChanges(ABC):
+    """The state changes of a work item, written once for both ledgers: each says what it
+    stores, and the ledger's ``_change`` applies the checks above and stores it."""
+
+    @abstractmethod
+    def _change(
+        self, item: WorkItem, worker: str, change: Change, values: Mapping[str, Any]
+    ) -> Transition:
+        """Checks the lease and the change, then stores ``values`` with the new state."""
+
+    def record_pay_intent(
+        self,
+        item: WorkItem,
+        worker: str,
+        *,
+        amount: Decimal,
+        account_string: str,
+        payment_date: dt.date,
+        rule_version: str,
+    ) -> Transition:
+        """PENDING → PAY_INTENT, committed (durably) before the robot clicks approve. Refused
+        when the lease is lost or another item of the business key is PAY_INTENT or PAID."""
+        if not item.business_key.strip():
+            raise LedgerError(f"{item.describe()}: no business key, cannot record a payment")
+        values = {
+            "decision_kind": "pay",
+            "reason": None,
+            "amount": checked_amount(item, amount),
+            "account_string": account_string,
+            "payment_date": payment_date,
+            "rule_version": rule_version,
+        }
+        return self._change(item, worker, Change.PAY_INTENT, values)
+
+    def record_paid(self, item: WorkItem, worker: str, voucher: str) -> Transition:
+        """PAY_INTENT → PAID with the voucher number read from the receipt."""
+        if not voucher.strip():
+            raise LedgerError(f"{item.describe()}: record_paid needs a voucher number")
+        return self._change(item, worker, Change.PAID, {"voucher": voucher.strip()})
+
+    def record_manual_intent(
+        self, item: WorkItem, worker: str, *, reason: str, rule_version: str
+    ) -> Transition:
+        """PENDING → MANUAL_INTENT, before the robot sends the invoice to manual handling."""
+        values = {"decision_kind": "manual", "reason": reason, "rule_version": rule_version}
+        return self._change(item, worker, Change.MANUAL_INTENT, values)
+
+    def record_manual_done(self, item: WorkItem, worker: str) -> Transition:
+        """MANUAL_INTENT → MANUAL, once the finance system shows it in manual handling."""
+        return self._change(item, worker, Change.MANUAL_DONE, {})
+
+    def cancel_intent(self, item: WorkItem, worker: str, why: str) -> Transition:
+        """PAY_INTENT/MANUAL_INTENT → PENDING: reconciliation found the invoice still new."""
+        values = {
+            "decision_kind": None,
+            "reason": None,
+            "amount": None,
+            "account_string": None,
+            "payment_date": None,
+            "note": safe_text(why),
+        }
+        return self._change(item, worker, Change.CANCEL_INTENT, values)
+
+    def record_skipped(self, item: WorkItem, worker: str, why: str) -> Transition:
+        """→ SKIPPED: someone else paid or handed over the invoice."""
+        return self._change(item, worker, Change.SKIPPED, {"note": safe_text(why)})

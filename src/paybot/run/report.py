@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from paybot.audit import mask_data
+from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.money import format_dkk
 from paybot.exit_codes import EXIT_MEANINGS
 from paybot.run.worker import ItemOutcome, Result
@@ -139,7 +139,7 @@ def danish_time(iso: str) -> str:
         return iso
     if moment.tzinfo is None:
         return iso
-    local = moment.astimezone(ZoneInfo("Europe/Copenhagen"))
+    local = moment.astimezone(DANISH_TIME)
     return f"{local:%Y-%m-%d %H:%M:%S} (dansk tid)"
 
 

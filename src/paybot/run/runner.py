@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from paybot.audit import AuditTrail
 from paybot.config import Credentials, RobotConfig
+from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.models import ErpStatus, business_key
 from paybot.domain.parsing import parse_register_row
 from paybot.erp import locators as loc
@@ -32,6 +32,7 @@ from paybot.erp.browser import Browser, BrowserOptions, open_browser
 from paybot.erp.reference import ReferenceData, load_reference_data
 from paybot.erp.session import ErpSession, LoginRefused
 from paybot.errors import ApplicationError, PaybotError, ScreenChanged, SessionExpired
+from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_PREFLIGHT
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.run.ordering import KeyOrder
 from paybot.run.report import Report, write_report
@@ -39,13 +40,6 @@ from paybot.run.worker import CircuitBreaker, ItemOutcome, Result, Shared, Worke
 from paybot.run_folder import Counts, Outcome
 
 T = TypeVar("T")
-
-EXIT_OK = 0
-EXIT_FAILED_ITEMS = 1
-EXIT_PREFLIGHT = 3
-
-
-DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 
 
 def today_in_denmark(now: dt.datetime | None = None) -> dt.date:
@@ -340,7 +334,7 @@ class Runner:
             notes.append("stopped on request (SIGTERM) between two invoices")
         failed = counts.failed > 0 or self.shared.breaker.tripped.is_set()
         self.report.message = "; ".join(notes)
-        return Outcome(EXIT_FAILED_ITEMS if failed else EXIT_OK, counts, self.report.message)
+        return Outcome(EXIT_FAILED if failed else EXIT_OK, counts, self.report.message)
 
     def _finish(self, outcome: Outcome) -> Outcome:
         self.report.exit_code = outcome.exit_code

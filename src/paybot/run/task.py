@@ -25,6 +25,7 @@ from paybot import locks
 from paybot.audit import AuditTrail
 from paybot.config import find_home, load_credentials, load_robot_config
 from paybot.errors import ConfigError
+from paybot.exit_codes import EXIT_BUSY, EXIT_USAGE
 from paybot.ledger import Ledger
 from paybot.run.runner import Runner, RunRequest
 from paybot.run_folder import (
@@ -39,9 +40,6 @@ from paybot.run_folder import (
     new_run_id,
     run_dir,
 )
-
-EXIT_USAGE = 2
-EXIT_BUSY = 4
 
 
 class RunNotClean(Exception):

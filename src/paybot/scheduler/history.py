@@ -26,13 +26,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from paybot.audit import AuditTrail
+from paybot.exit_codes import EXIT_BUSY
 from paybot.ledger import LedgerPort, RunRecord, utc_now
 from paybot.run_folder import Counts, Outcome, new_run_id, run_dir
 from paybot.scheduler.proctree import Proc
 
 TRIGGER = "scheduler"
-EXIT_BUSY = 4
-"""``robot run``'s exit code when another run of the robot holds the lock."""
 _FIND_SLACK = dt.timedelta(seconds=5)
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -28,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from paybot.config import ROBOTS_DIR, RobotManifest, Settings
+from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import ConfigError
 from paybot.scheduler.triggers import RobotTrigger
 
@@ -37,7 +37,7 @@ ONCE = "once"
 STORE_FILE = "scheduler.sqlite"
 JOB_FUNC = "paybot.scheduler.dispatch:scheduled_run"
 RUN_NOW_PREFIX = "run-now:"
-ZONE = ZoneInfo("Europe/Copenhagen")
+ZONE = DANISH_TIME
 MIN_GRACE_SECONDS = 30
 """``misfire_grace_minutes: 0`` still allows this much delay (the scheduler's own latency)."""
 
