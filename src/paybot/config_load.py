@@ -159,7 +159,17 @@ def _resolve(settings: Settings, home: Path, file: str) -> Settings:
             "output_dir": output_dir,
             "ledger": settings.ledger.model_copy(update={"url": ledger_url}),
             "audit": settings.audit.model_copy(
-                update={"file": absolute(Path(fill(str(settings.audit.file), "audit.file")))}
+                update={
+                    "file": absolute(Path(fill(str(settings.audit.file), "audit.file"))),
+                    "public_key_file": absolute(
+                        Path(fill(str(settings.audit.public_key_file), "audit.public_key_file"))
+                    ),
+                    "signing_key_file": None
+                    if settings.audit.signing_key_file is None
+                    else absolute(
+                        Path(fill(str(settings.audit.signing_key_file), "audit.signing_key_file"))
+                    ),
+                }
             ),
             "vault_file": absolute(Path(fill(str(settings.vault_file), "vault_file"))),
             "browser": settings.browser.model_copy(

@@ -82,6 +82,7 @@ class ChainFile:
         self._holder: int | None = None
         self._known_size: int | None = None
         self._last: tuple[int, str] = (0, GENESIS)
+        self._first: str | None = None
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -94,12 +95,13 @@ class ChainFile:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(
-                self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640
+                self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
             )
         except OSError as exc:
             raise AuditTrailError(f"audit trail {self.path}: cannot open ({exc})") from exc
         self._pid = os.getpid()
         self._known_size = None
+        self._first = None
         return self._fd
 
     def _is_current(self, fd: int) -> bool:
@@ -156,6 +158,25 @@ class ChainFile:
             self._last = self._read_tail(fd, size)
             self._known_size = size
         return self._last
+
+    def first_hash(self) -> str:
+        """The hash of the trail's first record (it names the trail in a signed checkpoint);
+        :data:`GENESIS` for an empty file. Under the lock."""
+        fd = self._locked_fd()
+        if self._first is not None and self._known_size:
+            return self._first
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = os.pread(fd, _TAIL_CHUNK, len(line))
+            if not chunk:
+                break
+            line += chunk
+            if b"\n" in line:
+                line = line[: line.index(b"\n") + 1]
+        if not line:
+            return GENESIS
+        self._first = parse_tail_record(self.path, line.rstrip(b"\n"))[1]
+        return self._first
 
     def _read_tail(self, fd: int, size: int) -> tuple[int, str]:
         if size == 0:

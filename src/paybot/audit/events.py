@@ -48,6 +48,12 @@ Scheduler
   ``scheduler_job_paused`` · ``scheduler_job_resumed`` · ``scheduler_run_started`` (job) ·
   ``scheduler_run_finished`` (job, exit_code) · ``scheduler_run_missed`` (job, scheduled_at)
   · ``scheduler_run_killed`` (job, why)
+Signing
+  ``trail_started`` (trail_id: random, host, paybot_version): the first record of every signed
+  trail; it makes each trail's first hash, which signed checkpoints name, unique.
+  ``checkpoint`` (why: run_start/interval/run_end, covers_seq: the record signed, first_hash:
+  the trail's first record's hash, key_id, signature: Ed25519, base64): the robot's signature
+  over the trail's head (``paybot.audit.signing``, docs/audit.md). Written unmasked.
 
 Personal data never reaches the file: :class:`paybot.audit.masking.MaskPersonalData` masks
 CPR numbers (``070761-****``), citizen names, bank accounts and secrets in every event before it
@@ -93,6 +99,8 @@ class Event(StrEnum):
     SCHEDULER_RUN_FINISHED = "scheduler_run_finished"
     SCHEDULER_RUN_MISSED = "scheduler_run_missed"
     SCHEDULER_RUN_KILLED = "scheduler_run_killed"
+    CHECKPOINT = "checkpoint"
+    TRAIL_STARTED = "trail_started"
 
 
 EVENTS: frozenset[str] = frozenset(e.value for e in Event)
