@@ -355,6 +355,21 @@ class RobotConfig:
     def rule_version(self) -> str:
         return self.rules.rule_version
 
+    @property
+    def config_checksum(self) -> str:
+        """``sha256:`` + 16 hex digits over everything that decides in this run: the settings
+        (after environment overrides), the manifest, the reason texts and the rules file's
+        version and digest. Two runs with the same checksum decided under the same
+        configuration. Secrets are not part of the settings and so not of the checksum."""
+        material = {
+            "settings": self.settings.model_dump(mode="json", exclude={"home"}),
+            "manifest": self.manifest.model_dump(mode="json"),
+            "reasons": self.reasons.model_dump(mode="json"),
+            "rule_version": self.rule_version,
+        }
+        text = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
 
 def load_robot_config(
     home: Path, robot_name: str, env: Mapping[str, str] | None = None

@@ -17,7 +17,7 @@ from paybot.audit import AuditTrail, verify
 from paybot.audit.anchor import Checkpoint, CheckpointStore, trail_name
 from paybot.audit.chain import GENESIS, canonical_json, record_hash
 from paybot.audit.open import run_signer
-from paybot.audit.signing import Signer, Verifier, load_signer, new_key_pair
+from paybot.audit.signing import KeyRing, Signer, Verifier, load_signer, new_key_pair
 from paybot.config import load_settings
 from paybot.errors import ConfigError
 from support.clock import FakeClock
@@ -33,7 +33,7 @@ class Installation:
         root.mkdir(parents=True, exist_ok=True)
         private, public = new_key_pair()
         self.signer = Signer.from_text(private, "test")
-        self.verifier = Verifier.from_text(public, "test")
+        self.verifier = KeyRing((Verifier.from_text(public, "test"),))
         self.public_pem = public
         self.private_pem = private
         self.path = root / "data" / "audit" / "audit.jsonl"
@@ -98,7 +98,7 @@ def inst(tmp_path: Path) -> Installation:
 def test_an_untouched_signed_trail_verifies_and_names_its_key(inst: Installation) -> None:
     result = verify(inst.path, verifier=inst.verifier, anchor=inst.anchor())
     assert result.ok, result.describe(inst.path)
-    assert result.signed and result.key_id == inst.verifier.key_id
+    assert result.signed and result.key_id == inst.verifier.key_ids[0]
     # run_start + interval checkpoints + run_end of two runs
     assert result.checkpoints >= 4
     assert result.signed_through == result.records - 1
@@ -164,12 +164,29 @@ def test_another_installations_trail_is_refused(inst: Installation, tmp_path: Pa
     other = Installation(tmp_path / "b")
     other.run(20)
     inst.path.write_bytes(other.path.read_bytes())
+    # the ledger's checkpoint names this installation's trail, not the other's
     result = verify(inst.path, verifier=inst.verifier, anchor=inst.anchor())
-    assert not result.ok
-    assert "not by the key given" in str(result.reason)
-    # with the other's key, the signatures hold, but the ledger names another trail
-    result = verify(inst.path, verifier=other.verifier, anchor=inst.anchor())
     assert not result.ok and "is for another trail" in str(result.reason)
+    # a copy verified without the ledger: signed, but by a key that is not the one given
+    result = verify(inst.path, verifier=inst.verifier)
+    assert not result.ok and "not by the key given" in str(result.reason)
+    assert result.first_bad_line is None
+
+
+def test_after_a_key_rotation_both_keys_verify(inst: Installation) -> None:
+    old = inst.verifier
+    private, public = new_key_pair()
+    inst.signer = Signer.from_text(private, "new")
+    inst.run(4, first_erp_id=300)
+    new = KeyRing((Verifier.from_text(public, "new"),))
+    both = KeyRing((*old.keys, *new.keys))
+    assert verify(inst.path, verifier=both, anchor=inst.anchor()).ok
+    # the new key alone: the old checkpoints are not checked, the new ones cover them
+    only_new = verify(inst.path, verifier=new, anchor=inst.anchor())
+    assert only_new.ok and only_new.signed_through == only_new.records - 1
+    assert any("not given" in w for w in only_new.warnings)
+    # the old key alone cannot vouch for what the new key signed
+    assert not verify(inst.path, verifier=old, anchor=inst.anchor()).ok
 
 
 Edit = Callable[[list[bytes]], list[bytes]]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,19 +226,51 @@ def load_signer(
         raise ConfigError(source, SECRET_NAME, "(hidden)", f"not an Ed25519 key: {exc}") from None
 
 
-def load_verifier(path: Path) -> Verifier:
-    """The auditor's public key from ``path``; :class:`~paybot.errors.ConfigError` naming the
-    file when it is missing or not an Ed25519 public key."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            str(path), "audit.public_key_file", str(path), exc.strerror or str(exc)
-        ) from None
-    try:
-        return Verifier.from_text(text, str(path))
-    except KeyFormatError as exc:
-        raise ConfigError(str(path), "audit.public_key_file", str(path), str(exc)) from None
+@dataclass(frozen=True)
+class KeyRing:
+    """The public keys an auditor accepts (after a key rotation, the old and the new one),
+    by key id."""
+
+    keys: tuple[Verifier, ...]
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(k.key_id for k in self.keys)
+
+    @property
+    def source(self) -> str:
+        return ", ".join(sorted({k.source for k in self.keys}))
+
+    def get(self, key_id: str) -> Verifier | None:
+        return next((k for k in self.keys if k.key_id == key_id), None)
+
+    def valid(self, key_id: str, first_hash: str, seq: int, head_hash: str, sig: str) -> bool:
+        key = self.get(key_id)
+        return key is not None and key.valid(first_hash, seq, head_hash, sig)
+
+
+_PEM_PUBLIC = re.compile(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", re.S)
+
+
+def load_verifier(*paths: Path) -> KeyRing:
+    """The auditor's public keys from ``paths`` (each file: one or more PEM public keys, or one
+    key as 64 hex digits / base64); :class:`~paybot.errors.ConfigError` naming the file when
+    one is missing or holds no Ed25519 public key."""
+    keys: list[Verifier] = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                str(path), "audit.public_key_file", str(path), getattr(exc, "strerror", None)
+                or str(exc)
+            ) from None
+        blocks = _PEM_PUBLIC.findall(text) or [text]
+        try:
+            keys += [Verifier.from_text(block, str(path)) for block in blocks]
+        except KeyFormatError as exc:
+            raise ConfigError(str(path), "audit.public_key_file", str(path), str(exc)) from None
+    return KeyRing(tuple(keys))
 
 
 def new_key_pair() -> tuple[str, str]:

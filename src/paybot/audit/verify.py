@@ -35,7 +35,7 @@ from typing import Any
 
 from paybot.audit.anchor import Checkpoint
 from paybot.audit.chain import GENESIS, AuditTrailError, canonical_json, record_hash
-from paybot.audit.signing import Verifier
+from paybot.audit.signing import KeyRing
 
 _HASH = b',"hash":"'
 _HASH_KEY = b'"hash":"'
@@ -74,7 +74,7 @@ class VerifyResult:
     anchor: Checkpoint | None = None
     """The checkpoint kept outside the trail that the trail was compared with."""
     key_id: str | None = None
-    """The public key the signatures were checked with; ``None`` when none was given."""
+    """The public key(s) the signatures were checked with; ``None`` when none was given."""
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -158,7 +158,7 @@ def fast_check(raw: bytes, expected_seq: int, prev: bytes) -> bytes | None:
 
 @dataclass
 class _Scan:
-    verifier: Verifier | None
+    verifier: KeyRing | None
     anchor: Checkpoint | None
     count: int = 0
     prev: str = GENESIS
@@ -184,16 +184,15 @@ def _checkpoint(scan: _Scan, line_no: int, raw: bytes, seq: int) -> str | None:
             f"follows seq {seq - 1} of the trail starting {(scan.first_hash or '')[:12]}…"
         )
     if scan.verifier is not None:
-        if key != scan.verifier.key_id:
+        if scan.verifier.get(str(key)) is None:
+            # Signed by a key not given (e.g. one rotated out): not counted; a later checkpoint
+            # by a given key covers these records, else they end up as an unsigned tail.
             scan.foreign_keys.add(str(key))
+            return None
+        if not scan.verifier.valid(str(key), first, covers, scan.prev, signature):
             return (
-                f"checkpoint signed by key {key}, not by the key given ({scan.verifier.key_id},"
-                f" {scan.verifier.source}): the trail or its checkpoints are not this robot's"
-            )
-        if not scan.verifier.valid(first, covers, scan.prev, signature):
-            return (
-                f"checkpoint signature does not verify with key {scan.verifier.key_id}: the "
-                "records it covers were changed and their hashes recomputed"
+                f"checkpoint signature does not verify with key {key}: the records it covers "
+                "were changed and their hashes recomputed"
             )
     scan.checkpoints += 1
     scan.signed_through = covers
@@ -253,16 +252,16 @@ def _anchor_problem(scan: _Scan) -> str | None:
             "replaced or rewritten"
         )
     if scan.verifier is not None and not scan.verifier.valid(
-        anchor.first_hash, anchor.seq, anchor.hash, anchor.signature
+        anchor.key_id, anchor.first_hash, anchor.seq, anchor.hash, anchor.signature
     ):
-        return f"{said} has a signature that does not verify with key {scan.verifier.key_id}"
+        return f"{said} has a signature that does not verify with the keys given"
     return None
 
 
 def verify(
     path: Path,
     *,
-    verifier: Verifier | None = None,
+    verifier: KeyRing | None = None,
     anchor: Checkpoint | None = None,
     require_signed: bool = False,
 ) -> VerifyResult:
@@ -299,7 +298,7 @@ def verify(
                         scan.signed_through,
                         scan.last_checkpoint,
                         anchor,
-                        verifier.key_id if verifier else None,
+                        ", ".join(verifier.key_ids) if verifier else None,
                     )
     except OSError as exc:
         raise AuditTrailError(f"audit trail {path}: cannot read ({exc})") from exc
@@ -308,7 +307,7 @@ def verify(
 
 
 def _result(scan: _Scan, require_signed: bool) -> VerifyResult:
-    key = scan.verifier.key_id if scan.verifier else None
+    key = ", ".join(scan.verifier.key_ids) if scan.verifier else None
     base: dict[str, Any] = {
         "records": scan.count,
         "last_hash": scan.prev if scan.count else None,
@@ -320,10 +319,20 @@ def _result(scan: _Scan, require_signed: bool) -> VerifyResult:
         "key_id": key,
     }
     problem = _anchor_problem(scan)
+    if problem is None and scan.foreign_keys and not scan.checkpoints:
+        problem = (
+            f"signed only by key {', '.join(sorted(scan.foreign_keys))}, not by the key given "
+            f"({key}): the trail is another installation's, or the wrong public key was given"
+        )
     if problem is not None:
         return VerifyResult(False, first_bad_line=None, reason=problem, **base)
     warnings: list[str] = []
-    if scan.count and not scan.checkpoints:
+    if scan.foreign_keys:
+        warnings.append(
+            f"checkpoints signed by key {', '.join(sorted(scan.foreign_keys))} (not given) were "
+            "not checked; later checkpoints by the key given cover the records before them"
+        )
+    if scan.count and not scan.checkpoints and not scan.foreign_keys:
         warnings.append(
             "UNSIGNED: no record of this trail is signed (written before signing was turned "
             "on, or by a robot configured with audit.signed: false); the chain shows "

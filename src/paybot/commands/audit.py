@@ -22,7 +22,7 @@ from pathlib import Path
 
 from paybot.audit import AuditTrailError, format_record, mask_data, records_for, verify
 from paybot.audit.anchor import Checkpoint, CheckpointStore, trail_name
-from paybot.audit.signing import Verifier, load_verifier, new_key_pair
+from paybot.audit.signing import KeyRing, Verifier, load_verifier, new_key_pair
 from paybot.config import Settings, find_home, load_settings
 from paybot.errors import ConfigError, LedgerError
 
@@ -64,12 +64,13 @@ def _settings() -> Settings | None:
         return None
 
 
-def _verifier(args: argparse.Namespace, settings: Settings | None) -> Verifier | None:
-    """The auditor's public key: ``--public-key``, else the settings' ``audit.public_key_file``
-    when that file exists. Raises :class:`ConfigError` when a given key cannot be read."""
-    given: Path | None = args.public_key
-    if given is not None:
-        return load_verifier(given)
+def _verifier(args: argparse.Namespace, settings: Settings | None) -> KeyRing | None:
+    """The auditor's public keys: every ``--public-key``, else the settings'
+    ``audit.public_key_file`` when that file exists. Raises :class:`ConfigError` when a given
+    key cannot be read."""
+    given: list[Path] | None = args.public_key
+    if given:
+        return load_verifier(*given)
     if settings is not None and settings.audit.public_key_file.is_file():
         return load_verifier(settings.audit.public_key_file)
     return None
@@ -207,8 +208,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument(
         "--public-key",
         type=Path,
+        action="append",
         default=None,
-        help="the robot's public key (default: settings audit.public_key_file)",
+        help="a file with the robot's public key(s); repeat for keys rotated out "
+        "(default: settings audit.public_key_file)",
     )
     check.add_argument(
         "--require-signed",

@@ -106,7 +106,8 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             ledger.mark_abandoned_runs(robot, run_id)
             ledger.start_run(run_id, robot, trigger, socket.gethostname(), os.getpid())
         trail = open_run_trail(stack, settings, signer)
-        trail.checkpoint("run_start", run_id=run_id, robot=robot)
+        marks = {"dry_run": True} if env.get(ENV_DRY_RUN) == "1" else {}
+        trail.checkpoint("run_start", run_id=run_id, robot=robot, **marks)
         stack.enter_context(stop_on_signals(stop))
         request = RunRequest(
             cfg=cfg,
@@ -122,7 +123,7 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
         try:
             outcome = Runner(request, ledger, trail).run()
         finally:
-            trail.checkpoint("run_end", run_id=run_id, robot=robot)
+            trail.checkpoint("run_end", run_id=run_id, robot=robot, **marks)
         outcome.write(folder)
         if standalone:
             ledger.finish_run(run_id, outcome.exit_code, outcome.counts, outcome.message or None)
