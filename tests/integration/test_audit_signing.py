@@ -15,7 +15,7 @@ import pytest
 
 from paybot.audit import AuditTrail, verify
 from paybot.audit.anchor import Checkpoint, CheckpointStore, trail_name
-from paybot.audit.chain import GENESIS, canonical_json, record_hash
+from paybot.audit.chain import GENESIS, AuditTrailError, canonical_json, record_hash
 from paybot.audit.open import run_signer
 from paybot.audit.signing import KeyRing, Signer, Verifier, load_signer, new_key_pair
 from paybot.config import load_settings
@@ -260,6 +260,18 @@ def test_a_forged_checkpoint_signed_with_another_key_is_refused(inst: Installati
     inst.path.write_bytes(rechain(fixed))
     result = verify(inst.path, verifier=inst.verifier)
     assert not result.ok and "signature does not verify" in str(result.reason)
+
+
+def test_a_file_that_is_no_trail_is_an_error_not_a_broken_trail(tmp_path: Path) -> None:
+    other = tmp_path / "suppliers.csv"
+    other.write_text("cvr;navn\n21615595;Kontorland A/S\n", encoding="utf-8")
+    with pytest.raises(AuditTrailError, match="is not a paybot audit trail"):
+        verify(other)
+    env = {"PAYBOT_HOME": str(ROOT), "PAYBOT_DATA_DIR": str(tmp_path / "data")}
+    done = robot("audit", "verify", "--file", str(other), env=env)
+    assert done.returncode == 2 and str(other) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert other.read_text(encoding="utf-8").startswith("cvr;navn")
 
 
 # --- keys ----------------------------------------------------------------------------------

@@ -268,11 +268,19 @@ def verify(
     """Check the whole trail at ``path`` (see the module's text). ``verifier``: the auditor's
     public key (signatures are not checked without one); ``anchor``: the latest checkpoint
     kept outside the trail; ``require_signed``: an unsigned trail or tail is a failure, not a
-    warning. Raises :class:`~paybot.audit.chain.AuditTrailError` when the file cannot be read.
-    Reads only; safe to repeat."""
+    warning. Raises :class:`~paybot.audit.chain.AuditTrailError` when the file cannot be read
+    or is no paybot trail at all (its first line has no chain fields). Reads only; safe to
+    repeat."""
     scan = _Scan(verifier, anchor)
     try:
         with open(path, "rb", buffering=1 << 20) as file:
+            head = file.readline() + file.readline()
+            if head and not (_SEQ in head or _PREV in head or _HASH_KEY in head):
+                raise AuditTrailError(
+                    f"{path} is not a paybot audit trail: its first lines have no seq, prev "
+                    "or hash"
+                )
+            file.seek(0)
             line_no = 0
             for raw in file:
                 line_no += 1
