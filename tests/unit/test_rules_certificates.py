@@ -15,9 +15,11 @@ from paybot.domain.reasons import Reason
 from paybot.domain.rules import MedicalCertificateRules
 from paybot.domain.rules.context import DecisionContext
 from paybot.domain.rules.medical_certificates_config import MedicalCertificatesConfig
+from support.decisions import assert_every_check_passed, assert_passed_then_failed
 from support.domain_builders import (
     CITIZEN,
     OTHER_CITIZEN,
+    PRACTICE,
     D,
     certificate_invoice,
     certificate_rules,
@@ -284,3 +286,42 @@ def test_duplicate_keys_hash_the_citizen() -> None:
 
 def test_rules_need_requisitions() -> None:
     assert RULES.needs_requisitions and not RULES.needs_bookings
+
+
+# --- the checks a decision records ----------------------------------------------------------
+
+
+def _no_citizen(decision: Pay | Manual) -> None:
+    """No check records the citizen: not the CPR number in any form, not its birth date,
+    not the certificate duplicate key's digest (only its kind)."""
+    text = repr([c.compared for c in decision.explanation.checks])
+    for shown in (CITIZEN, CITIZEN.replace("-", ""), CITIZEN[:6]):
+        assert shown not in text
+    assert "sha256" not in text
+
+
+def test_a_pay_decision_records_every_check_passed_with_its_values() -> None:
+    inv = certificate_invoice()
+    decision = run()
+    values = assert_every_check_passed(
+        decision, "medical_certificates", MedicalCertificateRules.check_order
+    )
+    _no_citizen(decision)
+    assert values["supplier"] == {"cvr": PRACTICE[0], "ydernummer": PRACTICE[1]}
+    assert values["duplicate"] == {"keys": f"cvr+nr:{PRACTICE[0]}:L-5001; cvr+cpr+blanket"}
+    assert inv.certificate is not None
+    day = inv.certificate.certificate_date.isoformat()
+    assert values["form"] == {"form": "LÆ 135", "certificate_date": day}
+    assert values["requisition.exists"]["requisitions"] == "R-2026-0100"
+    assert values["requisition.dated"]["requisition_date"] == "2026-10-20"
+    assert values["tariff"]["tariff"] == values["tariff"]["payable_amount"] == "796.00"
+    assert values["payment_means"] == {"code": "97"}
+
+
+@pytest.mark.parametrize("failing", list(SPOILERS))
+def test_a_manual_decision_records_the_passed_checks_then_the_failed_one(
+    failing: Reason,
+) -> None:
+    decision = run(failing)
+    assert_passed_then_failed(decision, failing, MedicalCertificateRules.check_order)
+    _no_citizen(decision)

@@ -31,7 +31,8 @@ Reading and deciding
   ``field_read`` (field, value; or fields: every field read on a page, ``{name: value}``;
   values masked by field name: ``cpr``, ``kontonr``, ``bank_account``, ``regnr``) ·
   ``voucher_read`` (voucher) · ``decision`` (kind ``pay``/``manual``, rule, reason,
-  rule_version, compared; amount, account_string, payment_date for ``pay``)
+  rule_version, compared, checks: every check made in order, each ``{rule, reason, passed,
+  compared}``; amount, account_string, payment_date for ``pay``)
 Acting
   ``value_typed`` (field, value; a password field is always ``[secret]``) ·
   ``button_clicked`` (button) · ``screenshot`` (file; the picture itself is masked by the
