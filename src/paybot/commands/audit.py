@@ -1,4 +1,4 @@
-"""``robot audit``: check the audit trail and read one invoice's part of it.
+"""``robot audit``: check the audit trail, read one invoice's part of it, export it.
 
 - ``robot audit verify [--file F]``: exit 0 when the chain is intact, 1 when it is broken
   (the first bad line and why are printed), 2 when the file cannot be read.
@@ -9,6 +9,10 @@
   time with offset). Exit 1 when no invoice fits, or several do and none exactly (they are
   listed on stderr); 2 when the trail cannot be read or a date is bad. Output is masked again
   before it is printed; a reader that goes away (``| head``) ends it quietly.
+- ``robot audit export --out FILE [--format csv|xlsx] [--file F] [filters as for show]``: the
+  selected records, masked, one row each, with the trail's verification (see
+  ``paybot.audit.export``). Exit 0; 1 when the verification failed (the file is written and
+  says so); 2 on bad input, nothing written.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from paybot.audit import AuditTrailError, verify
+from paybot.audit.export import FORMATS, ExportError, export
 from paybot.audit.show import (
     Candidate,
     Filters,
@@ -168,21 +173,36 @@ def _show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _header(
-    invoice: Candidate, records: list[dict[str, Any]], filters: Filters, path: Path
-) -> str:
+def _header(invoice: Candidate, records: list[dict[str, Any]], filters: Filters, path: Path) -> str:
     """``Invoice 20433213:F-00017 (Løbenr 17, robot R): 7 records from … to …, runs …``."""
     name = invoice.business_key or f"Løbenr {invoice.erp_id}"
     ids = f"Løbenr {invoice.erp_id}, " if invoice.business_key and invoice.erp_id else ""
     runs = sorted({str(r["run_id"]) for r in records if r.get("run_id")})
-    span = (
-        f" from {shown_time(records[0])} to {shown_time(records[-1])}" if records else ""
-    )
+    span = f" from {shown_time(records[0])} to {shown_time(records[-1])}" if records else ""
     within = f" ({filters.describe()})" if filters.active else ""
     return (
         f"Invoice {name} ({ids}robot {invoice.robot or '-'}): {len(records)} records{within}"
         f"{span}; runs {', '.join(runs) or '-'}; {path}"
     )
+
+
+def _export(args: argparse.Namespace) -> int:
+    path = _file(args)
+    if path is None:
+        return EXIT_UNREADABLE
+    filters = _filters("export", args)
+    if filters is None:
+        return EXIT_UNREADABLE
+    try:
+        result = export(path, args.out, args.format, filters)
+    except (ExportError, AuditTrailError) as exc:
+        _complain(f"robot audit export: {exc}")
+        return EXIT_UNREADABLE
+    span = f" (seq {result.first_seq} to {result.last_seq})" if result.rows else ""
+    _say(f"{result.out}: {result.rows} records{span}, owner-only (0600)")
+    _say(f"verification: {result.verification}")
+    _say(f"checkpoint: {result.checkpoint}")
+    return EXIT_OK if result.verification.startswith("intact") else EXIT_BROKEN
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -203,9 +223,9 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds ``robot audit verify`` and ``robot audit show``."""
+    """Adds ``robot audit verify``, ``robot audit show`` and ``robot audit export``."""
     audit = subparsers.add_parser(
-        "audit", help="check the audit trail and show one invoice's trail"
+        "audit", help="check the audit trail, show one invoice's trail, export it"
     )
     actions = audit.add_subparsers(dest="audit_action", metavar="ACTION")
 
@@ -234,3 +254,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("--json", action="store_true", help="one JSON record a line")
     _add_filters(show)
     show.set_defaults(handler=_show)
+
+    out = actions.add_parser(
+        "export",
+        help="the trail, masked, as CSV or XLSX for an auditor, with its verification",
+        description="One row per record (masked; times in Copenhagen time) for a period or a "
+        "run, with the verification of the whole trail and the checkpoint it was checked "
+        "against. The file is created owner-only (0600). Exit 0; 1 when the trail's "
+        "verification failed (the file is written, and says so); 2 on bad input (no trail, an "
+        "output that cannot be written, a bad date), with nothing written.",
+    )
+    out.add_argument("--out", type=Path, required=True, metavar="FILE", help="the file to write")
+    out.add_argument(
+        "--format", choices=FORMATS, default=None, help="csv or xlsx (default: FILE's suffix)"
+    )
+    out.add_argument("--file", type=Path, default=None, help=file_help)
+    _add_filters(out)
+    out.set_defaults(handler=_export)
