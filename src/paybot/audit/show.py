@@ -348,7 +348,7 @@ def shown_time(record: Mapping[str, Any]) -> str:
 
 
 def format_record(record: Mapping[str, Any]) -> str:
-    """``   5  2026-11-20 09:15:05+01:00  20261120-081500-3f9a  w1    decision  reason=…``:
+    """``      5  2026-11-20 09:15:05+01:00  20261120-081500-3f9a  w1    decision  reason=…``:
     seq, Copenhagen time with offset, run, worker, event, the rest (masked)."""
     safe = masked_record(record)
     seq = safe.get("seq")
@@ -360,6 +360,6 @@ def format_record(record: Mapping[str, Any]) -> str:
         if key not in _COLUMNS and value not in (None, "", [], {})
     )
     return (
-        f"{seq if isinstance(seq, int) else '-':>6}  {shown_time(safe)}  {run}  {worker:<4}  "
+        f"{seq if isinstance(seq, int) else '-':>7}  {shown_time(safe)}  {run}  {worker:<4}  "
         f"{safe.get('event', '?')}  {particulars}"
     ).rstrip()
