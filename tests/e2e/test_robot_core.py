@@ -134,7 +134,7 @@ def test_pays_exactly_the_ground_truth_then_changes_nothing(
         assert exported.returncode == 0, exported.stderr
         assert "chain intact" in exported.stdout
         with export.open(encoding="utf-8-sig", newline="") as file:
-            rows = [row for row in csv.reader(file) if not row[0].startswith("#")]
+            rows = [row for row in csv.reader(file, delimiter=";") if not row[0].startswith("#")]
         assert [int(row[0]) for row in rows[1:]] == [
             r["seq"] for r in records if r.get("run_id") == first_run
         ]

@@ -51,12 +51,12 @@ def trail(tmp_path: Path) -> Path:
     return path
 
 
-def read_csv(path: Path) -> tuple[dict[str, str], list[str], list[list[str]]]:
+def read_csv(path: Path, delimiter: str = ";") -> tuple[dict[str, str], list[str], list[list[str]]]:
     """``(summary, header, rows)``; the summary rows are the ones whose first cell is ``# …``."""
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), "Excel needs the BOM to read UTF-8"
     with path.open(encoding="utf-8-sig", newline="") as file:
-        lines = list(csv.reader(file))
+        lines = list(csv.reader(file, delimiter=delimiter))
     summary = {row[0][2:]: row[1] for row in lines if row[0].startswith("# ")}
     start = next(i for i, row in enumerate(lines) if not row[0].startswith("#"))
     assert len(summary) == start
@@ -283,3 +283,24 @@ def test_the_export_masks_even_a_record_written_unmasked(tmp_path: Path, suffix:
         text = json.dumps([list(r) for r in rows], ensure_ascii=False)
     assert f"{CPR[:6]}-****" in text and "********78" in text
     assert_no_personal_data(text)
+
+
+@pytest.mark.parametrize(("name", "delimiter"), [("comma", ","), ("tab", "\t")])
+def test_another_separator_on_request(
+    trail: Path, tmp_path: Path, name: str, delimiter: str
+) -> None:
+    out = tmp_path / "x.csv"
+    argv = ["audit", "export", "--file", str(trail), "--out", str(out), "--separator", name]
+    assert main(argv) == 0
+    summary, header, rows = read_csv(out, delimiter)
+    assert header == list(COLUMNS) and len(rows) == len(raw_records(trail))
+    assert summary["Verification"].startswith("intact: ")
+
+
+def test_the_default_separator_is_a_semicolon_for_danish_excel(trail: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.csv"
+    assert main(["audit", "export", "--file", str(trail), "--out", str(out)]) == 0
+    header_line = next(
+        line for line in out.read_text("utf-8-sig").splitlines() if line.startswith("seq")
+    )
+    assert header_line == ";".join(COLUMNS)

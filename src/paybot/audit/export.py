@@ -13,7 +13,8 @@ covers every exported record even while a robot appends:
 
 - XLSX: sheet ``Revisionsspor`` with the rows, sheet ``Verifikation`` with the summary
   (label, value).
-- CSV: UTF-8 with a byte order mark (Excel then reads æøå right), comma separated, ``\\r\\n``
+- CSV: UTF-8 with a byte order mark (Excel then reads æøå right), cells separated by ``;``
+  (what Excel with Danish regional settings splits on; ``,`` or a tab on request), ``\\r\\n``
   line ends. The summary comes first, as rows whose first cell starts with ``#``
   (``# Verification``, …); the header row follows (its first cell is ``seq``), then the
   records. One file, so the verification travels with the data.
@@ -40,7 +41,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from paybot import __version__
@@ -51,6 +54,9 @@ from paybot.domain.calendar import danish_timestamp
 from paybot.errors import PaybotError
 
 FORMATS = ("csv", "xlsx")
+SEPARATORS = {"semicolon": ";", "comma": ",", "tab": "\t"}
+"""A CSV's cell separators by name; ``;`` by default: Excel with Danish regional settings
+(decimal comma) splits a double-clicked CSV on the semicolon, the list separator there."""
 COLUMNS: tuple[str, ...] = (
     "seq",
     "time",
@@ -289,7 +295,12 @@ def _write_xlsx(file: IO[bytes], rows: _Rows, summary: Callable[[], list[tuple[s
     for index, width in enumerate(_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
-    sheet.append(list(COLUMNS))
+    header = []
+    for name in COLUMNS:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
     for row in rows:
         if rows.count >= XLSX_MAX_ROWS:
             raise ExportError(
@@ -306,16 +317,20 @@ def _write_xlsx(file: IO[bytes], rows: _Rows, summary: Callable[[], list[tuple[s
 
 
 def _write_csv(
-    file: IO[bytes], rows: _Rows, summary: Callable[[], list[tuple[str, str]]], out: Path
+    file: IO[bytes],
+    rows: _Rows,
+    summary: Callable[[], list[tuple[str, str]]],
+    out: Path,
+    separator: str,
 ) -> None:
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=out.parent) as body:
-        writer = csv.writer(body)
+        writer = csv.writer(body, delimiter=separator)
         writer.writerow(COLUMNS)
         writer.writerows(rows)
         lines = summary()
         body.seek(0)
         with open(file.fileno(), "w", encoding="utf-8-sig", newline="", closefd=False) as text:
-            head = csv.writer(text)
+            head = csv.writer(text, delimiter=separator)
             head.writerows(
                 [f"{SUMMARY_MARK} {safe_cell(label)}", safe_cell(value)] for label, value in lines
             )
@@ -328,17 +343,21 @@ def export(
     fmt: str | None = None,
     filters: Filters = NO_FILTERS,
     *,
+    separator: str = ";",
     summarize: Summarize = verification_summary,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> ExportResult:
     """Write the records of ``trail`` that ``filters`` admits to ``out`` as ``fmt`` (``csv``
-    or ``xlsx``; default: ``out``'s suffix), with the verification. Raises
+    or ``xlsx``; default: ``out``'s suffix), with the verification; a CSV's cells are
+    separated by ``separator`` (:data:`SEPARATORS`). Raises
     :class:`ExportError` (nothing written) for a missing trail, an output that cannot be
     written or a bad format, :class:`AuditTrailError` when the trail cannot be read. Safe to
     repeat: the output is replaced whole."""
     trail, out = trail.absolute(), out.absolute()
     _check_paths(trail, out)
     chosen = format_for(out, fmt)
+    if separator not in SEPARATORS.values():
+        raise ExportError(f"separator {separator!r} is not one of {', '.join(SEPARATORS)}")
     rows = _Rows(trail, filters)
     outcome: list[tuple[str, str]] = []
 
@@ -351,7 +370,7 @@ def export(
             if chosen == "xlsx":
                 _write_xlsx(file, rows, summary)
             else:
-                _write_csv(file, rows, summary, out)
+                _write_csv(file, rows, summary, out, separator)
     except AuditTrailError:
         raise
     except OSError as exc:

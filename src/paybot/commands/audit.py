@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from paybot.audit import AuditTrailError, verify
-from paybot.audit.export import FORMATS, ExportError, export
+from paybot.audit.export import FORMATS, SEPARATORS, ExportError, export
 from paybot.audit.show import (
     Candidate,
     Filters,
@@ -194,7 +194,7 @@ def _export(args: argparse.Namespace) -> int:
     if filters is None:
         return EXIT_UNREADABLE
     try:
-        result = export(path, args.out, args.format, filters)
+        result = export(path, args.out, args.format, filters, separator=SEPARATORS[args.separator])
     except (ExportError, AuditTrailError) as exc:
         _complain(f"robot audit export: {exc}")
         return EXIT_UNREADABLE
@@ -267,6 +267,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     out.add_argument("--out", type=Path, required=True, metavar="FILE", help="the file to write")
     out.add_argument(
         "--format", choices=FORMATS, default=None, help="csv or xlsx (default: FILE's suffix)"
+    )
+    out.add_argument(
+        "--separator",
+        choices=sorted(SEPARATORS),
+        default="semicolon",
+        help="a CSV's cell separator (default: semicolon, as Excel with Danish settings reads)",
     )
     out.add_argument("--file", type=Path, default=None, help=file_help)
     _add_filters(out)
