@@ -22,6 +22,7 @@ from test_audit_cli import (
     assert_no_personal_data,
     raw_records,
     write_runs,
+    write_trail,
 )
 
 from paybot.audit import AuditTrail, canonical_json
@@ -304,3 +305,15 @@ def test_the_default_separator_is_a_semicolon_for_danish_excel(trail: Path, tmp_
         line for line in out.read_text("utf-8-sig").splitlines() if line.startswith("seq")
     )
     assert header_line == ";".join(COLUMNS)
+
+
+def test_an_older_decision_record_shows_its_kind_as_the_decision(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    write_trail(path)  # decisions written with kind=, before decision= was used
+    out = tmp_path / "x.csv"
+    assert main(["audit", "export", "--file", str(path), "--out", str(out)]) == 0
+    _, header, rows = read_csv(out)
+    decisions = [dict(zip(header, r, strict=True)) for r in rows if r[2] == "decision"]
+    assert [d["decision"] for d in decisions] == ["pay", "pay"]
+    assert all("kind" not in json.loads(d["details"]) for d in decisions)
+    assert all(json.loads(d["details"])["amount"] == "796.00" for d in decisions)
