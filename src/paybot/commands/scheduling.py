@@ -6,7 +6,8 @@
 - ``robot schedule``: every robot with its state and next run (local time).
   ``robot schedule pause ROBOT`` / ``robot schedule resume ROBOT``: kept in the job store,
   across restarts. Exit 0, or 2 naming the robot or manifest.
-- ``robot runs [--robot R] [--limit N]``: the run history, newest first.
+- ``robot runs [--robot R] [--limit N]``: the run history, newest first; times in Copenhagen
+  time with their offset (``2026-11-30 07:15:00+01:00``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from paybot.config import (
     load_manifests,
     load_settings,
 )
-from paybot.domain.calendar import DANISH_TIME
+from paybot.domain.calendar import DANISH_TIME, danish_timestamp
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_OK, EXIT_USAGE
 from paybot.ledger import Ledger, RunRecord, utc_now
@@ -272,12 +273,14 @@ def cmd_schedule(ns: argparse.Namespace) -> int:
 
 
 def _run_row(r: RunRecord) -> tuple[str, ...]:
-    ended = "running" if r.ended_at is None else _local(r.ended_at)
+    """Times in Copenhagen time with their offset (``2026-11-30 07:15:00+01:00``), as in
+    ``robot audit show`` and ``robot audit export``."""
+    ended = "running" if r.ended_at is None else danish_timestamp(r.ended_at)
     return (
         r.run_id,
         r.robot,
         r.trigger,
-        _local(r.started_at),
+        danish_timestamp(r.started_at),
         ended,
         "" if r.exit_code is None else str(r.exit_code),
         str(r.paid),
