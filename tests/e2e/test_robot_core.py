@@ -286,6 +286,14 @@ def test_dry_run_decides_and_records_but_touches_nothing(
         assert of_run and all(r.get("dry_run") is True for r in of_run)
         started = next(r for r in records if r["event"] == "run_started")
         assert started["paybot_version"] and started["config_checksum"].startswith("sha256:")
+        decisions = [r for r in records if r["event"] == "decision"]
+        assert len(decisions) == len(expected)
+        for decision in decisions:
+            assert decision["paybot_version"] == started["paybot_version"]
+            assert decision["config_checksum"] == started["config_checksum"]
+            assert decision["checks"] and decision["checks"][-1]["passed"] == (
+                decision["decision"] == "pay"
+            )
 
 
 def test_exit_codes_for_config_errors_unreachable_system_and_a_busy_robot(

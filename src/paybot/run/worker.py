@@ -26,6 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from paybot import __version__
 from paybot.audit import AuditLogger, mask_data
 from paybot.config import RobotConfig
 from paybot.domain.models import Decision, ErpStatus, Invoice, Manual, Pay, RawInvoice
@@ -289,6 +290,8 @@ class Worker:
             "rule_version": ex.rule_version,
             "compared": ex.compared,
             "checks": [check.model_dump(mode="json") for check in ex.checks],
+            "paybot_version": __version__,
+            "config_checksum": self.s.cfg.config_checksum,
         }
         if isinstance(decision, Pay):
             fields |= {
