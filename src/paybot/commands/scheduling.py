@@ -3,7 +3,9 @@
 - ``robot scheduler [--run-now ROBOT]``: the scheduler process (for systemd; see
   docs/operations.md). Exit 0 after SIGTERM/SIGINT, 2 on a configuration error (nothing is
   scheduled), 4 when another scheduler runs on the same data folder.
-- ``robot schedule``: every robot with its state and next run (local time).
+- ``robot schedule``: every robot with its state and next run (local time). Exit 0 while a
+  scheduler runs on this data folder, 1 when none does (then nothing runs at those times),
+  2 on a configuration error.
   ``robot schedule pause ROBOT`` / ``robot schedule resume ROBOT``: kept in the job store,
   across restarts. Exit 0, or 2 naming the robot or manifest.
 - ``robot runs [--robot R] [--limit N]``: the run history, newest first.
@@ -36,7 +38,7 @@ from paybot.config import (
 )
 from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_BUSY, EXIT_OK, EXIT_USAGE
+from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.scheduler.dispatch import Limits
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler, store_path
@@ -91,7 +93,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "schedule",
         help="list the robots' next runs; pause or resume one",
         description="Without an action: every robot with its state (scheduled, paused, "
-        "disabled) and next run in local time.",
+        "disabled) and next run in local time. Exit codes: 0 a scheduler is running; 1 no "
+        "scheduler is running (nothing will start at those times); 2 configuration error.",
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     for name, text in (
@@ -221,7 +224,12 @@ def _audit(settings: Settings, robot: str, event: str) -> None:
 
 def _list(book: JobBook, home: Path, settings: Settings) -> int:
     pid = running_scheduler(settings.data_dir)
-    state = f"running (pid {pid})" if pid else "not running"
+    state = (
+        f"running (pid {pid})"
+        if pid
+        else "NOT RUNNING: nothing below starts until 'robot scheduler' runs "
+        "(systemctl start paybot-scheduler)"
+    )
     _say(f"scheduler: {state}; job store {store_path(settings)}")
     rows = [("ROBOT", "STATE", "NEXT RUN", "SCHEDULE", "TIMEOUT", "GRACE")]
     for e in book.entries(utc_now()):
@@ -241,7 +249,7 @@ def _list(book: JobBook, home: Path, settings: Settings) -> int:
         )
     for line in _table(rows):
         _say(line)
-    return EXIT_OK
+    return EXIT_OK if pid else EXIT_FAILED
 
 
 def cmd_schedule(ns: argparse.Namespace) -> int:
