@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import logging
 import os
 import signal
 import sys
@@ -40,6 +39,7 @@ from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from paybot.ledger import Ledger, RunRecord, utc_now
+from paybot.logs import configure_logging
 from paybot.scheduler.dispatch import Limits
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler, store_path
 from paybot.scheduler.service import (
@@ -144,15 +144,6 @@ def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
 # --- robot scheduler -----------------------------------------------------------------------
 
 
-def _configure_logging() -> None:
-    # Under systemd (JOURNAL_STREAM set) journald adds the time itself.
-    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
-    logging.basicConfig(
-        level=logging.INFO, format=stamp + "%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 @contextlib.contextmanager
 def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -179,7 +170,7 @@ def cmd_scheduler(ns: argparse.Namespace) -> int:
             f"--run-now {unknown[0]}: no such robot in {home / ROBOTS_DIR}; known: {known}",
         )
         return EXIT_USAGE
-    _configure_logging()
+    configure_logging()  # JSON lines under systemd (PAYBOT_LOG_FORMAT), see paybot.logs
     options = ServiceOptions(
         run_now=tuple(ns.run_now),
         limits=Limits(stop_deadline_seconds=settings.scheduler.stop_deadline_seconds),

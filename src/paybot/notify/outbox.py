@@ -165,14 +165,18 @@ class Notifier:
                 tried.tries,
                 error,
                 n.retry_minutes,
+                extra={"robot": alert.robot, "run_id": alert.run_id, "alert_id": alert.id},
             )
             return tried
         except Exception as exc:  # a bug must not stop the scheduler either
             log.exception("alert %d (%s): delivery failed", alert.id, alert.channel)
             return self.ledger.alert_tried(alert.id, f"{type(exc).__name__}: {exc}")
         sent = self.ledger.alert_tried(alert.id, None)
-        log.info("alert %d (%s, %s) delivered: %s", alert.id, alert.channel, alert.robot,
-                 alert.subject)  # fmt: skip
+        ids = {"robot": alert.robot, "run_id": alert.run_id, "alert_id": alert.id}
+        log.info(
+            "alert %d (%s, %s) delivered: %s", alert.id, alert.channel, alert.robot,
+            alert.subject, extra=ids,
+        )  # fmt: skip
         return sent
 
     def deliver_due(self) -> int:

@@ -162,7 +162,7 @@ class Dispatcher:
             return
         why_not = self._claim(robot)
         if why_not is not None:
-            log.warning("%s: not started: %s", robot, why_not)
+            log.warning("%s: not started: %s", robot, why_not, extra={"robot": robot})
             self.history.skipped(due.job, robot, due.at, why_not)
             return
         try:
@@ -189,7 +189,10 @@ class Dispatcher:
             return
         if due.folded:
             log.info("%s: %d earlier planned runs folded into this one", robot, len(due.folded))
-        log.info("%s: run started (pid %d), output %s", robot, child.pid, log_path)
+        log.info(
+            "%s: run started (pid %d), output %s", robot, child.pid, log_path,
+            extra={"robot": robot, "pid": child.pid},
+        )  # fmt: skip
         self.history.started(due.job, robot, child.pid, log_path, due.at, due.folded)
         killed = self._watch(due, robot, manifest, child)
         code = child.reap()
@@ -208,6 +211,7 @@ class Dispatcher:
             row.run_id,
             row.exit_code,
             f" (killed: {killed})" if killed else "",
+            extra={"robot": robot, "run_id": row.run_id, "exit_code": row.exit_code},
         )
         if self.on_finished is not None:
             try:
