@@ -81,9 +81,7 @@ def configure_logging(
     if (fmt or log_format()) == JSON:
         handler.setFormatter(json_formatter())
     else:
-        handler.setFormatter(
-            _MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        )
+        handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
