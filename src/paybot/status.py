@@ -79,7 +79,7 @@ class Status:
         """For a monitoring system: plain JSON types, times in UTC ISO 8601."""
 
         def iso(moment: dt.datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
+            return moment.astimezone(dt.UTC).isoformat() if moment else None
 
         def run(r: RunRecord | None, kind: Kind | None) -> dict[str, Any] | None:
             if r is None:
@@ -206,16 +206,22 @@ def gather(
         seen = f"last heartbeat {beat.at.isoformat()}" if beat else "no heartbeat ever"
         problems.append(f"the scheduler is not running ({seen})")
     for r in robots:
-        if r.last_kind is not None and r.last_kind is not Kind.OK:
-            problems.append(f"{r.robot}: the last run {r.last_run.run_id if r.last_run else ''}"
-                            f" ended {r.last_kind.value}")  # fmt: skip
-        if r.long_failing:
+        if r.last_kind is not None and r.last_kind is not Kind.OK and r.last_run is not None:
             problems.append(
-                f"{r.robot}: {len(r.long_failing)} invoices have failed in more than one run"
+                f"{r.robot}: the last run {r.last_run.run_id} did not end well "
+                f"({r.last_kind.value}, exit code {r.last_run.exit_code})"
+            )
+        if r.long_failing:
+            n = len(r.long_failing)
+            problems.append(
+                f"{r.robot}: {n} invoice{'s' if n != 1 else ''} failed in more than one run "
+                f"(robot queue --robot {r.robot} --failing)"
             )
     if unsent:
+        n = len(unsent)
         problems.append(
-            f"{len(unsent)} alerts could not be delivered (last error: {unsent[0].last_error})"
+            f"{n} alert{'s' if n != 1 else ''} could not be delivered "
+            f"(last error: {unsent[0].last_error})"
         )
     health = Health.DOWN if down else (Health.DEGRADED if problems else Health.HEALTHY)
     return Status(

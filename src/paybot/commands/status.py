@@ -154,8 +154,9 @@ def show(status: Status) -> None:
             _say(f"  {robot}: løbenr. {f.erp_id} ({f.nights} runs)")
     if not status.alerts_configured:
         _say("alerts: not configured (notify.smtp_host or notify.webhook_url)")
-    elif status.last_alert is None:
-        _say("alerts: none sent yet")
+    if status.last_alert is None:
+        if status.alerts_configured:
+            _say("alerts: none sent yet")
     else:
         a = status.last_alert
         state = (
@@ -165,7 +166,8 @@ def show(status: Status) -> None:
         )
         _say(f"alerts: last {_local(a.created_at)} {a.channel} {a.robot} {a.kind}: {state}")
         if status.unsent_alerts:
-            _say(f"  {len(status.unsent_alerts)} alerts wait to be delivered")
+            n = len(status.unsent_alerts)
+            _say(f"  {n} alert{'s' if n != 1 else ''} waiting to be delivered")
     if status.problems:
         _say()
         _say("needs attention:")
