@@ -202,7 +202,7 @@ def gather(
     problems: list[str] = []
     scheduled = [r for r in robots if r.job in (JobState.SCHEDULED, JobState.NEW)]
     down = not alive and bool(scheduled)
-    if not alive:
+    if down:
         seen = f"last heartbeat {beat.at.isoformat()}" if beat else "no heartbeat ever"
         problems.append(f"the scheduler is not running ({seen})")
     for r in robots:
