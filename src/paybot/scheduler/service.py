@@ -305,7 +305,10 @@ class SchedulerService:
                 f"the scheduler found it {late} min late, beyond the grace of {grace} min "
                 "(the scheduler was not running, or the machine was busy)"
             )
-            log.warning("%s: missed the run planned for %s", robot, moment.isoformat())
+            log.warning(
+                "%s: missed the run planned for %s", robot, moment.isoformat(),
+                extra={"robot": robot},
+            )  # fmt: skip
             row = self.history.missed(job, robot, moment, why, self._zone_of(robot))
             self._after_run(row)
 
@@ -314,7 +317,10 @@ class SchedulerService:
         robot = robot_of(job)
         due = self.due.take_refused(job, at)
         for moment in (*due.folded, at):
-            log.warning("%s: skipped the run planned for %s: still running", robot, moment)
+            log.warning(
+                "%s: skipped the run planned for %s: still running", robot, moment,
+                extra={"robot": robot},
+            )  # fmt: skip
             self.history.skipped(job, robot, moment, "already running (the previous run of "
                                  "this job has not ended)")  # fmt: skip
 
