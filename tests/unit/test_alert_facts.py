@@ -89,3 +89,26 @@ def test_the_verdict() -> None:
         "pay-small-invoices: the last run r did not end well (preflight, exit code 3)"
     ]
     assert degraded.as_json()["robots"][2]["last_run"]["outcome"] == "preflight"
+
+
+def test_recipients_come_from_the_settings_and_the_manifest() -> None:
+    from paybot.config_models import Notify
+    from paybot.notify import Notifier
+
+    settings = load_settings(
+        ROOT, env={"PAYBOT_NOTIFY_EMAIL": "drift@k.example, oekonomi@k.example"}
+    )
+    manifests = load_manifests(ROOT / "robots")
+    small = manifests["pay-small-invoices"]
+    manifests["pay-small-invoices"] = small.model_copy(
+        update={"notify": Notify(email=["bogholderi@k.example", "drift@k.example"])}
+    )
+    notifier = Notifier(settings, manifests, InMemoryLedger())
+    assert notifier.recipients("pay-small-invoices") == [
+        "drift@k.example", "oekonomi@k.example", "bogholderi@k.example",
+    ]  # fmt: skip
+    assert notifier.recipients("pay-medical-certificates") == [
+        "drift@k.example", "oekonomi@k.example",
+    ]  # fmt: skip
+    assert "bogholderi@k.example" in notifier.recipients("*")  # the morning summary
+    assert notifier.channels("pay-small-invoices") == []  # no mail server, no webhook
