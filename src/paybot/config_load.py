@@ -179,6 +179,13 @@ def _resolve(settings: Settings, home: Path, file: str) -> Settings:
                     "chromedriver": absolute(settings.browser.chromedriver),
                 }
             ),
+            "notify": settings.notify.model_copy(
+                update={
+                    "smtp_ca_file": absolute(settings.notify.smtp_ca_file)
+                    if settings.notify.smtp_ca_file
+                    else None
+                }
+            ),
         }
     )
 

@@ -316,6 +316,8 @@ def test_exit_codes_for_config_errors_unreachable_system_and_a_busy_robot(
 
         down = world.robot("run", ROBOT, env={"PAYBOT_ERP_URL": "http://127.0.0.1:9"})
         assert down.returncode == 3, down.stdout + down.stderr
+        assert "Traceback" not in down.stdout + down.stderr  # an expected end, told in a sentence
+        assert down.stdout.rstrip().endswith("report.md."), down.stdout
 
         with locks.robot_lock(world.data_dir, ROBOT, "held-by-test"):
             busy = world.robot("run", ROBOT)
