@@ -208,14 +208,16 @@ class _Builder:
             self.cbc(self.cac(means, "CreditAccount"), "AccountID", spec.creditor_account)
 
     def tax_total(self, lines: Iterable[LineSpec], total: Decimal) -> None:
-        groups: dict[Decimal, tuple[Decimal, Decimal]] = {}
+        """The VAT breakdown: per rate the taxable amount and its VAT rounded once (EN 16931);
+        a single rate carries the document's VAT total as given (the seed may make it wrong)."""
+        groups: dict[Decimal, Decimal] = {}
         for line in lines:
-            taxable, tax = groups.get(line.tax_percent, (Decimal(0), Decimal(0)))
-            groups[line.tax_percent] = (taxable + line.amount, tax + line.tax_amount)
+            groups[line.tax_percent] = groups.get(line.tax_percent, Decimal(0)) + line.amount
         tax_total = self.cac(self.root, "TaxTotal")
         self.amount(tax_total, "TaxAmount", total)
         for percent in sorted(groups):
-            taxable, tax = groups[percent]
+            taxable = groups[percent]
+            tax = (taxable * percent / Decimal(100)).quantize(_CENT, rounding=ROUND_HALF_UP)
             subtotal = self.cac(tax_total, "TaxSubtotal")
             self.amount(subtotal, "TaxableAmount", taxable)
             self.amount(subtotal, "TaxAmount", total if len(groups) == 1 else tax)

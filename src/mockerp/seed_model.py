@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Literal
 
 from mockerp.oioubl_write import DocumentSpec, LineSpec, PartySpec, PaymentSpec
-from mockerp.seed_calc import bank_day_on_or_before, danish_holidays, totals
+from mockerp.seed_calc import bank_day_on_or_before, danish_holidays, totals, vat_per_rate
 from mockerp.seed_numbers import fik_payment_id, generated_cpr
 from mockerp.seed_world import Supplier, World
 
@@ -234,7 +234,8 @@ def document(
     """An invoice whose totals follow from its lines (line extension may be overridden)."""
     line_sum = sum((line.amount for line in lines), Decimal(0))
     extension = line_sum if line_extension is None else line_extension
-    vat = sum((line.tax_amount for line in lines), Decimal(0))
+    # VAT per rate, rounded once (EN 16931 BR-CO-17); each line's own VAT stays informative
+    vat = sum(vat_per_rate((line.tax_percent, line.amount) for line in lines).values(), Decimal(0))
     return DocumentSpec(
         doc_type="invoice",
         uuid=ctx.uuid(),
