@@ -305,11 +305,15 @@ def check_payment_means(invoice: Invoice) -> Verdict | None:
                 else f"betalings-ID'et passer ikke til kortart +{card} (længde eller kontrolciffer)"
             )
             return fail("fik_payment_id", f"FIK-betalingen er ugyldig: {problem}.", compared)
-        compared["fik_creditor"] = creditor
+        # Peppol's creditor sits in the account number field, which is never shown in a note
+        from_account = not (p.fik_creditor or "").strip()
+        if not from_account:
+            compared["fik_creditor"] = creditor
         if not fik_creditor_valid(creditor):
+            shown = "(kontonummer-feltet)" if from_account and creditor else creditor
             return fail(
                 "fik_creditor",
-                f"FIK-kreditornummeret '{creditor or 'mangler'}' er ugyldigt "
+                f"FIK-kreditornummeret '{shown or 'mangler'}' er ugyldigt "
                 "(8 cifre, begynder med 8).",
                 compared,
             )
