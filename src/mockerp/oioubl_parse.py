@@ -610,15 +610,24 @@ def _taxes(root: _Element, currency: str, reader: _Reader) -> _Taxes:
 
 
 def _peppol_payment(means: _Element, reader: _Reader) -> ParsedPayment:
-    """Peppol BIS 3 payment means as sent; DK-R-005 limits the codes between Danish parties.
-    FIK keeps its Peppol form (DK-R-010/011): ``PaymentID`` ``71#<payment id>`` stays as sent
-    and the creditor number is the ``PayeeFinancialAccount/ID`` (the robots read that form)."""
+    """Peppol BIS 3 payment means; DK-R-005 limits the codes between Danish parties. FIK keeps
+    its Peppol form (DK-R-010/011): ``PaymentID`` ``71#<payment id>`` is stored as sent (the
+    robots read that form); its ``PayeeFinancialAccount/ID`` is the FIK creditor number, stored
+    as the creditor (a company's number, not a bank account)."""
     code = _find_text(means, "cbc:PaymentMeansCode")
     if code is not None and code not in DK_R_005_PAYMENT_MEANS:
         allowed = ", ".join(sorted(DK_R_005_PAYMENT_MEANS, key=int))
         raise reader.fail(
             f"cac:PaymentMeans/cbc:PaymentMeansCode {code!r} is not allowed by DK-R-005 "
             f"(allowed: {allowed})"
+        )
+    payee = _find_text(means, "cac:PayeeFinancialAccount/cbc:ID")
+    if code == "93":
+        return ParsedPayment(
+            code=code,
+            payment_id=_find_text(means, "cbc:PaymentID"),
+            instruction_id=_find_text(means, "cbc:InstructionID"),
+            creditor_account=payee or _find_text(means, "cac:CreditAccount/cbc:AccountID"),
         )
     return ParsedPayment(
         code=code,
@@ -628,7 +637,7 @@ def _peppol_payment(means: _Element, reader: _Reader) -> ParsedPayment:
         bank_reg=_find_text(
             means, "cac:PayeeFinancialAccount/cac:FinancialInstitutionBranch/cbc:ID"
         ),
-        bank_account=_find_text(means, "cac:PayeeFinancialAccount/cbc:ID"),
+        bank_account=payee,
     )
 
 

@@ -72,9 +72,10 @@ def test_peppol_invoice_is_read_checked_and_paid_like_oioubl(world: World) -> No
     assert inv.lines[0].allowance_amount == Decimal("50.00")
     assert inv.lines[3].base_quantity == Decimal("100")
     assert all(line.tax_amount is None for line in inv.lines)  # Peppol sends no line VAT
-    # the FIK in its Peppol form, as the page shows it (DK-R-010/011)
+    # the FIK in its Peppol form, as the page shows it (DK-R-010/011); the creditor number
+    # (PayeeFinancialAccount/ID) is shown as the creditor, not as a bank account
     assert inv.payment.fik_card_type == "71#000000012345674"
-    assert inv.payment.bank_account == "85432109"
+    assert (inv.payment.fik_creditor, inv.payment.bank_account) == ("85432109", None)
     assert check_arithmetic(inv, STANDARD) is None
     assert check_payment_means(inv) is None
     decision = small_rules().decide(inv, context())

@@ -77,10 +77,14 @@ def _payment_ok(doc: Doc) -> bool:
     if code == "42":
         return bool(re.fullmatch(r"\d{4}", reg) and re.fullmatch(r"\d{1,10}", account))
     if code == "93":
-        creditor = doc["creditor_account"] or ""
+        # OIOUBL: card type, id and creditor apart; Peppol (DK-R-010/011): "71#<id>" and
+        # the creditor as the payee account
+        creditor = doc["creditor_account"] or account
         if not re.fullmatch(r"8\d{7}", creditor):
             return False
-        card, pid = doc["payment_id"], doc["instruction_id"] or ""
+        card, pid = doc["payment_id"] or "", doc["instruction_id"] or ""
+        if "#" in card:
+            card, _, pid = card.partition("#")
         if card == "71":
             return len(pid) == 15 and luhn_valid(pid)
         if card == "75":
