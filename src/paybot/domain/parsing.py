@@ -126,8 +126,10 @@ FIELD_LABELS: dict[str, str] = {
 class InvoiceFormatError(BusinessError):
     """A field of an invoice is missing or cannot be read: manual handling, ``MANUAL_FORMAT``.
 
-    ``field`` is the ``felt-*`` name without the prefix, or ``linje N.<cell>`` for a line cell
-    (N counts from 1). ``value`` is ``None`` for personal fields (and then not in the message).
+    ``field`` is the ``felt-*`` name without the prefix, or ``linje N.<cell>`` for a line cell,
+    ``rabat/gebyr N.<cell>`` for a document allowance/charge and ``momskategori N.<cell>`` for a
+    row of the VAT breakdown (N counts from 1). ``value`` is ``None`` for personal fields (and
+    then not in the message).
     ``problem`` is a short Danish description; :attr:`note` is a sentence for the caseworker.
     """
 
@@ -376,7 +378,9 @@ def parse_invoice(raw: RawInvoice) -> Invoice:
     number, invoice date, supplier CVR, currency, line total, total incl. VAT, payable amount and
     every line's quantity, unit price and amount; certificates also form, CPR and certificate
     date; interpreter invoices also booking reference, language, date, start and end time and
-    interpreter category. Empty optional fields become ``None`` (VAT: 0).
+    interpreter category. Empty optional fields become ``None`` (VAT, prepaid, rounding, line
+    allowance and charge: 0; price base quantity: 1). A document allowance/charge needs its kind
+    (Rabat/Gebyr) and amount, a VAT breakdown row its VAT.
     """
     erp_id = _erp_id(raw)
     r = _Reader(raw, erp_id)
