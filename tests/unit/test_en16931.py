@@ -105,6 +105,7 @@ def test_wrong_vat_names_the_category_the_stated_and_the_computed_value() -> Non
         "(forskel 0,02 kr.)"
     )
     assert verdict.compared["expected"] == "5.50"
+    assert verdict.compared["percent"] == "25"  # not "2.5E+1"
 
 
 def test_price_per_base_quantity_and_line_charge() -> None:

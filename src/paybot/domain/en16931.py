@@ -166,7 +166,12 @@ def vat_key(category: str | None, percent: Decimal | None, standard_percent: Dec
     a missing code ``S`` for a rate above 0 and ``Z`` for 0 (OIOUBL's StandardRated/ZeroRated)."""
     rate = standard_percent if percent is None else percent
     code = (category or "").strip().upper() or (STANDARD if rate > 0 else "Z")
-    return VatKey(code, rate.normalize() if rate else Decimal(0))
+    return VatKey(code, _plain_rate(rate))
+
+
+def _plain_rate(rate: Decimal) -> Decimal:
+    """``25.00`` → ``25``, ``12.50`` → ``12.5``: one key per rate, printed without exponent."""
+    return Decimal(f"{rate.normalize():f}") if rate else Decimal(0)
 
 
 def _key_problem(key: VatKey, standard_percent: Decimal) -> str | None:
@@ -325,7 +330,7 @@ def audit(invoice: Invoice, standard_percent: Decimal) -> Finding | None:
     line total, document allowances and charges, the total without VAT, the VAT breakdown, the
     VAT total, the prepaid and rounding amounts, the amount due, the total with VAT.
     """
-    standard = standard_percent.normalize()
+    standard = _plain_rate(standard_percent)
     found = _check_lines(invoice, standard)
     if found is not None:
         return found
