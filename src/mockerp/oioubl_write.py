@@ -89,6 +89,8 @@ class DocumentSpec:
     note: str | None = None
     allowances_charges: tuple[AllowanceChargeSpec, ...] = ()
     syntax: Literal["oioubl", "peppol"] = "oioubl"
+    tax_currency: str | None = None  # Peppol: VAT accounting currency (BT-6), when not ours
+    tax_currency_amount: Decimal | None = None  # the VAT in that currency (BT-111)
 
     @property
     def allowance_total(self) -> Decimal:

@@ -160,6 +160,8 @@ def write_peppol(spec: DocumentSpec) -> bytes:
     if spec.note:
         w.cbc(root, "Note", spec.note)
     w.cbc(root, "DocumentCurrencyCode", spec.currency)
+    if spec.tax_currency:
+        w.cbc(root, "TaxCurrencyCode", spec.tax_currency)
     if spec.accounting_cost:
         w.cbc(root, "AccountingCost", spec.accounting_cost)
     w.cbc(root, "BuyerReference", spec.order_reference or spec.number)
@@ -179,6 +181,14 @@ def write_peppol(spec: DocumentSpec) -> bytes:
         w.amount(element, "Amount", ac.amount)
         w.category(element, "TaxCategory", ac.tax_percent)
     w.tax_total(spec)
+    if spec.tax_currency and spec.tax_currency_amount is not None:
+        in_tax_currency = w.cac(root, "TaxTotal")
+        w.cbc(
+            in_tax_currency,
+            "TaxAmount",
+            _money(spec.tax_currency_amount),
+            currencyID=spec.tax_currency,
+        )
     totals = w.cac(root, "LegalMonetaryTotal")
     net = spec.line_extension - spec.allowance_total + spec.charge_total
     w.amount(totals, "LineExtensionAmount", spec.line_extension)

@@ -325,8 +325,14 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
     doc = base.doc
     if variant == "format-currency":
         doc = replace(doc, currency="EUR")
+        if ctx.rng.random() < 0.5:
+            # Peppol with the VAT also in DKK as the tax currency (BT-111): shown apart
+            dkk = (doc.tax_amount * Decimal("7.4604")).quantize(Decimal("0.01"))
+            doc = replace(doc, syntax="peppol", tax_currency="DKK", tax_currency_amount=dkk)
     elif variant == "credit-note":
         doc = as_credit_note(ctx, doc, f"{ctx.rng.randint(100000, 999999)}")
+        if ctx.rng.random() < 0.5:
+            doc = replace(doc, syntax="peppol")
     elif variant == "buyer-other-gln":
         doc = replace(doc, buyer_gln=ctx.rng.choice(ctx.world.other_glns))
     elif variant == "buyer-check-digit":

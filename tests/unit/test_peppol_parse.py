@@ -140,3 +140,43 @@ def test_an_older_database_gets_the_new_columns(tmp_path: Path) -> None:
         assert {"base_quantity", "allowance_amount", "tax_category"} <= line_columns
         assert conn.execute("SELECT document_uuid FROM invoices").fetchone()[0] == "u"
         conn.close()
+
+
+def test_the_seeds_peppol_writer_round_trips_through_the_parser() -> None:
+    import datetime as dt
+
+    from mockerp.oioubl_write import (
+        AllowanceChargeSpec,
+        DocumentSpec,
+        LineSpec,
+        PartySpec,
+        PaymentSpec,
+    )
+    from mockerp.peppol_write import write_peppol
+
+    line = LineSpec("KP", "Papir", Decimal(10), "PK", Decimal("50.00"), Decimal("450.00"),
+                    Decimal(25), Decimal("112.50"), allowance=Decimal("50.00"))
+    zero = LineSpec("AVIS", "Avis", Decimal(1), "MON", Decimal("100.00"), Decimal("100.00"),
+                    Decimal(0), Decimal(0))
+    spec = DocumentSpec(
+        doc_type="invoice", uuid="u-1", number="N-1", issue_date=dt.date(2026, 11, 10),
+        currency="EUR", supplier=PartySpec("Kontorland A/S", "20433213"),
+        buyer_gln="5798528809575", buyer_name="Demo Kommune", lines=(line, zero),
+        line_extension=Decimal("550.00"), tax_amount=Decimal("122.53"),
+        tax_inclusive=Decimal("712.63"), payable=Decimal("712.63"),
+        payment=PaymentSpec("93", dt.date(2026, 12, 10), payment_id="71",
+                            instruction_id="000000012345674", creditor_account="85432109"),
+        allowances_charges=(AllowanceChargeSpec(True, "Fragt", Decimal("40.10"), Decimal(25)),),
+        syntax="peppol", tax_currency="DKK", tax_currency_amount=Decimal("914.13"),
+    )
+    doc = parse_document(write_peppol(spec), "seed.xml")
+    assert (doc.syntax, doc.document_id, doc.currency) == ("peppol", "u-1", "EUR")
+    assert doc.tax_amount == Decimal("122.53") and doc.tax_amount_tax_currency == Decimal("914.13")
+    assert doc.tax_exclusive_amount == Decimal("590.10")
+    assert [(s.tax_category, s.taxable_amount, s.tax_amount) for s in doc.tax_subtotals] == [
+        ("Z", Decimal("100.00"), Decimal("0.00")),
+        ("S", Decimal("490.10"), Decimal("122.53")),  # 122.525 rounded once, half up
+    ]
+    assert doc.lines[0].allowance_amount == Decimal("50.00") and doc.lines[0].tax_amount is None
+    assert doc.payment.payment_id == "71#000000012345674"
+    assert doc.payment.creditor_account == "85432109"
