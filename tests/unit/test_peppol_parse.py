@@ -180,3 +180,38 @@ def test_the_seeds_peppol_writer_round_trips_through_the_parser() -> None:
     assert doc.lines[0].allowance_amount == Decimal("50.00") and doc.lines[0].tax_amount is None
     assert doc.payment.payment_id == "71#000000012345674"
     assert doc.payment.creditor_account == "85432109"
+
+
+def test_the_seeds_oioubl_writer_sends_allowances_and_charges() -> None:
+    import datetime as dt
+
+    from mockerp.oioubl_write import (
+        AllowanceChargeSpec,
+        DocumentSpec,
+        LineSpec,
+        PartySpec,
+        write_document,
+    )
+
+    line = LineSpec("KP", "Papir", Decimal(10), "PK", Decimal("50.00"), Decimal("450.00"),
+                    Decimal(25), Decimal("112.50"), allowance=Decimal("50.00"))
+    zero = LineSpec("AVIS", "Avis", Decimal(1), "MON", Decimal("100.00"), Decimal("100.00"),
+                    Decimal(0), Decimal(0))
+    spec = DocumentSpec(
+        doc_type="invoice", uuid="u-2", number="N-2", issue_date=dt.date(2026, 11, 10),
+        currency="DKK", supplier=PartySpec("Kontorland A/S", "20433213"),
+        buyer_gln="5798528809575", buyer_name="Demo Kommune", lines=(line, zero),
+        line_extension=Decimal("550.00"), tax_amount=Decimal("122.53"),
+        tax_inclusive=Decimal("712.63"), payable=Decimal("712.63"), payment=None,
+        allowances_charges=(AllowanceChargeSpec(True, "Fragt", Decimal("40.10"), Decimal(25)),),
+    )
+    doc = parse_document(write_document(spec), "seed.xml")
+    assert doc.syntax == "oioubl" and doc.tax_exclusive_amount is None
+    assert [(a.charge, a.amount, a.tax_category) for a in doc.allowances_charges] == [
+        (True, Decimal("40.10"), "S")
+    ]
+    assert doc.charge_total == Decimal("40.10") and doc.allowance_total == Decimal("0.00")
+    assert doc.lines[0].allowance_amount == Decimal("50.00")
+    assert [(s.tax_category, s.tax_amount) for s in doc.tax_subtotals] == [
+        ("Z", Decimal("0.00")), ("S", Decimal("122.53"))
+    ]
