@@ -89,6 +89,15 @@ CREATE TABLE IF NOT EXISTS invoices (
     interp_km TEXT,
     interp_cancelled INTEGER,
     note TEXT,
+    syntax TEXT,                            -- 'oioubl' or 'peppol'
+    customization_id TEXT,
+    allowance_total TEXT,
+    charge_total TEXT,
+    tax_exclusive_amount TEXT,              -- Peppol only (OIOUBL puts the VAT there)
+    prepaid_amount TEXT,
+    rounding_amount TEXT,
+    tax_currency TEXT,                      -- VAT accounting currency, when not the document's
+    tax_amount_tax_currency TEXT,           -- VAT in that currency (never added to tax_amount)
     source_file TEXT NOT NULL,
     raw_xml TEXT NOT NULL,
     manual_reason TEXT,
@@ -110,7 +119,34 @@ CREATE TABLE IF NOT EXISTS invoice_lines (
     amount TEXT NOT NULL,
     tax_percent TEXT,
     tax_amount TEXT,
+    base_quantity TEXT,                     -- Price/BaseQuantity; NULL: 1
+    allowance_amount TEXT,                  -- the line's allowances (sum)
+    charge_amount TEXT,                     -- the line's charges (sum)
+    tax_category TEXT,                      -- EN 16931 VAT category code (S, Z, E, ...)
     PRIMARY KEY (invoice_id, line_no)
+);
+
+-- Document-level allowances (charge_indicator 0) and charges (1) with their VAT category.
+CREATE TABLE IF NOT EXISTS invoice_allowances_charges (
+    invoice_id INTEGER NOT NULL REFERENCES invoices(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    charge_indicator INTEGER NOT NULL CHECK (charge_indicator IN (0, 1)),
+    reason TEXT,
+    amount TEXT NOT NULL,
+    tax_category TEXT,
+    tax_percent TEXT,
+    PRIMARY KEY (invoice_id, seq)
+);
+
+-- The VAT breakdown as stated (document-level TaxSubtotals in the document currency).
+CREATE TABLE IF NOT EXISTS invoice_tax_subtotals (
+    invoice_id INTEGER NOT NULL REFERENCES invoices(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    tax_category TEXT,
+    tax_percent TEXT,
+    taxable_amount TEXT,
+    tax_amount TEXT NOT NULL,
+    PRIMARY KEY (invoice_id, seq)
 );
 
 -- One payment per invoice at most: the UNIQUE constraint, not a check-then-insert, is what
@@ -167,9 +203,28 @@ CREATE TABLE IF NOT EXISTS import_log (
 );
 """
 
+# Columns added after the first release: a database made before them gets them on open.
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("invoices", "syntax TEXT"),
+    ("invoices", "customization_id TEXT"),
+    ("invoices", "allowance_total TEXT"),
+    ("invoices", "charge_total TEXT"),
+    ("invoices", "tax_exclusive_amount TEXT"),
+    ("invoices", "prepaid_amount TEXT"),
+    ("invoices", "rounding_amount TEXT"),
+    ("invoices", "tax_currency TEXT"),
+    ("invoices", "tax_amount_tax_currency TEXT"),
+    ("invoice_lines", "base_quantity TEXT"),
+    ("invoice_lines", "allowance_amount TEXT"),
+    ("invoice_lines", "charge_amount TEXT"),
+    ("invoice_lines", "tax_category TEXT"),
+)
+
 BUSINESS_TABLES = (
     "payments",
     "invoice_history",
+    "invoice_allowances_charges",
+    "invoice_tax_subtotals",
     "invoice_lines",
     "invoices",
     "requisitions",
@@ -187,11 +242,21 @@ def connect(path: Path | str) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.executescript(SCHEMA)
+    _add_columns(conn)
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
         (str(SCHEMA_VERSION),),
     )
     return conn
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add :data:`ADDED_COLUMNS` missing from an older database (safe to repeat)."""
+    for table, column in ADDED_COLUMNS:
+        name = column.split()[0]
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if name not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
 
 @contextmanager

@@ -158,6 +158,17 @@ def show_amount(text: str | None) -> str:
     return "" if value is None else format_amount(value)
 
 
+def show_price(text: str | None) -> str:
+    """A unit price: two decimals, more when the price has them (``0,125``)."""
+    value = decimal_from_db(text)
+    if value is None:
+        return ""
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        return format_number(value)
+    return format_amount(value)
+
+
 def show_number(text: str | None) -> str:
     value = decimal_from_db(text)
     return "" if value is None else format_number(value)

@@ -1,4 +1,4 @@
-"""Loading OIOUBL files into the mock finance system's database (``docs/oioubl.md``).
+"""Loading OIOUBL and Peppol BIS 3 files into the mock finance system (``docs/oioubl.md``).
 
 One file is one transaction: imported whole or not at all. A document already in the
 database (same UUID, or same SHA-256 of the file when it has no UUID) is reported as already
@@ -106,6 +106,10 @@ def _read(path: Path) -> bytes:
         raise OioublError(path.name, f"cannot read the file: {exc.strerror or exc}") from exc
 
 
+def _opt_money(value: Decimal | None) -> str | None:
+    return None if value is None else money(value)
+
+
 def _opt_bool(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
@@ -157,6 +161,15 @@ def _insert(conn: sqlite3.Connection, doc: ParsedDocument, file_name: str, recei
         "interp_km": interp.km if interp else None,
         "interp_cancelled": _opt_bool(interp.cancelled) if interp else None,
         "note": doc.note,
+        "syntax": doc.syntax,
+        "customization_id": doc.customization_id,
+        "allowance_total": _opt_money(doc.allowance_total),
+        "charge_total": _opt_money(doc.charge_total),
+        "tax_exclusive_amount": _opt_money(doc.tax_exclusive_amount),
+        "prepaid_amount": _opt_money(doc.prepaid_amount),
+        "rounding_amount": _opt_money(doc.rounding_amount),
+        "tax_currency": doc.tax_currency,
+        "tax_amount_tax_currency": _opt_money(doc.tax_amount_tax_currency),
         "source_file": file_name,
         "raw_xml": doc.source_text,
     }
@@ -167,8 +180,9 @@ def _insert(conn: sqlite3.Connection, doc: ParsedDocument, file_name: str, recei
     assert loebenr is not None
     conn.executemany(
         "INSERT INTO invoice_lines (invoice_id, line_no, line_id, item_id, description, quantity,"
-        " unit_code, unit_price, amount, tax_percent, tax_amount)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " unit_code, unit_price, amount, tax_percent, tax_amount, base_quantity,"
+        " allowance_amount, charge_amount, tax_category)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 loebenr,
@@ -182,8 +196,43 @@ def _insert(conn: sqlite3.Connection, doc: ParsedDocument, file_name: str, recei
                 money(line.amount),
                 number(line.tax_percent) if line.tax_percent is not None else None,
                 money(line.tax_amount) if line.tax_amount is not None else None,
+                number(line.base_quantity) if line.base_quantity is not None else None,
+                _opt_money(line.allowance_amount),
+                _opt_money(line.charge_amount),
+                line.tax_category,
             )
             for line in doc.lines
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO invoice_allowances_charges (invoice_id, seq, charge_indicator, reason,"
+        " amount, tax_category, tax_percent) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                loebenr,
+                seq,
+                int(ac.charge),
+                ac.reason,
+                money(ac.amount),
+                ac.tax_category,
+                number(ac.tax_percent) if ac.tax_percent is not None else None,
+            )
+            for seq, ac in enumerate(doc.allowances_charges, start=1)
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO invoice_tax_subtotals (invoice_id, seq, tax_category, tax_percent,"
+        " taxable_amount, tax_amount) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                loebenr,
+                seq,
+                sub.tax_category,
+                number(sub.tax_percent) if sub.tax_percent is not None else None,
+                _opt_money(sub.taxable_amount),
+                money(sub.tax_amount),
+            )
+            for seq, sub in enumerate(doc.tax_subtotals, start=1)
         ],
     )
     conn.execute(

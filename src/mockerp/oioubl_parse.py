@@ -1,4 +1,5 @@
-"""Reading one OIOUBL 2.x ``Invoice`` or ``CreditNote`` into plain values (no database).
+"""Reading one OIOUBL 2.x or Peppol BIS Billing 3.0 ``Invoice`` or ``CreditNote`` into plain
+values (no database).
 
 Elements are found by namespace URI, never by prefix, and only along the documented paths
 (direct children), so ``UBLExtensions``, signatures and attachments that happen to contain
@@ -28,12 +29,27 @@ NS_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 NS = {"cac": NS_CAC, "cbc": NS_CBC}
 
 DocType = Literal["invoice", "credit_note"]
+Syntax = Literal["oioubl", "peppol"]
 Category = Literal["laegeerklaering", "tolk", "oevrige"]
 
 GLN_SCHEMES = frozenset({"GLN", "0088", "EAN"})
 CVR_SCHEMES = frozenset({"DK:CVR", "0184", "DK:SE", "0198", "CVR"})
 INVOICE_TYPE_CODES = frozenset({"380", "393"})
 CREDIT_NOTE_TYPE_CODE = "381"
+PEPPOL_BIS3 = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
+EN16931_PREFIX = "urn:cen.eu:en16931:2017"
+PEPPOL_CREDIT_NOTE_TYPE_CODES = frozenset({"381", "396"})
+DK_R_005_PAYMENT_MEANS = frozenset(
+    {"1", "10", "31", "42", "48", "49", "50", "58", "59", "93", "97"}
+)
+"""Payment means codes Peppol BIS 3's Danish rule DK-R-005 allows between Danish parties."""
+OIOUBL_TAX_CATEGORIES = {
+    "standardrated": "S",
+    "zerorated": "Z",
+    "reversecharge": "AE",
+    "exempt": "E",
+}
+"""OIOUBL 2.x ``TaxCategory/ID`` names as EN 16931 codes; anything else is kept as sent."""
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
@@ -59,10 +75,35 @@ class ParsedLine:
     description: str
     quantity: Decimal
     unit_code: str | None
-    unit_price: Decimal
+    unit_price: Decimal  # Price/PriceAmount as sent: the price of base_quantity units
     amount: Decimal
     tax_percent: Decimal | None
     tax_amount: Decimal | None
+    base_quantity: Decimal | None = None  # Price/BaseQuantity; None when absent
+    allowance_amount: Decimal | None = None  # sum of the line's allowances
+    charge_amount: Decimal | None = None  # sum of the line's charges
+    tax_category: str | None = None  # EN 16931 code (OIOUBL names mapped: StandardRated -> S)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAllowanceCharge:
+    """A document-level ``cac:AllowanceCharge``."""
+
+    charge: bool
+    amount: Decimal
+    reason: str | None
+    tax_category: str | None
+    tax_percent: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTaxSubtotal:
+    """One ``cac:TaxSubtotal`` of a document-level TaxTotal in the document currency."""
+
+    tax_category: str | None
+    tax_percent: Decimal | None
+    taxable_amount: Decimal | None
+    tax_amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +169,17 @@ class ParsedDocument:
     certificate: CertificateData | None = None
     interpreter: InterpreterData | None = None
     source_text: str = field(default="", repr=False)
+    syntax: Syntax = "oioubl"
+    customization_id: str | None = None
+    allowances_charges: tuple[ParsedAllowanceCharge, ...] = ()
+    tax_subtotals: tuple[ParsedTaxSubtotal, ...] = ()
+    allowance_total: Decimal | None = None
+    charge_total: Decimal | None = None
+    tax_exclusive_amount: Decimal | None = None  # Peppol only: OIOUBL puts the VAT there
+    prepaid_amount: Decimal | None = None
+    rounding_amount: Decimal | None = None
+    tax_currency: str | None = None  # cbc:TaxCurrencyCode when not the document currency
+    tax_amount_tax_currency: Decimal | None = None  # VAT in that currency, kept apart
 
 
 # --- small helpers -------------------------------------------------------------------------
@@ -411,8 +463,7 @@ def _lines(
             f"{where}/cac:Price/cbc:BaseQuantity",
             required=False,
         )
-        if base is not None and base not in (Decimal(0), Decimal(1)):
-            price = price / base
+        line_acs = _allowances_charges(el, where, reader)
         tax_amounts = [
             reader.amount(tax, f"{where}/cac:TaxTotal/cbc:TaxAmount")
             for tax in _findall(el, "cac:TaxTotal/cbc:TaxAmount")
@@ -422,6 +473,10 @@ def _lines(
         if percent_el is None:
             percent_el = _find(el, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Percent")
             percent_where = f"{where}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Percent"
+        category = _tax_category(
+            _find_text(el, "cac:Item/cac:ClassifiedTaxCategory/cbc:ID")
+            or _find_text(el, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID")
+        )
         parsed.append(
             ParsedLine(
                 line_no=index,
@@ -438,9 +493,152 @@ def _lines(
                 amount=amount,
                 tax_percent=reader.decimal(percent_el, percent_where, required=False),
                 tax_amount=sum(tax_amounts, Decimal(0)) if tax_amounts else None,
+                base_quantity=base,
+                allowance_amount=_sum_of(line_acs, charge=False),
+                charge_amount=_sum_of(line_acs, charge=True),
+                tax_category=category,
             )
         )
     return elements, tuple(parsed)
+
+
+def _tax_category(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return OIOUBL_TAX_CATEGORIES.get(value.strip().casefold(), value.strip().upper())
+
+
+def _charge_indicator(el: _Element | None, where: str, reader: _Reader) -> bool:
+    value = (_text(el) or "").strip().casefold()
+    if value in {"true", "1"}:
+        return True
+    if value in {"false", "0"}:
+        return False
+    raise reader.fail(f"{where}/cbc:ChargeIndicator is neither true nor false: {value!r}")
+
+
+def _allowances_charges(
+    parent: _Element, where: str, reader: _Reader
+) -> tuple[ParsedAllowanceCharge, ...]:
+    """The ``cac:AllowanceCharge`` children of ``parent`` (a document or a line)."""
+    found: list[ParsedAllowanceCharge] = []
+    for index, el in enumerate(_findall(parent, "cac:AllowanceCharge"), start=1):
+        here = f"{where}/" if where else ""
+        here += f"cac:AllowanceCharge[{index}]"
+        charge = _charge_indicator(_find(el, "cbc:ChargeIndicator"), here, reader)
+        amount = reader.amount(_find(el, "cbc:Amount"), f"{here}/cbc:Amount")
+        category = _find(el, "cac:TaxCategory")
+        found.append(
+            ParsedAllowanceCharge(
+                charge=charge,
+                amount=amount,
+                reason=_find_text(el, "cbc:AllowanceChargeReason")
+                or _find_text(el, "cbc:AllowanceChargeReasonCode"),
+                tax_category=_tax_category(_find_text(category, "cbc:ID")),
+                tax_percent=reader.decimal(
+                    _find(category, "cbc:Percent"),
+                    f"{here}/cac:TaxCategory/cbc:Percent",
+                    required=False,
+                ),
+            )
+        )
+    return tuple(found)
+
+
+def _sum_of(items: tuple[ParsedAllowanceCharge, ...], *, charge: bool) -> Decimal | None:
+    amounts = [item.amount for item in items if item.charge is charge]
+    return sum(amounts, Decimal(0)) if amounts else None
+
+
+def _syntax(root: _Element) -> tuple[Syntax, str | None]:
+    customization = _find_text(root, "cbc:CustomizationID")
+    if customization is not None and customization.startswith(EN16931_PREFIX):
+        return "peppol", customization
+    return "oioubl", customization
+
+
+def _currency_of(el: _Element, document_currency: str) -> str:
+    return (el.get("currencyID") or "").strip().upper() or document_currency.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class _Taxes:
+    total: Decimal
+    subtotals: tuple[ParsedTaxSubtotal, ...]
+    tax_currency: str | None
+    total_tax_currency: Decimal | None
+
+
+def _taxes(root: _Element, currency: str, reader: _Reader) -> _Taxes:
+    """Document-level VAT: TaxTotals in the document currency are summed (some OIOUBL
+    producers send one per category); a TaxTotal in ``cbc:TaxCurrencyCode`` (EN 16931 BT-111,
+    a foreign-currency invoice's VAT in the VAT accounting currency) is kept apart."""
+    tax_currency = (_find_text(root, "cbc:TaxCurrencyCode") or "").upper() or None
+    if tax_currency == currency.upper():
+        tax_currency = None
+    total = Decimal(0)
+    total_tax_currency: Decimal | None = None
+    subtotals: list[ParsedTaxSubtotal] = []
+    for index, tax_total in enumerate(_findall(root, "cac:TaxTotal"), start=1):
+        where = f"cac:TaxTotal[{index}]"
+        amount_el = _find(tax_total, "cbc:TaxAmount")
+        amount = reader.amount(amount_el, f"{where}/cbc:TaxAmount")
+        assert amount_el is not None
+        if tax_currency is not None and _currency_of(amount_el, currency) == tax_currency:
+            total_tax_currency = (total_tax_currency or Decimal(0)) + amount
+            continue
+        total += amount
+        for sub_index, sub in enumerate(_findall(tax_total, "cac:TaxSubtotal"), start=1):
+            here = f"{where}/cac:TaxSubtotal[{sub_index}]"
+            category = _find(sub, "cac:TaxCategory")
+            subtotals.append(
+                ParsedTaxSubtotal(
+                    tax_category=_tax_category(_find_text(category, "cbc:ID")),
+                    tax_percent=reader.decimal(
+                        _find(category, "cbc:Percent"),
+                        f"{here}/cac:TaxCategory/cbc:Percent",
+                        required=False,
+                    ),
+                    taxable_amount=reader.decimal(
+                        _find(sub, "cbc:TaxableAmount"), f"{here}/cbc:TaxableAmount",
+                        required=False,
+                    ),
+                    tax_amount=reader.amount(_find(sub, "cbc:TaxAmount"), f"{here}/cbc:TaxAmount"),
+                )
+            )
+    return _Taxes(total, tuple(subtotals), tax_currency, total_tax_currency)
+
+
+def _peppol_payment(means: _Element, reader: _Reader) -> ParsedPayment:
+    """Peppol BIS 3 payment means; DK-R-005 limits the codes between Danish parties. FIK keeps
+    its Peppol form (DK-R-010/011): ``PaymentID`` ``71#<payment id>`` is stored as sent (the
+    robots read that form); its ``PayeeFinancialAccount/ID`` is the FIK creditor number, stored
+    as the creditor (a company's number, not a bank account)."""
+    code = _find_text(means, "cbc:PaymentMeansCode")
+    if code is not None and code not in DK_R_005_PAYMENT_MEANS:
+        allowed = ", ".join(sorted(DK_R_005_PAYMENT_MEANS, key=int))
+        raise reader.fail(
+            f"cac:PaymentMeans/cbc:PaymentMeansCode {code!r} is not allowed by DK-R-005 "
+            f"(allowed: {allowed})"
+        )
+    payee = _find_text(means, "cac:PayeeFinancialAccount/cbc:ID")
+    if code == "93":
+        return ParsedPayment(
+            code=code,
+            payment_id=_find_text(means, "cbc:PaymentID"),
+            instruction_id=_find_text(means, "cbc:InstructionID"),
+            creditor_account=payee or _find_text(means, "cac:CreditAccount/cbc:AccountID"),
+        )
+    return ParsedPayment(
+        code=code,
+        payment_id=_find_text(means, "cbc:PaymentID"),
+        instruction_id=_find_text(means, "cbc:InstructionID"),
+        creditor_account=_find_text(means, "cac:CreditAccount/cbc:AccountID"),
+        bank_reg=_find_text(
+            means, "cac:PayeeFinancialAccount/cac:FinancialInstitutionBranch/cbc:ID"
+        ),
+        bank_account=payee,
+    )
 
 
 def _payment(root: _Element) -> ParsedPayment:
@@ -480,7 +678,8 @@ def _iter_notes(root: _Element) -> Iterator[str]:
 
 
 def parse_document(data: bytes, file_name: str) -> ParsedDocument:
-    """Read one OIOUBL Invoice or CreditNote; raises :class:`OioublError` naming the element."""
+    """Read one OIOUBL 2.x or Peppol BIS 3 Invoice or CreditNote (docs/oioubl.md,
+    docs/peppol.md); raises :class:`OioublError` naming the element."""
     reader = _Reader(file_name)
     root = _root(data, file_name)
     doc_type = _doc_type(root, reader)
@@ -515,13 +714,19 @@ def parse_document(data: bytes, file_name: str) -> ParsedDocument:
     payable = reader.amount(
         _find(totals, "cbc:PayableAmount"), "cac:LegalMonetaryTotal/cbc:PayableAmount"
     )
-    tax = sum(
-        (
-            reader.amount(el, "cac:TaxTotal/cbc:TaxAmount")
-            for el in _findall(root, "cac:TaxTotal/cbc:TaxAmount")
-        ),
-        Decimal(0),
-    )
+    syntax, customization_id = _syntax(root)
+    taxes = _taxes(root, currency, reader)
+
+    def total(name: str) -> Decimal | None:
+        return reader.decimal(
+            _find(totals, f"cbc:{name}"), f"cac:LegalMonetaryTotal/cbc:{name}", required=False
+        )
+
+    means = _find(root, "cac:PaymentMeans")
+    if syntax == "peppol" and means is not None:
+        payment = _peppol_payment(means, reader)
+    else:
+        payment = _payment(root)
 
     line_elements, lines = _lines(root, local_root, reader)
     props = _properties(line_elements)
@@ -585,12 +790,24 @@ def parse_document(data: bytes, file_name: str) -> ParsedDocument:
         accounting_cost=_find_text(root, "cbc:AccountingCost"),
         note="\n".join(notes) if notes else None,
         line_extension_amount=line_extension,
-        tax_amount=tax,
+        tax_amount=taxes.total,
         tax_inclusive_amount=tax_inclusive,
         payable_amount=payable,
-        payment=_payment(root),
+        payment=payment,
         lines=lines,
         certificate=certificate,
         interpreter=interpreter,
         source_text=_decode(data, root.getroottree().docinfo.encoding),
+        syntax=syntax,
+        customization_id=customization_id,
+        allowances_charges=_allowances_charges(root, "", reader),
+        tax_subtotals=taxes.subtotals,
+        allowance_total=total("AllowanceTotalAmount"),
+        charge_total=total("ChargeTotalAmount"),
+        # OIOUBL 2.x puts the VAT in TaxExclusiveAmount: only EN 16931 documents state a net
+        tax_exclusive_amount=total("TaxExclusiveAmount") if syntax == "peppol" else None,
+        prepaid_amount=total("PrepaidAmount"),
+        rounding_amount=total("PayableRoundingAmount"),
+        tax_currency=taxes.tax_currency,
+        tax_amount_tax_currency=taxes.total_tax_currency,
     )

@@ -7,7 +7,6 @@ written exactly as given (the seed decides whether they add up), with two decima
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
@@ -44,6 +43,17 @@ class LineSpec:
     tax_percent: Decimal
     tax_amount: Decimal
     properties: tuple[tuple[str, str], ...] = ()
+    allowance: Decimal = Decimal(0)  # a line discount: amount = quantity × price − allowance
+
+
+@dataclass(frozen=True, slots=True)
+class AllowanceChargeSpec:
+    """A document-level allowance (``charge`` False) or charge, e.g. freight."""
+
+    charge: bool
+    reason: str
+    amount: Decimal
+    tax_percent: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +87,28 @@ class DocumentSpec:
     accounting_cost: str | None = None
     billing_reference: str | None = None
     note: str | None = None
+    allowances_charges: tuple[AllowanceChargeSpec, ...] = ()
+    syntax: Literal["oioubl", "peppol"] = "oioubl"
+    tax_currency: str | None = None  # Peppol: VAT accounting currency (BT-6), when not ours
+    tax_currency_amount: Decimal | None = None  # the VAT in that currency (BT-111)
+
+    @property
+    def allowance_total(self) -> Decimal:
+        return sum((ac.amount for ac in self.allowances_charges if not ac.charge), Decimal(0))
+
+    @property
+    def charge_total(self) -> Decimal:
+        return sum((ac.amount for ac in self.allowances_charges if ac.charge), Decimal(0))
+
+    def taxable_per_rate(self) -> dict[Decimal, Decimal]:
+        """The VAT breakdown's taxable amounts: lines and document allowances/charges."""
+        groups: dict[Decimal, Decimal] = {}
+        for line in self.lines:
+            groups[line.tax_percent] = groups.get(line.tax_percent, Decimal(0)) + line.amount
+        for ac in self.allowances_charges:
+            sign = Decimal(1) if ac.charge else Decimal(-1)
+            groups[ac.tax_percent] = groups.get(ac.tax_percent, Decimal(0)) + sign * ac.amount
+        return dict(sorted(groups.items()))
 
 
 def _money(value: Decimal) -> str:
@@ -207,25 +239,37 @@ class _Builder:
         if spec.creditor_account:
             self.cbc(self.cac(means, "CreditAccount"), "AccountID", spec.creditor_account)
 
-    def tax_total(self, lines: Iterable[LineSpec], total: Decimal) -> None:
-        groups: dict[Decimal, tuple[Decimal, Decimal]] = {}
-        for line in lines:
-            taxable, tax = groups.get(line.tax_percent, (Decimal(0), Decimal(0)))
-            groups[line.tax_percent] = (taxable + line.amount, tax + line.tax_amount)
+    def tax_total(self, spec: DocumentSpec) -> None:
+        """The VAT breakdown: per rate the taxable amount and its VAT rounded once (EN 16931);
+        a single rate carries the document's VAT total as given (the seed may make it wrong)."""
+        groups = spec.taxable_per_rate()
         tax_total = self.cac(self.root, "TaxTotal")
-        self.amount(tax_total, "TaxAmount", total)
-        for percent in sorted(groups):
-            taxable, tax = groups[percent]
+        self.amount(tax_total, "TaxAmount", spec.tax_amount)
+        for percent, taxable in groups.items():
+            tax = (taxable * percent / Decimal(100)).quantize(_CENT, rounding=ROUND_HALF_UP)
             subtotal = self.cac(tax_total, "TaxSubtotal")
             self.amount(subtotal, "TaxableAmount", taxable)
-            self.amount(subtotal, "TaxAmount", total if len(groups) == 1 else tax)
+            self.amount(subtotal, "TaxAmount", spec.tax_amount if len(groups) == 1 else tax)
             self.tax_category(subtotal, "TaxCategory", percent)
+
+    def allowance_charge(
+        self, parent: etree._Element, charge: bool, reason: str, amount: Decimal,
+        percent: Decimal | None,
+    ) -> None:
+        element = self.cac(parent, "AllowanceCharge")
+        self.cbc(element, "ChargeIndicator", "true" if charge else "false")
+        self.cbc(element, "AllowanceChargeReason", reason)
+        self.amount(element, "Amount", amount)
+        if percent is not None:
+            self.tax_category(element, "TaxCategory", percent)
 
     def line(self, tag: str, qty_tag: str, index: int, spec: LineSpec) -> None:
         line = self.cac(self.root, tag)
         self.cbc(line, "ID", str(index))
         self.cbc(line, qty_tag, _quantity(spec.quantity), unitCode=spec.unit_code)
         self.amount(line, "LineExtensionAmount", spec.amount)
+        if spec.allowance:
+            self.allowance_charge(line, False, "Rabat", spec.allowance, None)
         tax_total = self.cac(line, "TaxTotal")
         self.amount(tax_total, "TaxAmount", spec.tax_amount)
         subtotal = self.cac(tax_total, "TaxSubtotal")
@@ -247,7 +291,8 @@ class _Builder:
 
 
 def write_document(spec: DocumentSpec) -> bytes:
-    """The document as UTF-8 OIOUBL 2.1 XML bytes."""
+    """The document as UTF-8 OIOUBL 2.1 XML bytes (``spec.syntax`` is ignored: Peppol BIS 3 is
+    :func:`mockerp.peppol_write.write_peppol`)."""
     credit = spec.doc_type == "credit_note"
     root_ns = NS_CREDIT_NOTE if credit else NS_INVOICE
     root = etree.Element(
@@ -285,11 +330,16 @@ def write_document(spec: DocumentSpec) -> bytes:
     b.buyer(spec.buyer_gln, spec.buyer_name)
     if spec.payment is not None:
         b.payment(spec.payment)
-    b.tax_total(spec.lines, spec.tax_amount)
+    for ac in spec.allowances_charges:
+        b.allowance_charge(root, ac.charge, ac.reason, ac.amount, ac.tax_percent)
+    b.tax_total(spec)
     totals = b.cac(root, "LegalMonetaryTotal")
     b.amount(totals, "LineExtensionAmount", spec.line_extension)
     b.amount(totals, "TaxExclusiveAmount", spec.tax_amount)  # OIOUBL: holds the VAT
     b.amount(totals, "TaxInclusiveAmount", spec.tax_inclusive)
+    if spec.allowances_charges:
+        b.amount(totals, "AllowanceTotalAmount", spec.allowance_total)
+        b.amount(totals, "ChargeTotalAmount", spec.charge_total)
     b.amount(totals, "PayableAmount", spec.payable)
     tag, qty_tag = (
         ("CreditNoteLine", "CreditedQuantity") if credit else ("InvoiceLine", "InvoicedQuantity")

@@ -20,6 +20,7 @@ from pathlib import Path
 from mockerp.db import connect
 from mockerp.oioubl_import import import_paths
 from mockerp.oioubl_write import write_document
+from mockerp.peppol_write import write_peppol
 from mockerp.seed_model import Context, Draft, SeedError
 from mockerp.seed_plan import build_plan
 from mockerp.seed_store import Stored, apply_history, insert_reference_data
@@ -134,7 +135,8 @@ def seed(
     paths: dict[Path, Draft] = {}
     for index, draft in enumerate(drafts, start=1):
         path = xml_dir / _file_name(index, draft)
-        path.write_bytes(write_document(draft.doc))
+        doc = draft.doc
+        path.write_bytes(write_peppol(doc) if doc.syntax == "peppol" else write_document(doc))
         paths[path] = draft
 
     db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -189,6 +189,15 @@ class Totals:
     payable: Decimal
 
 
+def vat_per_rate(items: Iterable[tuple[Decimal, Decimal]]) -> dict[Decimal, Decimal]:
+    """EN 16931 VAT (BR-CO-17): per rate, the rate of the sum of the amounts ``(percent,
+    amount)``, rounded once (not the sum of each line's rounded VAT)."""
+    taxable: dict[Decimal, Decimal] = {}
+    for percent, amount in items:
+        taxable[percent] = taxable.get(percent, Decimal(0)) + amount
+    return {percent: vat_of(amount, percent) for percent, amount in sorted(taxable.items())}
+
+
 def totals(amounts: Iterable[Decimal], vat_percent: Decimal) -> Totals:
     """Line sum, each line's VAT, the VAT total (sum of the lines' VAT) and the payable."""
     amounts = tuple(amounts)

@@ -16,7 +16,13 @@ from decimal import Decimal
 from typing import Literal
 
 from mockerp.oioubl_write import DocumentSpec, LineSpec, PartySpec, PaymentSpec
-from mockerp.seed_calc import bank_day_on_or_before, danish_holidays, totals
+from mockerp.seed_calc import (
+    bank_day_on_or_before,
+    danish_holidays,
+    totals,
+    vat_of,
+    vat_per_rate,
+)
 from mockerp.seed_numbers import fik_payment_id, generated_cpr
 from mockerp.seed_world import Supplier, World
 
@@ -234,7 +240,8 @@ def document(
     """An invoice whose totals follow from its lines (line extension may be overridden)."""
     line_sum = sum((line.amount for line in lines), Decimal(0))
     extension = line_sum if line_extension is None else line_extension
-    vat = sum((line.tax_amount for line in lines), Decimal(0))
+    # VAT per rate, rounded once (EN 16931 BR-CO-17); each line's own VAT stays informative
+    vat = sum(vat_per_rate((line.tax_percent, line.amount) for line in lines).values(), Decimal(0))
     return DocumentSpec(
         doc_type="invoice",
         uuid=ctx.uuid(),
@@ -252,6 +259,21 @@ def document(
         payment=payment,
         order_reference=order_reference,
         accounting_cost=accounting_cost,
+    )
+
+
+def refigured(doc: DocumentSpec) -> DocumentSpec:
+    """The document with totals that follow EN 16931 from its lines and its document
+    allowances/charges: each line's VAT set from its amount, VAT per rate rounded once."""
+    lines = tuple(
+        replace(line, tax_amount=vat_of(line.amount, line.tax_percent)) for line in doc.lines
+    )
+    doc = replace(doc, lines=lines)
+    extension = sum((line.amount for line in lines), Decimal(0))
+    vat = sum((vat_of(t, p) for p, t in doc.taxable_per_rate().items()), Decimal(0))
+    total = extension - doc.allowance_total + doc.charge_total + vat
+    return replace(
+        doc, line_extension=extension, tax_amount=vat, tax_inclusive=total, payable=total
     )
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
+from typing import Literal
 
-from mockerp.oioubl_write import LineSpec, PaymentSpec
+from mockerp.oioubl_write import AllowanceChargeSpec, LineSpec, PaymentSpec
 from mockerp.seed_model import (
     Context,
     Draft,
@@ -20,6 +21,7 @@ from mockerp.seed_model import (
     document,
     party,
     posting_text,
+    refigured,
     resend,
     with_vat,
 )
@@ -39,6 +41,8 @@ CLEAN: tuple[str, ...] = (
     "ok-fik73",
     "ok-at-limit",
     "ok-due-30-days",
+    "ok-peppol",  # Peppol BIS 3, FIK in the Peppol form, line discount, 0 % line, freight
+    "ok-allowances",  # OIOUBL 2.1 with the same: allowances, charges, two VAT categories
 )
 
 # (variant, expected reason, in the mandatory set for batches of 60 or more)
@@ -54,6 +58,7 @@ PROBLEMS: tuple[tuple[str, str, bool], ...] = (
     ("amount-over-limit", "MANUAL_AMOUNT", True),
     ("arithmetic-line-sum", "MANUAL_ARITHMETIC", True),
     ("arithmetic-vat", "MANUAL_ARITHMETIC", True),
+    ("arithmetic-category-vat", "MANUAL_ARITHMETIC", True),
     ("due-date-too-late", "MANUAL_DUE_DATE", True),
     ("due-date-missing", "MANUAL_DUE_DATE", True),
     ("payment-fik-check-digit", "MANUAL_PAYMENT_MEANS", True),
@@ -217,6 +222,54 @@ def _at_limit(ctx: Context, history: bool) -> Draft:
     return _clean(ctx, "ok-at-limit", history, supplier=supplier, fixed_lines=lines)
 
 
+_ZERO_RATED = ("AVIS", "Dagblad, abonnement (momsfritaget)", "MON", 95, 260)
+"""Newspapers are zero-rated in Denmark (momsloven § 34, stk. 1, nr. 8): category Z, 0 %."""
+
+
+def _with_extras(
+    ctx: Context, case: str, history: bool, syntax: Literal["oioubl", "peppol"],
+    *, wrong_vat: Decimal = Decimal(0),
+) -> Draft:
+    """A clean invoice with a line discount, a zero-rated line and a freight charge, its totals
+    by EN 16931 (VAT per rate rounded once); ``wrong_vat`` is added to the VAT and totals."""
+    small = ctx.world.small
+    for _ in range(50):
+        supplier = _supplier_paying(ctx, "fik71") if syntax == "peppol" else None
+        base = _clean(ctx, case, history, supplier=supplier)
+        doc = base.doc
+        first = doc.lines[0]
+        gross = first.quantity * first.unit_price
+        discount = (gross * Decimal(ctx.rng.choice((5, 10, 15))) / 100).quantize(Decimal("0.01"))
+        item, text, unit, low, high = _ZERO_RATED
+        paper = ctx.price(low, high)
+        lines = (
+            replace(first, allowance=discount, amount=gross - discount),
+            *doc.lines[1:],
+            LineSpec(item, text, Decimal(1), unit, paper, paper, Decimal(0), Decimal(0)),
+        )
+        freight = AllowanceChargeSpec(True, "Fragt", ctx.price(29, 79), small.vat_percent)
+        doc = refigured(
+            replace(doc, lines=lines, allowances_charges=(freight,), syntax=syntax)
+        )
+        if wrong_vat:
+            doc = replace(
+                doc,
+                tax_amount=doc.tax_amount + wrong_vat,
+                tax_inclusive=doc.tax_inclusive + wrong_vat,
+                payable=doc.payable + wrong_vat,
+            )
+        if not 0 < doc.payable <= small.max_amount:
+            continue
+        if not ctx.claim_small_key(doc.supplier.cvr or "", doc.payable, doc.issue_date):
+            continue
+        account = base.expected.account_string
+        if account is None:
+            continue
+        expected = Expected.pay(doc.payable, account)
+        return replace(base, case=f"{PREFIX}/{case}", doc=doc, expected=expected)
+    raise SeedError(f"could not build small invoice case {case}")
+
+
 def _with_expected(draft: Draft, case: str, reason: str) -> Draft:
     return replace(draft, case=f"{PREFIX}/{case}", expected=Expected.manual(reason))
 
@@ -248,6 +301,8 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
             return _clean(ctx, "ok-bank", history, supplier=_supplier_paying(ctx, "bank"))
     if variant == "ok-due-30-days":
         return _clean(ctx, variant, history, terms=small.max_payment_terms_days)
+    if variant in ("ok-peppol", "ok-allowances"):
+        return _with_extras(ctx, variant, history, "peppol" if variant == "ok-peppol" else "oioubl")
 
     reasons = {v: r for v, r, _ in PROBLEMS}
     if variant not in reasons:
@@ -257,6 +312,10 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
     reason = reasons[variant]
     if variant == "amount-over-limit":
         return _with_expected(_clean(ctx, variant, history, big=True), variant, reason)
+    if variant == "arithmetic-category-vat":
+        # a Peppol invoice whose VAT is 5 øre more than its categories give (totals follow)
+        draft = _with_extras(ctx, variant, history, "peppol", wrong_vat=Decimal("0.05"))
+        return _with_expected(draft, variant, reason)
     if variant == "account-string-missing":
         base = _clean(ctx, variant, history, supplier=_supplier_without_account(ctx))
         unmapped = ctx.rng.choice((None, f"PO-{ctx.rng.randint(10000, 99999)}"))
@@ -266,8 +325,14 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
     doc = base.doc
     if variant == "format-currency":
         doc = replace(doc, currency="EUR")
+        if ctx.rng.random() < 0.5:
+            # Peppol with the VAT also in DKK as the tax currency (BT-111): shown apart
+            dkk = (doc.tax_amount * Decimal("7.4604")).quantize(Decimal("0.01"))
+            doc = replace(doc, syntax="peppol", tax_currency="DKK", tax_currency_amount=dkk)
     elif variant == "credit-note":
         doc = as_credit_note(ctx, doc, f"{ctx.rng.randint(100000, 999999)}")
+        if ctx.rng.random() < 0.5:
+            doc = replace(doc, syntax="peppol")
     elif variant == "buyer-other-gln":
         doc = replace(doc, buyer_gln=ctx.rng.choice(ctx.world.other_glns))
     elif variant == "buyer-check-digit":

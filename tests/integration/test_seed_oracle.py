@@ -13,8 +13,8 @@ import datetime as dt
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ CENT = Decimal("0.01")
 class Doc:
     row: sqlite3.Row
     lines: list[sqlite3.Row]
+    allowances: list[sqlite3.Row] = field(default_factory=list)
+    subtotals: list[sqlite3.Row] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
         return self.row[key]
@@ -75,10 +77,14 @@ def _payment_ok(doc: Doc) -> bool:
     if code == "42":
         return bool(re.fullmatch(r"\d{4}", reg) and re.fullmatch(r"\d{1,10}", account))
     if code == "93":
-        creditor = doc["creditor_account"] or ""
+        # OIOUBL: card type, id and creditor apart; Peppol (DK-R-010/011): "71#<id>" and
+        # the creditor as the payee account
+        creditor = doc["creditor_account"] or account
         if not re.fullmatch(r"8\d{7}", creditor):
             return False
-        card, pid = doc["payment_id"], doc["instruction_id"] or ""
+        card, pid = doc["payment_id"] or "", doc["instruction_id"] or ""
+        if "#" in card:
+            card, _, pid = card.partition("#")
         if card == "71":
             return len(pid) == 15 and luhn_valid(pid)
         if card == "75":
@@ -91,28 +97,60 @@ def _payment_ok(doc: Doc) -> bool:
     return False
 
 
+def _opt(value: str | None) -> Decimal:
+    return Decimal(value) if value not in (None, "") else Decimal(0)
+
+
 def _arithmetic_ok(doc: Doc, vat_percent: Decimal) -> bool:
-    vat_lines = Decimal(0)
+    """EN 16931 as docs/rules.md states it: line net within an øre, VAT per category on the
+    category's taxable amount rounded once, stated sums exact."""
+    taxable: dict[tuple[str, Decimal], Decimal] = {}
+
+    def key(category: str | None, percent: str | None) -> tuple[str, Decimal]:
+        rate = Decimal(percent) if percent not in (None, "") else vat_percent
+        return (category or ("S" if rate > 0 else "Z"), rate.normalize() + 0)
+
     for line in doc.lines:
         amount = Decimal(line["amount"])
-        if abs(Decimal(line["quantity"]) * Decimal(line["unit_price"]) - amount) > CENT:
+        base = _opt(line["base_quantity"]) or Decimal(1)
+        net = Decimal(line["quantity"]) * Decimal(line["unit_price"]) / base
+        net += _opt(line["charge_amount"]) - _opt(line["allowance_amount"])
+        if abs(net - amount) > CENT:
             return False
-        vat = Decimal(line["tax_amount"] or "0")
-        if abs(amount * vat_percent / 100 - vat) > CENT:
+        k = key(line["tax_category"], line["tax_percent"])
+        if (k[0] == "S") != (k[1] == vat_percent) or (k[0] != "S" and k[1] != 0):
             return False
-        vat_lines += vat
-    line_sum = sum((Decimal(line["amount"]) for line in doc.lines), Decimal(0))
-    ext, vat, payable = (
-        doc.dec("line_extension_amount"),
-        doc.dec("tax_amount"),
-        doc.dec("payable_amount"),
-    )
-    return (
-        line_sum == ext
-        and abs(vat - vat_lines) <= CENT
-        and payable == ext + vat
-        and doc.dec("tax_inclusive_amount") == payable
-    )
+        if line["tax_amount"] is not None and abs(amount * k[1] / 100 - Decimal(
+            line["tax_amount"]
+        )) > CENT:
+            return False
+        taxable[k] = taxable.get(k, Decimal(0)) + amount
+    net_total = sum((Decimal(line["amount"]) for line in doc.lines), Decimal(0))
+    if net_total != doc.dec("line_extension_amount"):
+        return False
+    for ac in doc.allowances:
+        k = key(ac["tax_category"], ac["tax_percent"])
+        sign = 1 if ac["charge_indicator"] else -1
+        taxable[k] = taxable.get(k, Decimal(0)) + sign * Decimal(ac["amount"])
+        net_total += sign * Decimal(ac["amount"])
+    if doc["tax_exclusive_amount"] is not None and doc.dec("tax_exclusive_amount") != net_total:
+        return False
+    vat_by_key = {
+        k: (v * k[1] / 100).quantize(CENT, rounding=ROUND_HALF_UP) for k, v in taxable.items()
+    }
+    for sub in doc.subtotals:
+        k = key(sub["tax_category"], sub["tax_percent"])
+        if k not in vat_by_key or abs(Decimal(sub["tax_amount"]) - vat_by_key[k]) > CENT:
+            return False
+    vat = doc.dec("tax_amount")
+    if doc.subtotals:
+        if vat != sum((Decimal(sub["tax_amount"]) for sub in doc.subtotals), Decimal(0)):
+            return False
+    elif abs(vat - sum(vat_by_key.values(), Decimal(0))) > CENT * len(vat_by_key):
+        return False
+    total = net_total + vat
+    payable = total - _opt(doc["prepaid_amount"]) + _opt(doc["rounding_amount"])
+    return doc.dec("payable_amount") == payable and doc.dec("tax_inclusive_amount") == total
 
 
 class Oracle:
@@ -126,7 +164,15 @@ class Oracle:
             lines = conn.execute(
                 "SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY line_no", (row["id"],)
             ).fetchall()
-            self.docs.append(Doc(row, lines))
+            allowances = conn.execute(
+                "SELECT * FROM invoice_allowances_charges WHERE invoice_id = ? ORDER BY seq",
+                (row["id"],),
+            ).fetchall()
+            subtotals = conn.execute(
+                "SELECT * FROM invoice_tax_subtotals WHERE invoice_id = ? ORDER BY seq",
+                (row["id"],),
+            ).fetchall()
+            self.docs.append(Doc(row, lines, allowances, subtotals))
 
     def earlier(self, doc: Doc) -> list[Doc]:
         return [d for d in self.docs if d["id"] < doc["id"] and d["category"] == doc["category"]]

@@ -199,7 +199,9 @@ def test_without_uuid_the_document_id_is_the_files_sha256() -> None:
 
 def test_price_per_base_quantity_and_tax_percent_fallback() -> None:
     doc = _parse(VALID / "oioubl21_fik75_allowancecharge.xml")
-    assert doc.lines[1].unit_price == Decimal("32.50")  # 65.00 per 2
+    assert doc.lines[1].unit_price == Decimal("65.00")  # as sent: the price of 2
+    assert doc.lines[1].base_quantity == Decimal("2")
+    assert doc.lines[1].tax_category == "S"  # StandardRated
     mixed = _parse(VALID / "oioubl21_mixed_vat_attachment.xml")
     assert mixed.lines[0].tax_percent == Decimal("0")  # from the line's TaxSubtotal
     assert mixed.lines[1].tax_percent == Decimal("25")  # from ClassifiedTaxCategory

@@ -13,6 +13,7 @@ from mockerp.formatting import (
     show_date,
     show_number,
     show_percent,
+    show_price,
     show_timestamp,
     yes_no,
 )
@@ -51,6 +52,16 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _syntax(inv: sqlite3.Row) -> str:
+    """``Peppol BIS Billing 3.0`` or ``OIOUBL 2.1`` (from the CustomizationID); '' if unknown."""
+    if inv["syntax"] == "peppol":
+        return "Peppol BIS Billing 3.0"
+    if inv["syntax"] == "oioubl":
+        custom = _text(inv["customization_id"]).replace("-", " ").strip()
+        return custom if custom.upper().startswith("OIOUBL") else "OIOUBL"
+    return ""
+
+
 def _groups(inv: sqlite3.Row, voucher: str) -> list[Group]:
     groups = [
         Group(
@@ -59,6 +70,7 @@ def _groups(inv: sqlite3.Row, voucher: str) -> list[Group]:
                 Field("loebenr", "Løbenr.", str(inv["id"])),
                 Field("dokument-id", "Dokument-ID", inv["document_uuid"]),
                 Field("dokumenttype", "Dokumenttype", label(DOC_TYPES, inv["doc_type"])),
+                Field("format", "Format", _syntax(inv)),
                 Field("kategori", "Kategori", label(CATEGORIES, inv["category"])),
                 Field("status", "Status", label(STATUSES, inv["status"])),
                 Field("modtaget", "Modtaget", show_date(inv["received_at"])),
@@ -88,9 +100,24 @@ def _groups(inv: sqlite3.Row, voucher: str) -> list[Group]:
             "Beløb",
             (
                 Field("linjesum", "Linjesum", show_amount(inv["line_extension_amount"])),
+                Field("rabatter", "Rabat i alt", show_amount(inv["allowance_total"])),
+                Field("gebyrer", "Gebyrer i alt", show_amount(inv["charge_total"])),
+                Field(
+                    "total-ekskl-moms",
+                    "Total ekskl. moms",
+                    show_amount(inv["tax_exclusive_amount"]),
+                ),
                 Field("moms", "Moms", show_amount(inv["tax_amount"])),
                 Field("total", "Total inkl. moms", show_amount(inv["tax_inclusive_amount"])),
+                Field("forudbetalt", "Forudbetalt", show_amount(inv["prepaid_amount"])),
+                Field("afrunding", "Afrunding", show_amount(inv["rounding_amount"])),
                 Field("at-betale", "At betale", show_amount(inv["payable_amount"])),
+                Field("afregningsvaluta", "Momsvaluta", _text(inv["tax_currency"])),
+                Field(
+                    "moms-afregningsvaluta",
+                    "Moms i momsvaluta",
+                    show_amount(inv["tax_amount_tax_currency"]),
+                ),
             ),
         ),
         Group(
@@ -172,9 +199,45 @@ def _lines(db: sqlite3.Connection, invoice_id: int) -> list[dict[str, str]]:
             "tekst": r["description"],
             "antal": show_number(r["quantity"]),
             "enhed": _text(r["unit_code"]),
-            "enhedspris": show_amount(r["unit_price"]),
+            "enhedspris": show_price(r["unit_price"]),
+            "prisenhed": show_number(r["base_quantity"]),
+            "rabat": show_amount(r["allowance_amount"]),
+            "gebyr": show_amount(r["charge_amount"]),
             "beloeb": show_amount(r["amount"]),
+            "momskategori": _text(r["tax_category"]),
             "momssats": show_percent(r["tax_percent"]),
+            "moms": show_amount(r["tax_amount"]),
+        }
+        for r in rows
+    ]
+
+
+def _allowances_charges(db: sqlite3.Connection, invoice_id: int) -> list[dict[str, str]]:
+    rows = db.execute(
+        "SELECT * FROM invoice_allowances_charges WHERE invoice_id = ? ORDER BY seq",
+        (invoice_id,),
+    ).fetchall()
+    return [
+        {
+            "art": "Gebyr" if r["charge_indicator"] else "Rabat",
+            "tekst": _text(r["reason"]),
+            "beloeb": show_amount(r["amount"]),
+            "momskategori": _text(r["tax_category"]),
+            "momssats": show_percent(r["tax_percent"]),
+        }
+        for r in rows
+    ]
+
+
+def _tax_subtotals(db: sqlite3.Connection, invoice_id: int) -> list[dict[str, str]]:
+    rows = db.execute(
+        "SELECT * FROM invoice_tax_subtotals WHERE invoice_id = ? ORDER BY seq", (invoice_id,)
+    ).fetchall()
+    return [
+        {
+            "momskategori": _text(r["tax_category"]),
+            "momssats": show_percent(r["tax_percent"]),
+            "grundlag": show_amount(r["taxable_amount"]),
             "moms": show_amount(r["tax_amount"]),
         }
         for r in rows
@@ -221,6 +284,8 @@ def _page(
         faktura=inv,
         grupper=_groups(inv, paid["voucher"] if paid else ""),
         linjer=_lines(db, invoice_id),
+        rabatter_gebyrer=_allowances_charges(db, invoice_id),
+        momsspecifikation=_tax_subtotals(db, invoice_id),
         historik=_history(db, inv),
         status_tekst=label(STATUSES, inv["status"]),
         kan_behandles=inv["status"] == "ny",

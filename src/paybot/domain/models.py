@@ -53,14 +53,41 @@ class RawLine(Frozen):
     beloeb: str = ""
     momssats: str = ""
     moms: str = ""
+    prisenhed: str = ""  # price base quantity (empty: 1)
+    rabat: str = ""  # the line's allowances
+    gebyr: str = ""  # the line's charges
+    momskategori: str = ""  # S, Z, E, AE, K, G, O
+
+
+class RawAllowanceCharge(Frozen):
+    """One row of the document allowances and charges table, as text."""
+
+    art: str = ""  # "Rabat" or "Gebyr"
+    tekst: str = ""
+    beloeb: str = ""
+    momskategori: str = ""
+    momssats: str = ""
+
+
+class RawVatSubtotal(Frozen):
+    """One row of the VAT breakdown table, as text."""
+
+    momskategori: str = ""
+    momssats: str = ""
+    grundlag: str = ""
+    moms: str = ""
 
 
 class RawInvoice(Frozen):
     """An invoice detail page as text: ``fields`` maps the ``felt-*`` ids (without the
-    ``felt-`` prefix) to their shown text; ``lines`` are the rows of the line table."""
+    ``felt-`` prefix) to their shown text; ``lines`` are the rows of the line table,
+    ``allowances_charges`` and ``vat_subtotals`` those of the document allowances/charges and
+    the VAT breakdown tables (absent on pages that do not show them)."""
 
     fields: dict[str, str]
     lines: tuple[RawLine, ...] = ()
+    allowances_charges: tuple[RawAllowanceCharge, ...] = ()
+    vat_subtotals: tuple[RawVatSubtotal, ...] = ()
 
     def get(self, name: str) -> str:
         return self.fields.get(name, "").strip()
@@ -91,6 +118,29 @@ class InvoiceLine(Frozen):
     amount: Decimal
     tax_percent: Decimal | None = None
     tax_amount: Decimal | None = None
+    base_quantity: Decimal = Decimal(1)  # price base quantity: the price is per this many
+    allowance_amount: Decimal = Decimal("0.00")
+    charge_amount: Decimal = Decimal("0.00")
+    tax_category: str | None = None  # EN 16931 VAT category code; None: S above 0 %, else Z
+
+
+class AllowanceCharge(Frozen):
+    """A document-level allowance (``charge`` False) or charge, with its VAT category."""
+
+    charge: bool
+    amount: Decimal
+    reason: str = ""
+    tax_category: str | None = None
+    tax_percent: Decimal | None = None
+
+
+class VatSubtotal(Frozen):
+    """One VAT category of the stated VAT breakdown (``TaxSubtotal``)."""
+
+    tax_category: str | None = None
+    tax_percent: Decimal | None = None
+    taxable_amount: Decimal | None = None
+    tax_amount: Decimal
 
 
 class PaymentMeans(Frozen):
@@ -141,9 +191,19 @@ class Invoice(Frozen):
     accounting_cost: str | None = None
     lines: tuple[InvoiceLine, ...] = ()
     line_extension_amount: Decimal
-    tax_amount: Decimal
+    tax_amount: Decimal  # VAT total in the document currency
     total: Decimal  # TaxInclusiveAmount
     payable_amount: Decimal
+    allowances_charges: tuple[AllowanceCharge, ...] = ()
+    vat_subtotals: tuple[VatSubtotal, ...] = ()
+    allowance_total: Decimal | None = None  # as stated; None when not stated
+    charge_total: Decimal | None = None
+    tax_exclusive_amount: Decimal | None = None  # None for OIOUBL (its field holds the VAT)
+    prepaid_amount: Decimal = Decimal("0.00")
+    rounding_amount: Decimal = Decimal("0.00")
+    tax_currency: str | None = None  # VAT accounting currency when not the document's
+    tax_amount_tax_currency: Decimal | None = None  # VAT in that currency; never added
+    syntax: str | None = None  # "OIOUBL 2.1", "Peppol BIS 3", ... as the finance system shows
     payment: PaymentMeans = Field(default_factory=PaymentMeans)
     certificate: CertificateInfo | None = None
     interpreter: InterpreterInfo | None = None

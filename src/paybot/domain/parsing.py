@@ -19,14 +19,18 @@ from typing import TypeVar
 
 from paybot.domain.checks import cpr_shape_valid, normalise_cpr
 from paybot.domain.models import (
+    AllowanceCharge,
     Category,
     CertificateInfo,
     InterpreterInfo,
     Invoice,
     InvoiceLine,
     PaymentMeans,
+    RawAllowanceCharge,
     RawInvoice,
     RawLine,
+    RawVatSubtotal,
+    VatSubtotal,
 )
 from paybot.domain.reasons import Reason
 from paybot.domain.reference_rows import (
@@ -103,14 +107,29 @@ FIELD_LABELS: dict[str, str] = {
     "beloeb": "Beløb",
     "momssats": "Momssats",
     "nr": "Nr.",
+    "prisenhed": "Pris pr.",
+    "rabat": "Rabat",
+    "gebyr": "Gebyr",
+    "momskategori": "Momskategori",
+    "art": "Art",
+    "grundlag": "Momsgrundlag",
+    "rabatter": "Rabat i alt",
+    "gebyrer": "Gebyrer i alt",
+    "total-ekskl-moms": "Total ekskl. moms",
+    "forudbetalt": "Forudbetalt",
+    "afrunding": "Afrunding",
+    "afregningsvaluta": "Momsvaluta",
+    "moms-afregningsvaluta": "Moms i momsvaluta",
 }
 
 
 class InvoiceFormatError(BusinessError):
     """A field of an invoice is missing or cannot be read: manual handling, ``MANUAL_FORMAT``.
 
-    ``field`` is the ``felt-*`` name without the prefix, or ``linje N.<cell>`` for a line cell
-    (N counts from 1). ``value`` is ``None`` for personal fields (and then not in the message).
+    ``field`` is the ``felt-*`` name without the prefix, or ``linje N.<cell>`` for a line cell,
+    ``rabat/gebyr N.<cell>`` for a document allowance/charge and ``momskategori N.<cell>`` for a
+    row of the VAT breakdown (N counts from 1). ``value`` is ``None`` for personal fields (and
+    then not in the message).
     ``problem`` is a short Danish description; :attr:`note` is a sentence for the caseworker.
     """
 
@@ -129,7 +148,7 @@ class InvoiceFormatError(BusinessError):
     def label(self) -> str:
         base = _base_field(self.field)
         label = FIELD_LABELS.get(base, base)
-        if self.field.startswith("linje "):
+        if self.field.startswith(("linje ", "rabat/gebyr ", "momskategori ")):
             return f"{self.field.split('.', 1)[0].capitalize()}, {label}"
         return label
 
@@ -243,6 +262,7 @@ def _line(reader: _Reader, position: int, raw: RawLine) -> InvoiceLine:
         return reader.convert(prefix + name, text, read) if text else None
 
     line_no = optional("nr", read_int)
+    base = optional("prisenhed", _positive_decimal)
     return InvoiceLine(
         line_no=line_no if line_no is not None else position,
         item_id=cell("varenr") or None,
@@ -253,6 +273,72 @@ def _line(reader: _Reader, position: int, raw: RawLine) -> InvoiceLine:
         amount=required("beloeb", read_amount),
         tax_percent=optional("momssats", read_decimal),
         tax_amount=optional("moms", read_amount),
+        base_quantity=base if base is not None else Decimal(1),
+        allowance_amount=optional("rabat", read_amount) or Decimal("0.00"),
+        charge_amount=optional("gebyr", read_amount) or Decimal("0.00"),
+        tax_category=_vat_category(cell("momskategori")),
+    )
+
+
+def _vat_category(text: str) -> str | None:
+    return text.strip().upper() or None
+
+
+def _positive_decimal(text: str) -> Decimal:
+    value = read_decimal(text)
+    if value <= 0:
+        raise ValueError(f"'{text}' er ikke over 0")
+    return value
+
+
+_ALLOWANCE_KINDS = {"rabat": False, "fradrag": False, "gebyr": True, "tillæg": True}
+
+
+def _allowance_kind(text: str) -> bool:
+    kind = _ALLOWANCE_KINDS.get(text.strip().casefold())
+    if kind is None:
+        raise ValueError(f"'{text}' er hverken Rabat eller Gebyr")
+    return kind
+
+
+def _cells(
+    reader: _Reader, prefix: str, raw: RawAllowanceCharge | RawVatSubtotal
+) -> Callable[[str, Callable[[str], T]], T | None]:
+    def optional(name: str, read: Callable[[str], T]) -> T | None:
+        text = str(getattr(raw, name)).strip()
+        return reader.convert(prefix + name, text, read) if text else None
+
+    return optional
+
+
+def _allowance_charge(reader: _Reader, position: int, raw: RawAllowanceCharge) -> AllowanceCharge:
+    prefix = f"rabat/gebyr {position}."
+    optional = _cells(reader, prefix, raw)
+    charge = optional("art", _allowance_kind)
+    amount = optional("beloeb", read_amount)
+    if charge is None or amount is None:
+        missing = "art" if charge is None else "beloeb"
+        raise reader.fail(prefix + missing, "", _MISSING)
+    return AllowanceCharge(
+        charge=charge,
+        amount=amount,
+        reason=" ".join(raw.tekst.split()),
+        tax_category=_vat_category(raw.momskategori),
+        tax_percent=optional("momssats", read_decimal),
+    )
+
+
+def _vat_subtotal(reader: _Reader, position: int, raw: RawVatSubtotal) -> VatSubtotal:
+    prefix = f"momskategori {position}."
+    optional = _cells(reader, prefix, raw)
+    tax = optional("moms", read_amount)
+    if tax is None:
+        raise reader.fail(prefix + "moms", "", _MISSING)
+    return VatSubtotal(
+        tax_category=_vat_category(raw.momskategori),
+        tax_percent=optional("momssats", read_decimal),
+        taxable_amount=optional("grundlag", read_amount),
+        tax_amount=tax,
     )
 
 
@@ -292,7 +378,9 @@ def parse_invoice(raw: RawInvoice) -> Invoice:
     number, invoice date, supplier CVR, currency, line total, total incl. VAT, payable amount and
     every line's quantity, unit price and amount; certificates also form, CPR and certificate
     date; interpreter invoices also booking reference, language, date, start and end time and
-    interpreter category. Empty optional fields become ``None`` (VAT: 0).
+    interpreter category. Empty optional fields become ``None`` (VAT, prepaid, rounding, line
+    allowance and charge: 0; price base quantity: 1). A document allowance/charge needs its kind
+    (Rabat/Gebyr) and amount, a VAT breakdown row its VAT.
     """
     erp_id = _erp_id(raw)
     r = _Reader(raw, erp_id)
@@ -325,6 +413,20 @@ def parse_invoice(raw: RawInvoice) -> Invoice:
         tax_amount=r.optional("moms", read_amount) or Decimal("0.00"),
         total=r.required("total", read_amount),
         payable_amount=r.required("at-betale", read_amount),
+        allowances_charges=tuple(
+            _allowance_charge(r, i, ac) for i, ac in enumerate(raw.allowances_charges, start=1)
+        ),
+        vat_subtotals=tuple(
+            _vat_subtotal(r, i, vs) for i, vs in enumerate(raw.vat_subtotals, start=1)
+        ),
+        allowance_total=r.optional("rabatter", read_amount),
+        charge_total=r.optional("gebyrer", read_amount),
+        tax_exclusive_amount=r.optional("total-ekskl-moms", read_amount),
+        prepaid_amount=r.optional("forudbetalt", read_amount) or Decimal("0.00"),
+        rounding_amount=r.optional("afrunding", read_amount) or Decimal("0.00"),
+        tax_currency=(r.optional_text("afregningsvaluta") or "").upper() or None,
+        tax_amount_tax_currency=r.optional("moms-afregningsvaluta", read_amount),
+        syntax=r.optional_text("format"),
         payment=PaymentMeans(
             code=_payment_code(r),
             fik_card_type=r.optional_text("fik-kortart"),

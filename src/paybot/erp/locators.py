@@ -59,6 +59,10 @@ EXPORT_XLSX: Final = "eksport-xlsx"
 FIELD_PREFIX: Final = "felt-"
 LINES_TABLE_ID: Final = "linjer"
 LINE_ROW_CLASS: Final = "linje"
+ALLOWANCES_TABLE_ID: Final = "rabatter-gebyrer"  # document allowances and charges (optional)
+ALLOWANCE_ROW_CLASS: Final = "rabat-gebyr"
+VAT_TABLE_ID: Final = "momsspecifikation"  # VAT breakdown per category (optional)
+VAT_ROW_CLASS: Final = "momslinje"
 
 # Approval form
 APPROVE_FORM_ID: Final = "godkend-form"

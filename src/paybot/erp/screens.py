@@ -8,11 +8,13 @@ Pure functions: tested on saved pages without a browser.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import lxml.html
 from lxml.html import HtmlElement
+from pydantic import BaseModel
 
-from paybot.domain.models import RawInvoice, RawLine
+from paybot.domain.models import RawAllowanceCharge, RawInvoice, RawLine, RawVatSubtotal
 from paybot.erp import locators as loc
 
 
@@ -87,17 +89,32 @@ def read_list(page: Page, table_id: str, row_class: str) -> ListPage:
     return ListPage(rows=table_rows(page, table_id, row_class), has_next=page.has(loc.NEXT_PAGE_ID))
 
 
+_Row = TypeVar("_Row", bound=BaseModel)
+
+
+def _rows(page: Page, table_id: str, row_class: str, model: type[_Row]) -> tuple[_Row, ...]:
+    """The table's rows as ``model`` (cells the model does not know are ignored)."""
+    known = set(model.model_fields)
+    return tuple(
+        model(**{k: v for k, v in row.items() if k in known})
+        for row in table_rows(page, table_id, row_class)
+    )
+
+
 def read_invoice(page: Page) -> RawInvoice:
-    """Every ``felt-*`` value and every line of an invoice page."""
+    """Every ``felt-*`` value, every line, document allowance/charge and VAT category row of
+    an invoice page (the last two tables may be absent: no rows)."""
     fields: dict[str, str] = {}
     for el in _elements(page.doc, "//*[starts-with(@id, $p)]", p=loc.FIELD_PREFIX):
         fields[str(el.get("id"))[len(loc.FIELD_PREFIX) :]] = _text(el)
-    known = set(RawLine.model_fields)
-    lines = tuple(
-        RawLine(**{k: v for k, v in row.items() if k in known})
-        for row in table_rows(page, loc.LINES_TABLE_ID, loc.LINE_ROW_CLASS)
+    return RawInvoice(
+        fields=fields,
+        lines=_rows(page, loc.LINES_TABLE_ID, loc.LINE_ROW_CLASS, RawLine),
+        allowances_charges=_rows(
+            page, loc.ALLOWANCES_TABLE_ID, loc.ALLOWANCE_ROW_CLASS, RawAllowanceCharge
+        ),
+        vat_subtotals=_rows(page, loc.VAT_TABLE_ID, loc.VAT_ROW_CLASS, RawVatSubtotal),
     )
-    return RawInvoice(fields=fields, lines=lines)
 
 
 def read_voucher(page: Page) -> str:

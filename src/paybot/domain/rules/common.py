@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from paybot.domain import en16931
 from paybot.domain.calendar import payment_date
 from paybot.domain.checks import (
     bank_account_valid,
@@ -30,8 +31,16 @@ from paybot.domain.checks import (
     fik_id_valid,
     giro_account_valid,
 )
-from paybot.domain.models import CheckMade, DocType, Explanation, Invoice, Manual, Pay
-from paybot.domain.money import format_kr, format_quantity, percent_of, plain, within
+from paybot.domain.models import (
+    CheckMade,
+    DocType,
+    Explanation,
+    Invoice,
+    Manual,
+    Pay,
+    PaymentMeans,
+)
+from paybot.domain.money import format_kr, plain
 from paybot.domain.parsing import InvoiceFormatError
 from paybot.domain.reasons import Reason
 from paybot.domain.rules.context import DecisionContext
@@ -293,74 +302,14 @@ def check_amount_limit(invoice: Invoice, max_amount: Decimal) -> Verdict | Passe
 
 
 def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | Passed:
-    """Lines × prices, line total, VAT per line and in total, payable and total incl. VAT."""
-
-    def fail(rule: str, note: str, compared: Mapping[str, str]) -> Verdict:
-        return Verdict(Reason.ARITHMETIC, f"arithmetic.{rule}", note, compared)
-
-    line_vat_sum = Decimal(0)
-    for line in invoice.lines:
-        product = line.quantity * line.unit_price
-        if not within(product, line.amount):
-            return fail(
-                "line_amount",
-                f"Linje {line.line_no}: {format_quantity(line.quantity)} × "
-                f"{format_kr(line.unit_price)} giver {format_kr(product)}, men linjens beløb er "
-                f"{format_kr(line.amount)}",
-                {
-                    "line": str(line.line_no),
-                    "quantity": str(line.quantity),
-                    "unit_price": str(line.unit_price),
-                    "amount": plain(line.amount),
-                },
-            )
-        expected_vat = percent_of(line.amount, vat_percent)
-        if line.tax_amount is not None and not within(line.tax_amount, expected_vat):
-            return fail(
-                "line_vat",
-                f"Linje {line.line_no}: momsen er {format_kr(line.tax_amount)}, men "
-                f"{format_quantity(vat_percent)} % af {format_kr(line.amount)} er "
-                f"{format_kr(expected_vat)}",
-                {
-                    "line": str(line.line_no),
-                    "tax_amount": plain(line.tax_amount),
-                    "expected": plain(expected_vat),
-                    "vat_percent": str(vat_percent),
-                },
-            )
-        line_vat_sum += line.tax_amount if line.tax_amount is not None else expected_vat
-    line_sum = sum((line.amount for line in invoice.lines), Decimal(0))
-    if line_sum != invoice.line_extension_amount:
-        return fail(
-            "line_total",
-            f"Linjerne giver tilsammen {format_kr(line_sum)}, men linjesummen er "
-            f"{format_kr(invoice.line_extension_amount)}",
-            {"sum_of_lines": plain(line_sum), "line_total": plain(invoice.line_extension_amount)},
-        )
-    if not within(invoice.tax_amount, line_vat_sum):
-        return fail(
-            "vat_total",
-            f"Momsen er {format_kr(invoice.tax_amount)}, men linjernes moms er tilsammen "
-            f"{format_kr(line_vat_sum)}",
-            {"tax_amount": plain(invoice.tax_amount), "sum_of_line_vat": plain(line_vat_sum)},
-        )
-    expected_payable = invoice.line_extension_amount + invoice.tax_amount
-    if invoice.payable_amount != expected_payable:
-        return fail(
-            "payable",
-            f"Beløbet at betale er {format_kr(invoice.payable_amount)}, men linjesum plus moms "
-            f"er {format_kr(expected_payable)}",
-            {
-                "payable_amount": plain(invoice.payable_amount),
-                "line_total_plus_vat": plain(expected_payable),
-            },
-        )
-    if invoice.total != invoice.payable_amount:
-        return fail(
-            "total",
-            f"Total inkl. moms er {format_kr(invoice.total)}, men beløbet at betale er "
-            f"{format_kr(invoice.payable_amount)}",
-            {"total": plain(invoice.total), "payable_amount": plain(invoice.payable_amount)},
+    """Lines, allowances and charges, VAT per category and the totals as EN 16931 computes
+    them (:func:`paybot.domain.en16931.audit`; ``vat_percent`` is the standard rate, category
+    S). The note names the first figure that differs, the stated and the computed value; a
+    pass records the totals checked."""
+    finding = en16931.audit(invoice, vat_percent)
+    if finding is not None:
+        return Verdict(
+            Reason.ARITHMETIC, f"arithmetic.{finding.rule}", finding.note, dict(finding.compared)
         )
     return Passed(
         "arithmetic",
@@ -368,7 +317,6 @@ def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | Passed
             "lines": str(len(invoice.lines)),
             "line_total": plain(invoice.line_extension_amount),
             "tax_amount": plain(invoice.tax_amount),
-            "sum_of_line_vat": plain(line_vat_sum),
             "vat_percent": str(vat_percent),
             "payable_amount": plain(invoice.payable_amount),
             "total": plain(invoice.total),
@@ -376,12 +324,32 @@ def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | Passed
     )
 
 
+def fik_parts(p: PaymentMeans) -> tuple[str, str | None, str]:
+    """FIK card type, payment id and creditor number from either form.
+
+    OIOUBL 2.x: card type ``71`` (``PaymentID``), payment id (``InstructionID``) and creditor
+    (``CreditAccount/AccountID``) apart. Peppol BIS 3 (DK-R-010/011): ``PaymentID``
+    ``71#000000012345674`` (card type before ``#``, ``73#`` or ``73`` without an id) and the
+    creditor number in ``PayeeFinancialAccount/ID``, shown as the account number.
+    """
+    card = (p.fik_card_type or "").strip().lstrip("+")
+    payment_id = (p.fik_payment_id or "").strip() or None
+    if "#" in card:
+        card, _, rest = card.partition("#")
+        card = card.strip().lstrip("+")
+        payment_id = payment_id or rest.strip() or None
+    creditor = (p.fik_creditor or "").strip() or (p.bank_account or "").strip()
+    return card, payment_id, creditor
+
+
 def check_payment_means(invoice: Invoice) -> Verdict | Passed:
     """42 bank (reg.no. + account), 93 FIK (71/75 with a valid id, 73 without; creditor
     number), 97 NemKonto, 50 giro (account 1-10 digits). Anything else is manual.
 
     A pass records the numbers checked; the account under ``bank_reg`` / ``bank_account``,
-    keys the audit trail masks (``********78``)."""
+    keys the audit trail masks (``********78``). FIK is read in the OIOUBL form (card type,
+    payment id and creditor apart) and in the Peppol BIS 3 form (DK-R-010/011: ``PaymentID``
+    ``71#000000012345674``, the creditor number as the payee account), see :func:`fik_parts`."""
     p = invoice.payment
 
     def fail(rule: str, note: str, compared: Mapping[str, str]) -> Verdict:
@@ -414,7 +382,7 @@ def check_payment_means(invoice: Invoice) -> Verdict | Passed:
             compared,
         )
     if code == "93":
-        card = (p.fik_card_type or "").strip().lstrip("+")
+        card, payment_id, creditor = fik_parts(p)
         compared["fik_card_type"] = card
         if card not in ("71", "73", "75"):
             return fail(
@@ -423,24 +391,28 @@ def check_payment_means(invoice: Invoice) -> Verdict | Passed:
                 "(kun +71, +73 og +75).",
                 compared,
             )
-        if not fik_id_valid(card, p.fik_payment_id):
+        if not fik_id_valid(card, payment_id):
             problem = (
                 "+73 har ikke noget betalings-ID, men fakturaen angiver et"
                 if card == "73"
                 else f"betalings-ID'et passer ikke til kortart +{card} (længde eller kontrolciffer)"
             )
             return fail("fik_payment_id", f"FIK-betalingen er ugyldig: {problem}.", compared)
-        creditor = (p.fik_creditor or "").strip()
-        compared["fik_creditor"] = creditor
+        # Peppol's creditor sits in the account number field, which is never shown in a note
+        from_account = not (p.fik_creditor or "").strip()
+        if not from_account:
+            compared["fik_creditor"] = creditor
         if not fik_creditor_valid(creditor):
+            shown = "(kontonummer-feltet)" if from_account and creditor else creditor
             return fail(
                 "fik_creditor",
-                f"FIK-kreditornummeret '{creditor or 'mangler'}' er ugyldigt "
+                f"FIK-kreditornummeret '{shown or 'mangler'}' er ugyldigt "
                 "(8 cifre, begynder med 8).",
                 compared,
             )
         return Passed(
-            "payment_means", {**compared, "fik_payment_id": (p.fik_payment_id or "").strip()}
+            "payment_means",
+            {**compared, "fik_payment_id": payment_id or "", "fik_creditor": creditor},
         )
     return fail(
         "unknown_code",
