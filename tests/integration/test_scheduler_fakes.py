@@ -39,6 +39,7 @@ from paybot.config import RobotManifest, Settings, load_manifests, load_settings
 from paybot.ledger import Ledger, RunRecord
 from paybot.scheduler.dispatch import Limits
 from paybot.scheduler.service import SchedulerService, ServiceOptions
+from support.robots import audit_key_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0
@@ -254,6 +255,7 @@ def make_home(tmp_path: Path, robots: Mapping[str, str] | None = None) -> FakeHo
         "PAYBOT_HOME": str(home),
         "PAYBOT_ERP_PASSWORD": "not-used-by-fake-robots",
         "FAKE_MARKERS": str(tmp_path / "markers"),
+        **audit_key_env(tmp_path),
     }
     fake = FakeHome(home, env)
     for name, task in (robots or {}).items():
