@@ -10,14 +10,17 @@ from typing import Any
 
 import pytest
 
+from paybot.config import load_rules
 from paybot.domain.models import DocType, Invoice, Manual, Pay, PaymentMeans, RegisterEntry
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import MedicalCertificateRules
 from paybot.domain.rules.context import DecisionContext
+from paybot.domain.rules.keys import KeyedHash
 from paybot.domain.rules.medical_certificates_config import MedicalCertificatesConfig
 from support.domain_builders import (
     CITIZEN,
     OTHER_CITIZEN,
+    RULES_DIR,
     D,
     certificate_invoice,
     certificate_rules,
@@ -269,8 +272,11 @@ def test_duplicate_keys_hash_the_citizen() -> None:
     inv = certificate_invoice()
     keys = RULES.duplicate_keys(inv)
     assert keys[0] == "cvr+nr:86483505:L-5001"
-    assert keys[1].startswith("cvr+cpr+blanket:sha256:")
+    assert keys[1].startswith("cvr+cpr+blanket:hmac-sha256:")
     assert all(CITIZEN not in k and CITIZEN.replace("-", "") not in k for k in keys)
+    # keyed: another installation's key gives another digest for the same certificate
+    other_key = certificate_rules(KeyedHash(b"\x01" * 32))
+    assert other_key.duplicate_keys(inv)[1] != keys[1]
     # the same certificate billed again under another number has the same second key
     again = certificate_invoice(invoice_number="L-5002")
     assert RULES.duplicate_keys(again)[1] == keys[1]
@@ -284,3 +290,9 @@ def test_duplicate_keys_hash_the_citizen() -> None:
 
 def test_rules_need_requisitions() -> None:
     assert RULES.needs_requisitions and not RULES.needs_bookings
+
+
+def test_the_rules_refuse_to_hash_without_the_pseudonym_key() -> None:
+    unkeyed = load_rules(RULES_DIR / "medical_certificates.yaml", "medical_certificates")
+    with pytest.raises(RuntimeError, match="pseudonym key"):
+        unkeyed.duplicate_keys(certificate_invoice())

@@ -2,7 +2,8 @@
 
 SQLite (the default, ``sqlite:///data/ledger.sqlite``): WAL journal (readers never wait for the
 writer), ``synchronous=FULL`` (a committed payment intent survives a power cut), a busy timeout
-(a writer waits for another instead of failing), and our own ``BEGIN``: write transactions
+(a writer waits for another instead of failing), ``secure_delete`` (a deleted row's bytes are
+overwritten, not left readable in free pages), and our own ``BEGIN``: write transactions
 start with ``BEGIN IMMEDIATE``, so two processes claiming work never both read the same free
 item and then race to update it; the second waits until the first has committed. PostgreSQL
 URLs are passed through; the ledger's queries lock rows there (``FOR UPDATE [SKIP LOCKED]``).
@@ -50,6 +51,8 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # deleted rows are overwritten, not left in free pages (old unsalted keys)
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
 

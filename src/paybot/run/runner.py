@@ -27,6 +27,7 @@ from paybot.config import Credentials, RobotConfig
 from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.models import ErpStatus, business_key
 from paybot.domain.parsing import parse_register_row
+from paybot.domain.rules import keys
 from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
 from paybot.erp.reference import ReferenceData, load_reference_data
@@ -289,6 +290,7 @@ class Runner:
         freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id)
         if freed:
             self.audit.event("leases_released", erp_ids=freed)
+        self.upgrade_stored_keys()
         try:
             try:
                 session, accounts, reference = self.prepare()
@@ -304,6 +306,20 @@ class Runner:
             for browser in self.browsers:
                 browser.close()
             shutil.rmtree(self.downloads, ignore_errors=True)
+
+    def upgrade_stored_keys(self) -> int:
+        """Replace duplicate keys an older paybot stored unsalted (reversible personal data)
+        by their keyed form, when the rules know how (``upgrade_stored_key``); returns how
+        many. Runs before anything is touched in the finance system; safe to repeat."""
+        upgrade = getattr(self.cfg.rules, "upgrade_stored_key", None)
+        if upgrade is None:
+            return 0
+        replaced = self.ledger.upgrade_keys(
+            self.cfg.name, keys.LEGACY_CERTIFICATE_KEY_PREFIX, upgrade
+        )
+        if replaced:
+            self.audit.event("duplicate_keys_upgraded", count=replaced, to="hmac-sha256")
+        return replaced
 
     def _outcome(self, outcomes: list[ItemOutcome]) -> Outcome:
         counts = Counts()

@@ -1,6 +1,8 @@
 """Medical certificates (lægeerklæringer): docs/rules.md, "Medical certificates".
 
-Notes name the form and dates, never the citizen (no CPR number, no name).
+Notes name the form and dates, never the citizen (no CPR number, no name). The duplicate key of
+"same practice, citizen and form" is a keyed hash: the rules are built with the installation's
+pseudonym key (:class:`~paybot.domain.rules.keys.KeyedHash`) for a run.
 """
 
 from __future__ import annotations
@@ -69,10 +71,18 @@ class MedicalCertificateRules:
         Reason.ACCOUNT_STRING,
     )
     reason_codes: ClassVar[frozenset[str]] = frozenset(r.value for r in check_order)
+    needs_pseudonym_key: ClassVar[bool] = True
+    """A run needs the pseudonym key (``keyed_hash``) for the certificate duplicate key."""
 
-    def __init__(self, config: MedicalCertificatesConfig, rule_version: str) -> None:
+    def __init__(
+        self,
+        config: MedicalCertificatesConfig,
+        rule_version: str,
+        keyed_hash: keys.KeyedHash | None = None,
+    ) -> None:
         self.config = config
         self.rule_version = rule_version
+        self._keyed_hash = keyed_hash
         self._practices = {(p.cvr, p.ydernummer) for p in config.practices}
         self._before_requisition: tuple[Check, ...] = (
             lambda inv, ctx: check_currency(inv) or self._check_certificate_present(inv),
@@ -93,8 +103,16 @@ class MedicalCertificateRules:
         )
 
     @classmethod
-    def from_config(cls, data: Mapping[str, Any], rule_version: str) -> Self:
-        return cls(MedicalCertificatesConfig.model_validate(data), rule_version)
+    def from_config(
+        cls,
+        data: Mapping[str, Any],
+        rule_version: str,
+        *,
+        keyed_hash: keys.KeyedHash | None = None,
+    ) -> Self:
+        """Without ``keyed_hash`` the rules can be checked but not run (``duplicate_keys``
+        raises)."""
+        return cls(MedicalCertificatesConfig.model_validate(data), rule_version, keyed_hash)
 
     # --- the decision ---------------------------------------------------------------------
 
@@ -136,12 +154,27 @@ class MedicalCertificateRules:
 
     # --- duplicates -----------------------------------------------------------------------
 
+    def _keyed(self) -> keys.KeyedHash:
+        if self._keyed_hash is None:
+            raise RuntimeError(
+                "the certificate rules were built without the pseudonym key (keyed_hash); "
+                "load them with load_robot_config for a run"
+            )
+        return self._keyed_hash
+
     def duplicate_keys(self, invoice: Invoice) -> tuple[str, ...]:
         cert = invoice.certificate
         return keys.present(
             keys.invoice_number_key(invoice.supplier_cvr, invoice.invoice_number),
-            keys.certificate_key(invoice.supplier_cvr, cert.cpr, cert.form) if cert else None,
+            keys.certificate_key(invoice.supplier_cvr, cert.cpr, cert.form, self._keyed())
+            if cert
+            else None,
         )
+
+    def upgrade_stored_key(self, stored: str) -> str | None:
+        """The keyed form of a duplicate key stored by an older paybot (unsalted SHA-256),
+        ``None`` when ``stored`` is not one (see :func:`keys.upgrade_certificate_key`)."""
+        return keys.upgrade_certificate_key(stored, self._keyed())
 
     def register_keys(self, entry: RegisterEntry) -> tuple[str, ...]:
         return keys.present(keys.invoice_number_key(entry.supplier_cvr, entry.invoice_number))
