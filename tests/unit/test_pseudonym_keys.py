@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +136,28 @@ def test_a_bad_key_is_a_config_error_that_hides_it(
     message = str(caught.value)
     assert problem in message and str(vault) in message
     assert str(content["pseudonym_key"]) not in message
+
+
+def test_robot_run_without_the_key_stops_before_anything_is_touched(tmp_path: Path) -> None:
+    """``robot run pay-medical-certificates`` without a pseudonym key: exit 2, the message
+    says where to put it, and no ledger, lock, trail or run folder is made."""
+    vault = write_vault(tmp_path / "vault.json", {"erp": {"password": "not-shown-1"}})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
+    env |= {
+        "PAYBOT_HOME": str(ROOT),
+        "PAYBOT_DATA_DIR": str(tmp_path / "data"),
+        "PAYBOT_OUTPUT_DIR": str(tmp_path / "output"),
+        "PAYBOT_VAULT_FILE": str(vault),
+        "PAYBOT_ERP_URL": "http://127.0.0.1:9",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "paybot", "run", "pay-medical-certificates"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "pseudonym_key" in done.stderr and str(vault) in done.stderr
+    assert "not-shown-1" not in done.stdout + done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vault.json"]

@@ -31,6 +31,7 @@ from paybot.config import (
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
 from paybot.ledger import Ledger
+from paybot.private import open_private, private_dir, tighten_tree
 from paybot.run_folder import (
     ENV_DRY_RUN,
     ENV_LOCK_HELD,
@@ -95,6 +96,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
         _err(f"--workers {workers}: must be between 1 and 16")
         return EXIT_USAGE
     settings = cfg.settings
+    private_dir(settings.data_dir)
+    private_dir(settings.output_dir)
     run_id = new_run_id()
     folder = run_dir(settings.output_dir, run_id)
     try:
@@ -108,7 +111,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         ledger.create_schema()
         ledger.mark_abandoned_runs(cfg.name, run_id)
         ledger.start_run(run_id, cfg.name, trigger, socket.gethostname(), os.getpid())
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         env = os.environ | {
             ENV_HOME: str(cfg.home),
             ENV_RUN_ID: run_id,
@@ -129,6 +132,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     finally:
         ledger.close()
         lock.release()
+        tighten_tree(folder)  # robocorp's output, whatever umask its writers had
     _summary(cfg.name, folder, outcome, ns.dry_run)
     return outcome.exit_code
 
@@ -147,7 +151,7 @@ def _run_child(cfg: RobotConfig, folder: Path, env: dict[str, str], lock_fd: int
         "--console-colors",
         "plain",
     ]
-    with open(folder / "console.log", "w", encoding="utf-8") as log:
+    with open_private(folder / "console.log", "w", encoding="utf-8") as log:
         proc = subprocess.Popen(
             cmd,
             cwd=cfg.home,

@@ -35,6 +35,7 @@ from paybot.erp.session import ErpSession, LoginRefused
 from paybot.errors import ApplicationError, PaybotError, ScreenChanged, SessionExpired
 from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_PREFLIGHT
 from paybot.ledger import CLAIMABLE, LedgerPort
+from paybot.private import private_dir
 from paybot.run.ordering import KeyOrder
 from paybot.run.report import Report, write_report
 from paybot.run.worker import CircuitBreaker, ItemOutcome, Result, Shared, Worker
@@ -73,8 +74,7 @@ def export_folder(data_dir: Path, robot: str, run_id: str) -> Path:
     """A private folder for the export files this run downloads (they hold CPR numbers and
     are deleted once read). Folders a killed run of the same robot left behind are deleted
     first: the caller holds the robot's lock, so no other run of it can be using them."""
-    parent = data_dir / "tmp"
-    parent.mkdir(parents=True, exist_ok=True)
+    parent = private_dir(data_dir / "tmp")
     for stale in parent.glob(f"exports-{robot}-*"):
         shutil.rmtree(stale, ignore_errors=True)
     folder = parent / f"exports-{robot}-{run_id}"

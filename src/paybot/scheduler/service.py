@@ -35,6 +35,7 @@ from apscheduler.events import (
 from paybot.audit import AuditTrail
 from paybot.config import RobotManifest, Settings
 from paybot.ledger import Ledger, utc_now
+from paybot.private import private_dir, private_opener
 from paybot.scheduler import dispatch
 from paybot.scheduler.dispatch import Command, Dispatcher, Limits, robot_run_command
 from paybot.scheduler.due import DueTimes, NotingExecutor
@@ -73,8 +74,8 @@ class SchedulerLock:
     @classmethod
     def acquire(cls, data_dir: Path) -> SchedulerLock:
         path = data_dir / LOCK_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process's life
+        private_dir(path.parent)
+        file = open(path, "a+", encoding="utf-8", opener=private_opener)  # noqa: SIM115 - held for the process's life
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
