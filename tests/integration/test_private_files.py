@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from paybot import locks
 from paybot.audit import AuditTrail
+from paybot.config import load_settings
 from paybot.ledger import Ledger
 from paybot.private import (
     PRIVATE_UMASK,
@@ -24,6 +26,10 @@ from paybot.private import (
 )
 from paybot.run.report import Report, write_report
 from paybot.run_folder import Counts, Outcome
+from paybot.scheduler.child import ChildRun
+from paybot.scheduler.jobs import make_scheduler, store_path
+from paybot.scheduler.service import SchedulerLock
+from support.domain_builders import ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +145,22 @@ def test_an_old_trail_is_tightened_when_appended_to(tmp_path: Path) -> None:
     with AuditTrail(path) as trail:
         trail.logger(run_id="r2", robot="x").event("run_started")
     assert mode(path) == 0o600
+
+
+def test_the_schedulers_store_lock_and_run_logs_are_owner_only(tmp_path: Path) -> None:
+    data, output = tmp_path / "data", tmp_path / "output"
+    settings = load_settings(ROOT, {"PAYBOT_DATA_DIR": str(data), "PAYBOT_OUTPUT_DIR": str(output)})
+    scheduler = make_scheduler(settings)
+    scheduler.start(paused=True)
+    scheduler.shutdown()
+    lock = SchedulerLock.acquire(data)
+    lock.release()
+    child = ChildRun.start(
+        [sys.executable, "-c", "print('run')"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=output / "scheduler" / "pay-x-20261130-020000.log",
+    )
+    assert child.process.wait(timeout=60) == 0
+    assert store_path(settings).exists() and (output / "scheduler").is_dir()
+    assert open_to_others(data) == [] and open_to_others(output) == []
