@@ -49,6 +49,8 @@ from typing import Any
 
 from proc_rss import TreeSampler
 
+from paybot.audit.signing import new_key_pair
+
 ROOT = Path(__file__).resolve().parents[1]
 BARE_SCRIPT = Path(__file__).resolve().parent / "bare_selenium_payer.py"
 ROBOT = "pay-small-invoices"
@@ -141,6 +143,7 @@ def world(root: Path, template: Template) -> Iterator[tuple[str, Path, dict[str,
             "PAYBOT_DATA_DIR": str(data),
             "PAYBOT_OUTPUT_DIR": str(root / "output"),
             "PAYBOT_VAULT_FILE": str(vault),
+            "PAYBOT_AUDIT_SIGNING_KEY": new_key_pair()[0],  # signed, as in production
         }
         yield server.url, vault, env
     check_truth(db, template)

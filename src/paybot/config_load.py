@@ -162,7 +162,17 @@ def _resolve(settings: Settings, home: Path, file: str) -> Settings:
             "output_dir": output_dir,
             "ledger": settings.ledger.model_copy(update={"url": ledger_url}),
             "audit": settings.audit.model_copy(
-                update={"file": absolute(Path(fill(str(settings.audit.file), "audit.file")))}
+                update={
+                    "file": absolute(Path(fill(str(settings.audit.file), "audit.file"))),
+                    "public_key_file": absolute(
+                        Path(fill(str(settings.audit.public_key_file), "audit.public_key_file"))
+                    ),
+                    "signing_key_file": None
+                    if settings.audit.signing_key_file is None
+                    else absolute(
+                        Path(fill(str(settings.audit.signing_key_file), "audit.signing_key_file"))
+                    ),
+                }
             ),
             "vault_file": absolute(Path(fill(str(settings.vault_file), "vault_file"))),
             "browser": settings.browser.model_copy(
@@ -379,6 +389,21 @@ class RobotConfig:
     @property
     def rule_version(self) -> str:
         return self.rules.rule_version
+
+    @property
+    def config_checksum(self) -> str:
+        """``sha256:`` + 16 hex digits over everything that decides in this run: the settings
+        (after environment overrides), the manifest, the reason texts and the rules file's
+        version and digest. Two runs with the same checksum decided under the same
+        configuration. Secrets are not part of the settings and so not of the checksum."""
+        material = {
+            "settings": self.settings.model_dump(mode="json", exclude={"home"}),
+            "manifest": self.manifest.model_dump(mode="json"),
+            "reasons": self.reasons.model_dump(mode="json"),
+            "rule_version": self.rule_version,
+        }
+        text = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def load_robot_config(

@@ -66,7 +66,21 @@ class LedgerSettings(ConfigModel):
 
 
 class AuditSettings(ConfigModel):
+    """The audit trail and its signing (docs/audit.md)."""
+
     file: Path = Path("{data_dir}/audit/audit.jsonl")
+    """The trail, one JSON record a line."""
+    signed: bool = True
+    """Sign the trail's head with the robot's key (Ed25519 checkpoints). A run without a key
+    refuses to start; ``false`` knowingly writes an unsigned trail."""
+    signing_key_file: Path | None = None
+    """A file (mode 0600, outside the data folder) holding the private key, used when no
+    ``audit_signing_key`` secret is set (``PAYBOT_AUDIT_SIGNING_KEY``, systemd credential
+    ``audit-signing-key``, vault file); ``robot audit keygen`` writes one."""
+    public_key_file: Path = Path("config/audit-public-key.pem")
+    """The public key ``robot audit verify`` checks signatures with (it cannot sign)."""
+    checkpoint_every: Annotated[int, Field(ge=1)] = 1000
+    """Sign the head again after this many records (besides at each run's start and end)."""
 
 
 class RunnerSettings(ConfigModel):

@@ -3,6 +3,8 @@ module, rules module, rules file) is copied into a fresh project home and run ag
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +34,9 @@ def test_the_example_fourth_robot_runs(template: Template, tmp_path: Path) -> No
     rules = yaml.safe_load((EXAMPLE / "config/rules/cleaning.yaml").read_text("utf-8"))
 
     with robot_world(tmp_path / "world", template) as world:
-        env = {"PAYBOT_HOME": str(home), "PYTHONPATH": str(home / "lib")}
+        # the robot's package first, then whatever paybot the caller put on the path
+        path = os.pathsep.join(p for p in (str(home / "lib"), os.environ.get("PYTHONPATH")) if p)
+        env = {"PAYBOT_HOME": str(home), "PYTHONPATH": path}
         listed = world.robot("list", env=env)
         assert "pay-cleaning-invoices" in listed.stdout
         run = world.robot("run", "pay-cleaning-invoices", env=env)
@@ -67,3 +71,13 @@ def test_the_example_fourth_robot_runs(template: Template, tmp_path: Path) -> No
             assert (r["status"], r["manual_reason"]) == ("manuel", want), dict(r)
         trail = world.audit_file.read_text("utf-8")
         assert '"rule_version":"2026.1+' in trail
+        # every decision records the checks it made: all seven for a payment, the failed one last
+        decisions = [r for r in map(json.loads, trail.splitlines()) if r["event"] == "decision"]
+        assert {d["decision"] for d in decisions} == {"pay", "manual"}
+        for d in decisions:
+            *passed, last = d["checks"]
+            assert all(c["passed"] for c in passed)
+            if d["decision"] == "pay":
+                assert last["passed"] and len(d["checks"]) == 7
+            else:
+                assert not last["passed"] and last["reason"] == d["reason"]

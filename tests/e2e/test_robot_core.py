@@ -97,8 +97,12 @@ def test_pays_exactly_the_ground_truth_then_changes_nothing(
         history = world.robot("runs", "--robot", ROBOT)
         assert history.returncode == 0 and history.stdout.count(ROBOT) >= 2
 
-        # The audit trail: the whole chain verifies, one invoice reads start to end.
-        assert world.robot("audit", "verify").returncode == 0
+        # The audit trail: the whole chain verifies, signed by the robot's key and agreeing with
+        # the checkpoint kept in the ledger; one invoice reads start to end.
+        verified = world.robot("audit", "verify", "--require-signed")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "signed through seq" in verified.stdout
+        assert "matches the ledger's checkpoint" in verified.stdout
         paid = expected_pay[0]["loebenr"]
         shown = world.robot("audit", "show", str(paid))
         assert shown.returncode == 0, shown.stderr
@@ -249,6 +253,13 @@ def test_dry_run_decides_and_records_but_touches_nothing(
             rows = ledger.execute("SELECT COUNT(*) FROM decisions WHERE dry_run = 1").fetchone()
         assert rows[0] == len(expected)
         assert set(ledger_states(world.ledger_file).values()) == {"PENDING"}
+        # Every record of the dry run says so; the run's start names paybot's version and the
+        # configuration's checksum.
+        records = [json.loads(x) for x in world.audit_file.read_text("utf-8").splitlines()]
+        of_run = [r for r in records if r.get("run_id") and r.get("event") != "trail_started"]
+        assert of_run and all(r.get("dry_run") is True for r in of_run)
+        started = next(r for r in records if r["event"] == "run_started")
+        assert started["paybot_version"] and started["config_checksum"].startswith("sha256:")
 
 
 def test_exit_codes_for_config_errors_unreachable_system_and_a_busy_robot(
@@ -261,6 +272,10 @@ def test_exit_codes_for_config_errors_unreachable_system_and_a_busy_robot(
 
         no_vault = world.robot("run", ROBOT, env={"PAYBOT_VAULT_FILE": str(tmp_path / "none")})
         assert no_vault.returncode == 2 and "none" in no_vault.stderr
+
+        no_key = world.robot("run", ROBOT, env={"PAYBOT_AUDIT_SIGNING_KEY": ""})
+        assert no_key.returncode == 2 and "no audit signing key" in no_key.stderr
+        assert not world.audit_file.exists()  # nothing was started
 
         unknown = world.robot("run", "pay-everything")
         assert unknown.returncode == 2 and "pay-small-invoices" in unknown.stderr

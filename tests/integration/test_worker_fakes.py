@@ -4,6 +4,7 @@ in-memory ledger: retries, the circuit breaker, and reconciliation, without a br
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from paybot.audit.masking import mask_data
 from paybot.config import RobotConfig, load_robot_config
 from paybot.domain.models import RawInvoice, RawLine
+from paybot.domain.rules import SmallInvoiceRules
 from paybot.erp.reference import ReferenceData
 from paybot.errors import ApplicationError
 from paybot.ledger import InMemoryLedger, State
@@ -267,3 +270,35 @@ def test_a_run_that_goes_past_midnight_pays_with_the_new_date(
     assert [o.result for o in worker.outcomes] == [Result.PAID] * 2
     # due 30-11-2026: paid on the due date, then (due date passed at midnight) the new today
     assert erp.payment_dates == [TODAY, TODAY + dt.timedelta(days=1)]
+
+
+def test_the_decision_record_lists_every_check_with_the_bank_account_masked(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, ledger, erp = make(cfg, tmp_path, items=1)
+    bank = good_invoice(1).fields | {"betalingskode": "42", "regnr": "1234"}
+    bank |= {"kontonr": "0012345678"}
+    erp.read_invoice = lambda erp_id: RawInvoice(  # type: ignore[method-assign]
+        fields=bank, lines=good_invoice(erp_id).lines
+    )
+    worker.run()
+    assert [o.result for o in worker.outcomes] == [Result.PAID]
+    events = worker.audit.seen  # type: ignore[attr-defined]
+    (fields,) = [f for e, f in events if e == "decision"]
+    checks = fields["checks"]
+    reasons = list(dict.fromkeys(c["reason"] for c in checks))
+    assert reasons == [r.value for r in SmallInvoiceRules.check_order]
+    assert all(c["passed"] and c["compared"] for c in checks)
+    (means,) = [c for c in checks if c["reason"] == "MANUAL_PAYMENT_MEANS"]
+    assert means["rule"] == "small_invoices.payment_means"
+    assert means["compared"]["code"] == "42"
+    # the trail masks the account by its key; so does the ledger's copy of the decision
+    masked = mask_data({"event": "decision", **fields})
+    assert isinstance(masked, dict)
+    assert "0012345678" not in json.dumps(masked)
+    assert '"bank_account": "********78"' in json.dumps(masked)
+    (stored,) = ledger.decisions_for(ROBOT, 1)
+    assert "0012345678" not in json.dumps(stored.decision)
+    assert [c["reason"] for c in stored.decision["explanation"]["checks"]] == [
+        c["reason"] for c in checks
+    ]

@@ -183,8 +183,24 @@ def robot_world(root: Path, template: Template, **faults: Any) -> Iterator[Robot
             "PAYBOT_OUTPUT_DIR": str(root / "output"),
             "PAYBOT_VAULT_FILE": str(vault),
             "PAYBOT_RUNNER_BACKOFF_SECONDS": "0.2",
+            **audit_key_env(root),
         }
         yield RobotWorld(root=root, template=template, server=server, db=db, env=env)
+
+
+def audit_key_env(root: Path) -> dict[str, str]:
+    """A fresh audit signing key for a test world: the private key in the environment (as a
+    systemd credential or vault would give it), the public key in ``root/audit-public-key.pem``
+    (outside the data folder), as ``PAYBOT_AUDIT_*`` variables."""
+    from paybot.audit.signing import new_key_pair
+
+    private, public = new_key_pair()
+    public_file = root / "audit-public-key.pem"
+    public_file.write_text(public, encoding="utf-8")
+    return {
+        "PAYBOT_AUDIT_SIGNING_KEY": private,
+        "PAYBOT_AUDIT_PUBLIC_KEY_FILE": str(public_file),
+    }
 
 
 def personal_values(db: Path) -> set[str]:

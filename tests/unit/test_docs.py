@@ -43,3 +43,16 @@ def test_the_quick_start_is_the_two_commands_ci_runs() -> None:
     assert "./scripts/demo" in quick and "./scripts/test" in quick
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text("utf-8")
     assert "./.ci/run" in (ROOT / ".github" / "workflows" / "ci.yml").read_text("utf-8")
+
+
+def test_the_readme_states_the_audit_guarantees_of_docs_audit_md_word_for_word() -> None:
+    audit = (ROOT / "docs" / "audit.md").read_text("utf-8")
+    start, end = "<!-- guarantees:start -->", "<!-- guarantees:end -->"
+    claims = audit[audit.index(start) + len(start) : audit.index(end)].strip().splitlines()
+    assert len(claims) >= 5 and all(c.startswith("- ") for c in claims)
+    readme = (ROOT / "README.md").read_text("utf-8")
+    missing = [c for c in claims if c not in readme]
+    assert missing == [], f"README.md lacks these claims of docs/audit.md: {missing}"
+    block = readme[readme.index(start) + len(start) : readme.index(end)].strip().splitlines()
+    extra = [line for line in block if line not in claims]
+    assert extra == [], f"README.md claims what docs/audit.md does not: {extra}"

@@ -16,6 +16,7 @@ from paybot.domain.reasons import Reason
 from paybot.domain.rules import InterpreterRules
 from paybot.domain.rules.context import DecisionContext
 from paybot.domain.rules.interpreter_calc import ExpectedLine, expected_lines
+from support.decisions import assert_every_check_passed, assert_passed_then_failed
 from support.domain_builders import (
     UNKNOWN_SUPPLIER,
     D,
@@ -346,3 +347,28 @@ def test_duplicate_keys() -> None:
                           issue_date=inv.issue_date, payable_amount=inv.payable_amount)
     assert RULES.register_keys(entry) == keys[:1]
     assert RULES.needs_bookings and not RULES.needs_requisitions
+
+
+# --- the checks a decision records ----------------------------------------------------------
+
+
+def test_a_pay_decision_records_every_check_passed_with_its_values() -> None:
+    values = assert_every_check_passed(run(), "interpreter", InterpreterRules.check_order)
+    assert values["format.interpreter"] == {"booking_ref": "TB-2024-0042"}
+    assert values["duplicate"]["keys"].endswith("; bestilling:TB-2024-0042")
+    assert values["booking"]["booking"] == "TB-2024-0042"
+    assert values["cancellation"]["invoice_cancelled"] == "nej"
+    assert values["late"]["minutes_late"] == "0"
+    assert values["contract"] == {
+        "lines": "TOLK 2 x 370.72 = 741.44; TRANSPORT 3 x 92.68 = 278.04"
+    }
+    assert values["arithmetic"]["line_total"] == "1019.48"
+    assert values["amount"]["payable_amount"] == "1274.35"
+    assert values["account_string"] == {"account_string": "5.46.60-014-4.0"}
+
+
+@pytest.mark.parametrize("failing", list(SPOILERS))
+def test_a_manual_decision_records_the_passed_checks_then_the_failed_one(
+    failing: Reason,
+) -> None:
+    assert_passed_then_failed(run(failing), failing, InterpreterRules.check_order)

@@ -16,10 +16,13 @@ from paybot.domain.parsing import InvoiceFormatError
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import SmallInvoiceRules
 from paybot.domain.rules.context import DecisionContext
+from support.decisions import assert_every_check_passed, assert_passed_then_failed
 from support.domain_builders import (
     BAD_CVR,
     BYGGEMARKEDET,
+    KONTORLAND,
     OTHER_GLN,
+    OUR_GLN,
     UNKNOWN_SUPPLIER,
     D,
     context,
@@ -318,3 +321,38 @@ def test_no_note_puts_a_full_stop_after_kr() -> None:
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+# --- the checks a decision records ----------------------------------------------------------
+
+
+def test_a_pay_decision_records_every_check_passed_with_its_values() -> None:
+    inv = small_invoice()
+    values = assert_every_check_passed(
+        RULES.decide(inv, context()), "small_invoices", SmallInvoiceRules.check_order
+    )
+    assert values["buyer"]["buyer_gln"] == OUR_GLN
+    assert values["supplier"] == {"cvr": KONTORLAND, "supplier": "Kontorland A/S"}
+    assert values["duplicate"]["keys"] == "; ".join(RULES.duplicate_keys(inv))
+    assert "cvr+nr:20433213:F-1001" in values["duplicate"]["keys"]
+    assert values["amount"] == {"payable_amount": "874.88", "max_amount": "3000.00"}
+    assert values["arithmetic"]["tax_amount"] == "174.98"
+    assert values["due_date"]["due_date"] == "2026-12-10"
+    assert values["payment_means"]["code"] == "42"
+    assert values["account_string"] == {"account_string": "6.45.51-000-2.2"}
+
+
+@pytest.mark.parametrize("failing", list(SPOILERS))
+def test_a_manual_decision_records_the_passed_checks_then_the_failed_one(
+    failing: Reason,
+) -> None:
+    cfg: dict[str, Any] = {}
+    inv, ctx = SPOILERS[failing](small_invoice(), context(), cfg)
+    rules = SmallInvoiceRules(RULES.config.model_copy(update=cfg), RULES.rule_version)
+    assert_passed_then_failed(rules.decide(inv, ctx), failing, SmallInvoiceRules.check_order)
+
+
+def test_an_unreadable_invoice_records_the_failed_format_check() -> None:
+    err = InvoiceFormatError("forfald", "32-13-2026", "'32-13-2026' er ikke en gyldig dato", 17)
+    decision = RULES.decide_unreadable(err)
+    assert_passed_then_failed(decision, Reason.FORMAT, SmallInvoiceRules.check_order)

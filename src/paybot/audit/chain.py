@@ -83,6 +83,7 @@ class ChainFile:
         self._holder: int | None = None
         self._known_size: int | None = None
         self._last: tuple[int, str] = (0, GENESIS)
+        self._first: str | None = None
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -102,6 +103,7 @@ class ChainFile:
             raise AuditTrailError(f"audit trail {self.path}: cannot open ({exc})") from exc
         self._pid = os.getpid()
         self._known_size = None
+        self._first = None
         return self._fd
 
     def _is_current(self, fd: int) -> bool:
@@ -158,6 +160,25 @@ class ChainFile:
             self._last = self._read_tail(fd, size)
             self._known_size = size
         return self._last
+
+    def first_hash(self) -> str:
+        """The hash of the trail's first record (it names the trail in a signed checkpoint);
+        :data:`GENESIS` for an empty file. Under the lock."""
+        fd = self._locked_fd()
+        if self._first is not None and self._known_size:
+            return self._first
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = os.pread(fd, _TAIL_CHUNK, len(line))
+            if not chunk:
+                break
+            line += chunk
+            if b"\n" in line:
+                line = line[: line.index(b"\n") + 1]
+        if not line:
+            return GENESIS
+        self._first = parse_tail_record(self.path, line.rstrip(b"\n"))[1]
+        return self._first
 
     def _read_tail(self, fd: int, size: int) -> tuple[int, str]:
         if size == 0:

@@ -26,12 +26,15 @@ Finance system session
   ``login`` (user; never the password) · ``logout`` · ``page_opened`` (page, url)
 Collecting
   ``collected`` (from_loebenr, rows, new: the inbox rows read and the invoices that became
-  work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder)
+  work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder) ·
+  ``duplicate_keys_upgraded`` (count, to: unsalted certificate keys an older paybot stored,
+  converted to keyed hashes at run start)
 Reading and deciding
   ``field_read`` (field, value; or fields: every field read on a page, ``{name: value}``;
   values masked by field name: ``cpr``, ``kontonr``, ``bank_account``, ``regnr``) ·
   ``voucher_read`` (voucher) · ``decision`` (kind ``pay``/``manual``, rule, reason,
-  rule_version, compared; amount, account_string, payment_date for ``pay``)
+  rule_version, compared, checks: every check made in order, each ``{rule, reason, passed,
+  compared}``; amount, account_string, payment_date for ``pay``)
 Acting
   ``value_typed`` (field, value; a password field is always ``[secret]``) ·
   ``button_clicked`` (button) · ``screenshot`` (file; the picture itself is masked by the
@@ -48,6 +51,12 @@ Scheduler
   ``scheduler_job_paused`` · ``scheduler_job_resumed`` · ``scheduler_run_started`` (job) ·
   ``scheduler_run_finished`` (job, exit_code) · ``scheduler_run_missed`` (job, scheduled_at)
   · ``scheduler_run_killed`` (job, why)
+Signing
+  ``trail_started`` (trail_id: random, host, paybot_version): the first record of every signed
+  trail; it makes each trail's first hash, which signed checkpoints name, unique.
+  ``checkpoint`` (why: run_start/interval/run_end, covers_seq: the record signed, first_hash:
+  the trail's first record's hash, key_id, signature: Ed25519, base64): the robot's signature
+  over the trail's head (``paybot.audit.signing``, docs/audit.md). Written unmasked.
 
 Personal data never reaches the file: :class:`paybot.audit.masking.MaskPersonalData` masks
 CPR numbers (``070761-****``), citizen names, bank accounts and secrets in every event before it
@@ -85,6 +94,7 @@ class Event(StrEnum):
     ITEM_LEFT = "item_left"
     COLLECTED = "collected"
     LEASES_RELEASED = "leases_released"
+    DUPLICATE_KEYS_UPGRADED = "duplicate_keys_upgraded"
     SCHEDULER_JOB_ADDED = "scheduler_job_added"
     SCHEDULER_JOB_REMOVED = "scheduler_job_removed"
     SCHEDULER_JOB_PAUSED = "scheduler_job_paused"
@@ -93,6 +103,8 @@ class Event(StrEnum):
     SCHEDULER_RUN_FINISHED = "scheduler_run_finished"
     SCHEDULER_RUN_MISSED = "scheduler_run_missed"
     SCHEDULER_RUN_KILLED = "scheduler_run_killed"
+    CHECKPOINT = "checkpoint"
+    TRAIL_STARTED = "trail_started"
 
 
 EVENTS: frozenset[str] = frozenset(e.value for e in Event)

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import IO
 
 from paybot import locks
+from paybot.audit.open import run_signer
 from paybot.config import (
     ENV_HOME,
     RobotConfig,
@@ -74,6 +75,7 @@ def _err(message: str) -> None:
 def _load(robot: str) -> RobotConfig:
     cfg = load_robot_config(find_home(), robot)
     load_credentials(cfg.settings)  # a missing password stops the run before anything starts
+    run_signer(cfg.settings)  # so does a missing audit signing key (unless audit.signed: false)
     task = cfg.home / cfg.manifest.task.module
     if not task.is_file():
         raise ConfigError(

@@ -187,13 +187,25 @@ class Booking(Frozen):
 # --- decisions -----------------------------------------------------------------------------
 
 
+class CheckMade(Frozen):
+    """One check the rules made: its rule (``small_invoices.buyer``), the reason code it
+    guards (``MANUAL_BUYER``), whether it passed, and the values it compared."""
+
+    rule: str
+    reason: str
+    passed: bool
+    compared: dict[str, str] = Field(default_factory=dict)
+
+
 class Explanation(Frozen):
     """Why: the rule that decided, the values it compared (personal data is masked by the
-    audit trail, not here), and the version of the rules file."""
+    audit trail, not here), the version of the rules file, and every check made in order
+    (for a manual decision the passed ones, then the failed one)."""
 
     rule: str
     rule_version: str
     compared: dict[str, str] = Field(default_factory=dict)
+    checks: tuple[CheckMade, ...] = ()
 
 
 class Pay(Frozen):

@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from paybot import __version__
 from paybot.audit import AuditTrail
 from paybot.config import Credentials, RobotConfig
 from paybot.domain.calendar import DANISH_TIME
@@ -95,7 +96,9 @@ class Runner:
         self.cfg = req.cfg
         self.ledger = ledger
         self.trail = trail
-        self.audit = trail.logger(run_id=req.run_id, robot=req.cfg.name)
+        # Every record of a dry run says so: its decisions were never carried out.
+        marks: dict[str, bool] = {"dry_run": True} if req.dry_run else {}
+        self.audit = trail.logger(run_id=req.run_id, robot=req.cfg.name, **marks)
         self.browser_factory = browser_factory
         self.browsers: list[Browser] = []
         self.downloads = export_folder(req.cfg.settings.data_dir, req.cfg.name, req.run_id)
@@ -284,6 +287,8 @@ class Runner:
             workers=req.workers,
             rule_version=self.cfg.rule_version,
             erp_url=self.cfg.settings.erp.url,
+            paybot_version=__version__,
+            config_checksum=self.cfg.config_checksum,
         )
         # The run holds the robot's lock, so any other run's leases belong to a dead run:
         # free them now, and its open intents are reconciled in this run.

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from paybot import locks
-from paybot.audit import AuditTrail
+from paybot.audit.open import open_run_trail, run_signer
 from paybot.config import find_home, load_credentials, load_robot_config
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_USAGE
@@ -84,6 +84,7 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
         cfg = load_robot_config(find_home(env), robot, env)
         folder = folder or run_dir(cfg.settings.output_dir, run_id)
         credentials = load_credentials(cfg.settings, env)
+        signer = run_signer(cfg.settings, env)
     except ConfigError as exc:
         outcome = Outcome(EXIT_USAGE, Counts(), f"configuration error: {exc}")
         if folder is not None:
@@ -108,7 +109,9 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
         if standalone:
             ledger.mark_abandoned_runs(robot, run_id)
             ledger.start_run(run_id, robot, trigger, socket.gethostname(), os.getpid())
-        trail = stack.enter_context(AuditTrail(settings.audit.file))
+        trail = open_run_trail(stack, settings, signer)
+        marks = {"dry_run": True} if env.get(ENV_DRY_RUN) == "1" else {}
+        trail.checkpoint("run_start", run_id=run_id, robot=robot, **marks)
         stack.enter_context(stop_on_signals(stop))
         request = RunRequest(
             cfg=cfg,
@@ -121,7 +124,10 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             stop=stop,
             progress=_echo,
         )
-        outcome = Runner(request, ledger, trail).run()
+        try:
+            outcome = Runner(request, ledger, trail).run()
+        finally:
+            trail.checkpoint("run_end", run_id=run_id, robot=robot, **marks)
         outcome.write(folder)
         if standalone:
             ledger.finish_run(run_id, outcome.exit_code, outcome.counts, outcome.message or None)

@@ -291,6 +291,7 @@ class Worker:
             "rule": ex.rule,
             "rule_version": ex.rule_version,
             "compared": ex.compared,
+            "checks": [check.model_dump(mode="json") for check in ex.checks],
         }
         if isinstance(decision, Pay):
             fields |= {

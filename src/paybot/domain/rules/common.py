@@ -1,9 +1,16 @@
 """Checks shared by the robots, and building the :data:`~paybot.domain.models.Decision`.
 
-A check is a function that returns ``None`` when the invoice passes, or a :class:`Verdict`:
-the reason code, the rule that decided, a Danish note for the caseworker and the values it
-compared. A robot's rules run their checks in the order of docs/rules.md; the first verdict
-becomes a :class:`~paybot.domain.models.Manual` decision.
+A check is a function that returns :class:`Passed` when the invoice passes (the rule and the
+values it compared), or a :class:`Verdict`: the reason code, the rule that decided, a Danish
+note for the caseworker and the values it compared. ``None`` is still accepted as "passed,
+nothing compared" (the older style). A robot's rules run their checks in the order of
+docs/rules.md (:class:`~paybot.domain.rules.table.TableRules`); the first verdict becomes a
+:class:`~paybot.domain.models.Manual` decision, and every check made is recorded in the
+decision's :class:`~paybot.domain.models.Explanation`.
+
+Compared values are strings: amounts ``plain`` (``1019.48``), dates ISO (``2026-03-01``).
+They may hold personal data only under a key the audit trail masks (``bank_account``,
+``bank_reg``, ``cpr``: paybot.audit.masking); the certificates' CPR number is never put in.
 
 Notes never contain a CPR number, a citizen's name or a bank account number.
 """
@@ -23,7 +30,7 @@ from paybot.domain.checks import (
     fik_id_valid,
     giro_account_valid,
 )
-from paybot.domain.models import DocType, Explanation, Invoice, Manual, Pay
+from paybot.domain.models import CheckMade, DocType, Explanation, Invoice, Manual, Pay
 from paybot.domain.money import format_kr, format_quantity, percent_of, plain, within
 from paybot.domain.parsing import InvoiceFormatError
 from paybot.domain.reasons import Reason
@@ -43,8 +50,45 @@ class Verdict:
     compared: Mapping[str, str] = field(default_factory=dict)
 
 
-Check = Callable[[Invoice, DecisionContext], "Verdict | None"]
+@dataclass(frozen=True)
+class Passed:
+    """A passed check: the rule (``supplier``, ``arithmetic``) and the values it compared.
+
+    Falsy, like the ``None`` it replaces, so ``check_a(inv) or check_b(inv)`` written for
+    checks that returned ``Verdict | None`` still gives the first failure."""
+
+    rule: str
+    compared: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return False
+
+
+CheckResult = Verdict | Passed | None
+"""What a check returns; ``None`` means passed with nothing compared (the older style)."""
+
+Check = Callable[[Invoice, DecisionContext], CheckResult]
 """One step of a robot's check order."""
+
+
+def check_made(kind: str, reason: Reason, result: CheckResult) -> CheckMade:
+    """The record of one check for the decision's explanation: the rule as ``{kind}.{rule}``
+    (a ``None`` result is named after ``reason``: ``MANUAL_DUE_DATE`` → ``due_date``)."""
+    if isinstance(result, Verdict):
+        return CheckMade(
+            rule=f"{kind}.{result.rule}",
+            reason=result.reason.value,
+            passed=False,
+            compared=dict(result.compared),
+        )
+    if result is None:
+        result = Passed(reason.value.removeprefix("MANUAL_").lower())
+    return CheckMade(
+        rule=f"{kind}.{result.rule}",
+        reason=reason.value,
+        passed=True,
+        compared=dict(result.compared),
+    )
 
 
 def date_text(day: dt.date) -> str:
@@ -54,8 +98,14 @@ def date_text(day: dt.date) -> str:
 # --- decisions --------------------------------------------------------------------------------
 
 
-def manual(kind: str, rule_version: str, verdict: Verdict) -> Manual:
+def manual(
+    kind: str, rule_version: str, verdict: Verdict, checks: Sequence[CheckMade] = ()
+) -> Manual:
+    """Manual handling for ``verdict``; ``checks`` are the checks made, the failed one last
+    (it is added when missing)."""
     note = verdict.note if len(verdict.note) <= MAX_NOTE else verdict.note[: MAX_NOTE - 1] + "…"
+    if not checks or checks[-1].passed:
+        checks = (*checks, check_made(kind, verdict.reason, verdict))
     return Manual(
         reason=verdict.reason.value,
         note=note,
@@ -63,6 +113,7 @@ def manual(kind: str, rule_version: str, verdict: Verdict) -> Manual:
             rule=f"{kind}.{verdict.rule}",
             rule_version=rule_version,
             compared=dict(verdict.compared),
+            checks=tuple(checks),
         ),
     )
 
@@ -84,7 +135,9 @@ def pay(
     account_string: str,
     posting_text: str,
     compared: Mapping[str, str],
+    checks: Sequence[CheckMade] = (),
 ) -> Pay:
+    """Pay ``invoice``; ``checks`` are the checks made (all passed)."""
     day = payment_date(ctx.today, invoice.due_date)
     values = {
         "payable_amount": plain(invoice.payable_amount),
@@ -98,17 +151,20 @@ def pay(
         account_string=account_string,
         posting_text=posting_text,
         payment_date=day,
-        explanation=Explanation(rule=f"{kind}.pay", rule_version=rule_version, compared=values),
+        explanation=Explanation(
+            rule=f"{kind}.pay", rule_version=rule_version, compared=values, checks=tuple(checks)
+        ),
     )
 
 
 def first_verdict(
     checks: Sequence[Check], invoice: Invoice, ctx: DecisionContext
 ) -> Verdict | None:
+    """The first failing check's verdict (older style; records nothing of the passed ones)."""
     for check in checks:
-        verdict = check(invoice, ctx)
-        if verdict is not None:
-            return verdict
+        result = check(invoice, ctx)
+        if isinstance(result, Verdict):
+            return result
     return None
 
 
@@ -141,9 +197,9 @@ def posting_text_interpreter(booking_ref: str, invoice_number: str) -> str:
 # --- shared checks ----------------------------------------------------------------------------
 
 
-def check_currency(invoice: Invoice) -> Verdict | None:
+def check_currency(invoice: Invoice) -> Verdict | Passed:
     if invoice.currency == "DKK":
-        return None
+        return Passed("format.currency", {"currency": invoice.currency})
     return Verdict(
         Reason.FORMAT,
         "format.currency",
@@ -153,9 +209,9 @@ def check_currency(invoice: Invoice) -> Verdict | None:
     )
 
 
-def check_credit_note(invoice: Invoice) -> Verdict | None:
+def check_credit_note(invoice: Invoice) -> Verdict | Passed:
     if invoice.doc_type is not DocType.CREDIT_NOTE:
-        return None
+        return Passed("credit_note", {"doc_type": invoice.doc_type.value})
     return Verdict(
         Reason.CREDIT_NOTE,
         "credit_note",
@@ -167,7 +223,7 @@ def check_credit_note(invoice: Invoice) -> Verdict | None:
 
 def check_cvr_known(
     invoice: Invoice, known: Mapping[str, str], what: str = "kendte leverandører"
-) -> Verdict | None:
+) -> Verdict | Passed:
     """CVR valid (modulus 11) and in ``known`` (CVR → name)."""
     cvr = invoice.supplier_cvr
     if not cvr_valid(cvr):
@@ -186,12 +242,26 @@ def check_cvr_known(
             f"robottens liste over {what}.",
             {"cvr": cvr},
         )
-    return None
+    return Passed("supplier", {"cvr": cvr, "supplier": known[cvr]})
 
 
-def check_duplicate(ctx: DecisionContext) -> Verdict | None:
+RECORDED_KEY_KINDS = ("cvr+nr", "cvr+beloeb+dato", "bestilling")
+"""Duplicate key kinds whose value may be recorded; any other key (``cvr+cpr+blanket``, from a
+CPR number) is recorded by its kind only."""
+
+
+def key_shown(key: str) -> str:
+    """``key`` as a decision may record it: whole for :data:`RECORDED_KEY_KINDS`, else its kind
+    (the text before the first ``:``)."""
+    kind = key.partition(":")[0]
+    return key if kind in RECORDED_KEY_KINDS else kind
+
+
+def check_duplicate(ctx: DecisionContext, keys: Sequence[str] = ()) -> Verdict | Passed:
+    """Not a duplicate; ``keys`` are the invoice's duplicate keys the runner looked up
+    (recorded by :func:`key_shown`)."""
     if ctx.duplicate_of is None:
-        return None
+        return Passed("duplicate", {"keys": "; ".join(key_shown(k) for k in keys)})
     return Verdict(
         Reason.DUPLICATE,
         "duplicate",
@@ -201,7 +271,7 @@ def check_duplicate(ctx: DecisionContext) -> Verdict | None:
     )
 
 
-def check_amount_limit(invoice: Invoice, max_amount: Decimal) -> Verdict | None:
+def check_amount_limit(invoice: Invoice, max_amount: Decimal) -> Verdict | Passed:
     """``0 < payable <= max_amount``."""
     amount = invoice.payable_amount
     compared = {"payable_amount": plain(amount), "max_amount": plain(max_amount)}
@@ -219,10 +289,10 @@ def check_amount_limit(invoice: Invoice, max_amount: Decimal) -> Verdict | None:
             f"Beløbet {format_kr(amount)} er over robottens grænse på {format_kr(max_amount)}",
             compared,
         )
-    return None
+    return Passed("amount", compared)
 
 
-def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | None:
+def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | Passed:
     """Lines × prices, line total, VAT per line and in total, payable and total incl. VAT."""
 
     def fail(rule: str, note: str, compared: Mapping[str, str]) -> Verdict:
@@ -292,12 +362,26 @@ def check_arithmetic(invoice: Invoice, vat_percent: Decimal) -> Verdict | None:
             f"{format_kr(invoice.payable_amount)}",
             {"total": plain(invoice.total), "payable_amount": plain(invoice.payable_amount)},
         )
-    return None
+    return Passed(
+        "arithmetic",
+        {
+            "lines": str(len(invoice.lines)),
+            "line_total": plain(invoice.line_extension_amount),
+            "tax_amount": plain(invoice.tax_amount),
+            "sum_of_line_vat": plain(line_vat_sum),
+            "vat_percent": str(vat_percent),
+            "payable_amount": plain(invoice.payable_amount),
+            "total": plain(invoice.total),
+        },
+    )
 
 
-def check_payment_means(invoice: Invoice) -> Verdict | None:
+def check_payment_means(invoice: Invoice) -> Verdict | Passed:
     """42 bank (reg.no. + account), 93 FIK (71/75 with a valid id, 73 without; creditor
-    number), 97 NemKonto, 50 giro (account 1-10 digits). Anything else is manual."""
+    number), 97 NemKonto, 50 giro (account 1-10 digits). Anything else is manual.
+
+    A pass records the numbers checked; the account under ``bank_reg`` / ``bank_account``,
+    keys the audit trail masks (``********78``)."""
     p = invoice.payment
 
     def fail(rule: str, note: str, compared: Mapping[str, str]) -> Verdict:
@@ -308,10 +392,13 @@ def check_payment_means(invoice: Invoice) -> Verdict | None:
         return fail("missing", "Fakturaen har ingen betalingsoplysninger.", {"code": ""})
     compared = {"code": code}
     if code == "97":
-        return None
+        return Passed("payment_means", compared)
     if code == "42":
         if bank_account_valid(p.bank_reg or "", p.bank_account or ""):
-            return None
+            return Passed(
+                "payment_means",
+                {**compared, "bank_reg": p.bank_reg or "", "bank_account": p.bank_account or ""},
+            )
         return fail(
             "bank_account",
             "Reg.nr. eller kontonummer til bankoverførsel mangler eller er ugyldigt "
@@ -320,7 +407,7 @@ def check_payment_means(invoice: Invoice) -> Verdict | None:
         )
     if code == "50":
         if giro_account_valid(p.bank_account or ""):
-            return None
+            return Passed("payment_means", {**compared, "bank_account": p.bank_account or ""})
         return fail(
             "giro_account",
             "Girokontonummeret mangler eller er ugyldigt (1-10 cifre).",
@@ -352,7 +439,9 @@ def check_payment_means(invoice: Invoice) -> Verdict | None:
                 "(8 cifre, begynder med 8).",
                 compared,
             )
-        return None
+        return Passed(
+            "payment_means", {**compared, "fik_payment_id": (p.fik_payment_id or "").strip()}
+        )
     return fail(
         "unknown_code",
         f"Betalingskoden {code} kender robotten ikke (kun 42 bank, 93 FIK, 50 giro og "
@@ -363,7 +452,7 @@ def check_payment_means(invoice: Invoice) -> Verdict | None:
 
 def check_account_active(
     account_string: str | None, ctx: DecisionContext, missing_note: str
-) -> Verdict | None:
+) -> Verdict | Passed:
     if account_string is None:
         return Verdict(
             Reason.ACCOUNT_STRING, "account_string.missing", missing_note, {"account_string": ""}
@@ -375,4 +464,4 @@ def check_account_active(
             f"Kontostrengen {account_string} findes ikke som aktiv konto i kontoplanen.",
             {"account_string": account_string},
         )
-    return None
+    return Passed("account_string", {"account_string": account_string})

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, ClassVar, Self
 
-from paybot.domain.models import (
-    Booking,
-    Category,
-    Decision,
-    InterpreterInfo,
-    Invoice,
-    Manual,
-    RegisterEntry,
-)
+from paybot.domain.models import Booking, Category, InterpreterInfo, Invoice
 from paybot.domain.money import format_kr, format_quantity, plain
-from paybot.domain.parsing import InvoiceFormatError
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import keys
 from paybot.domain.rules.common import (
-    Check,
+    Passed,
     Verdict,
     check_account_active,
     check_amount_limit,
@@ -32,15 +22,17 @@ from paybot.domain.rules.common import (
     check_duplicate,
     check_payment_means,
     date_text,
-    first_verdict,
-    format_manual,
-    manual,
-    pay,
     posting_text_interpreter,
 )
 from paybot.domain.rules.context import DecisionContext
-from paybot.domain.rules.interpreter_calc import ContractGap, compare_lines, expected_lines
+from paybot.domain.rules.interpreter_calc import (
+    ContractGap,
+    ExpectedLine,
+    compare_lines,
+    expected_lines,
+)
 from paybot.domain.rules.interpreter_config import InterpreterContractConfig
+from paybot.domain.rules.table import Payment, TableRules
 from paybot.domain.values import INTERPRETER_CATEGORY_NAMES
 
 
@@ -56,85 +48,67 @@ def _category_name(category: str) -> str:
     return INTERPRETER_CATEGORY_NAMES.get(category, category)
 
 
-class InterpreterRules:
+def _lines_text(lines: Sequence[ExpectedLine]) -> str:
+    """``TOLK 2 x 370.72 = 741.44; TRANSPORT 3 x 92.68 = 278.04``."""
+    return "; ".join(
+        f"{line.item_id} {line.quantity} x {line.unit_price} = {plain(line.amount)}"
+        for line in lines
+    )
+
+
+class InterpreterRules(TableRules):
     """Pays an interpreter invoice that bills a booked job as the contract allows."""
 
-    kind: ClassVar[str] = "interpreter"
-    category: ClassVar[Category] = Category.INTERPRETER
-    needs_requisitions: ClassVar[bool] = False
-    needs_bookings: ClassVar[bool] = True
-    check_order: ClassVar[tuple[Reason, ...]] = (
-        Reason.FORMAT,
-        Reason.CREDIT_NOTE,
-        Reason.SUPPLIER,
-        Reason.DUPLICATE,
-        Reason.BOOKING,
-        Reason.CANCELLATION,
-        Reason.LATE,
-        Reason.CONTRACT,
-        Reason.ARITHMETIC,
-        Reason.AMOUNT,
-        Reason.PAYMENT_MEANS,
-        Reason.ACCOUNT_STRING,
-    )
-    reason_codes: ClassVar[frozenset[str]] = frozenset(r.value for r in check_order)
-
-    def __init__(self, config: InterpreterContractConfig, rule_version: str) -> None:
-        self.config = config
-        self.rule_version = rule_version
-        suppliers = {s.cvr: s.name for s in config.suppliers}
-        self._checks: tuple[Check, ...] = (
-            lambda inv, ctx: check_currency(inv) or self._check_job_present(inv),
-            lambda inv, ctx: check_credit_note(inv),
-            lambda inv, ctx: check_cvr_known(inv, suppliers, "kendte tolkeleverandører"),
-            lambda inv, ctx: check_duplicate(ctx),
-            self._check_booking,
-            lambda inv, ctx: self._check_cancellation(self._job(inv), self._booking(ctx)),
-            lambda inv, ctx: self._check_late(self._job(inv), self._booking(ctx)),
-            self._check_contract,
-            lambda inv, ctx: check_arithmetic(inv, config.vat_percent),
-            lambda inv, ctx: check_amount_limit(inv, config.max_amount),
-            lambda inv, ctx: check_payment_means(inv),
-            lambda inv, ctx: check_account_active(
-                config.account_string,
+    kind = "interpreter"
+    category = Category.INTERPRETER
+    needs_bookings = True
+    config_model = InterpreterContractConfig
+    config: InterpreterContractConfig
+    checks = (
+        (Reason.FORMAT, lambda r, inv, ctx: check_currency(inv)),
+        (Reason.FORMAT, lambda r, inv, ctx: r._check_job_present(inv)),
+        (Reason.CREDIT_NOTE, lambda r, inv, ctx: check_credit_note(inv)),
+        (
+            Reason.SUPPLIER,
+            lambda r, inv, ctx: check_cvr_known(
+                inv, {s.cvr: s.name for s in r.config.suppliers}, "kendte tolkeleverandører"
+            ),
+        ),
+        (Reason.DUPLICATE, lambda r, inv, ctx: check_duplicate(ctx, r.duplicate_keys(inv))),
+        (Reason.BOOKING, lambda r, inv, ctx: r._check_booking(inv, ctx)),
+        (
+            Reason.CANCELLATION,
+            lambda r, inv, ctx: r._check_cancellation(r._job(inv), r._booking(ctx)),
+        ),
+        (Reason.LATE, lambda r, inv, ctx: r._check_late(r._job(inv), r._booking(ctx))),
+        (Reason.CONTRACT, lambda r, inv, ctx: r._check_contract(inv, ctx)),
+        (Reason.ARITHMETIC, lambda r, inv, ctx: check_arithmetic(inv, r.config.vat_percent)),
+        (Reason.AMOUNT, lambda r, inv, ctx: check_amount_limit(inv, r.config.max_amount)),
+        (Reason.PAYMENT_MEANS, lambda r, inv, ctx: check_payment_means(inv)),
+        (
+            Reason.ACCOUNT_STRING,
+            lambda r, inv, ctx: check_account_active(
+                r.config.account_string,
                 ctx,
                 "Der er ingen kontostreng for tolkebistand i robottens regler.",
             ),
-        )
+        ),
+    )
 
-    @classmethod
-    def from_config(cls, data: Mapping[str, Any], rule_version: str) -> Self:
-        return cls(InterpreterContractConfig.model_validate(data), rule_version)
-
-    # --- the decision ---------------------------------------------------------------------
-
-    def decide(self, invoice: Invoice, ctx: DecisionContext) -> Decision:
-        verdict = first_verdict(self._checks, invoice, ctx)
-        if verdict is not None:
-            return manual(self.kind, self.rule_version, verdict)
+    def payment(self, invoice: Invoice, ctx: DecisionContext) -> Payment:
         job = self._job(invoice)
         booking = self._booking(ctx)
-        return pay(
-            self.kind,
-            self.rule_version,
-            invoice,
-            ctx,
+        return Payment(
             account_string=self.config.account_string,
             posting_text=posting_text_interpreter(job.booking_ref, invoice.invoice_number),
             compared={
                 "booking": booking.reference,
                 "category": booking.category,
                 "date": job.date.isoformat(),
-                "lines": "; ".join(
-                    f"{line.item_id} {line.quantity} x {line.unit_price} = {plain(line.amount)}"
-                    for line in expected_lines(job, booking, self.config)
-                ),
+                "lines": _lines_text(expected_lines(job, booking, self.config)),
                 "max_amount": plain(self.config.max_amount),
             },
         )
-
-    def decide_unreadable(self, error: InvoiceFormatError) -> Manual:
-        return format_manual(self.kind, self.rule_version, error)
 
     # --- duplicates -----------------------------------------------------------------------
 
@@ -144,9 +118,6 @@ class InterpreterRules:
             keys.invoice_number_key(invoice.supplier_cvr, invoice.invoice_number),
             keys.booking_key(job.booking_ref) if job else None,
         )
-
-    def register_keys(self, entry: RegisterEntry) -> tuple[str, ...]:
-        return keys.present(keys.invoice_number_key(entry.supplier_cvr, entry.invoice_number))
 
     # --- this robot's own checks ----------------------------------------------------------
 
@@ -161,9 +132,9 @@ class InterpreterRules:
         return ctx.booking
 
     @staticmethod
-    def _check_job_present(invoice: Invoice) -> Verdict | None:
+    def _check_job_present(invoice: Invoice) -> Verdict | Passed:
         if invoice.interpreter is not None:
-            return None
+            return Passed("format.interpreter", {"booking_ref": invoice.interpreter.booking_ref})
         return Verdict(
             Reason.FORMAT,
             "format.interpreter",
@@ -172,7 +143,7 @@ class InterpreterRules:
             {"category": invoice.category.value},
         )
 
-    def _check_booking(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | None:
+    def _check_booking(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | Passed:
         job = self._job(invoice)
         booking = ctx.booking
         compared = {"booking_ref": job.booking_ref}
@@ -197,7 +168,16 @@ class InterpreterRules:
             )
             compared |= {"category": job.category, "booked_category": booking.category}
         if not differences:
-            return None
+            return Passed(
+                "booking",
+                {
+                    **compared,
+                    "booking": booking.reference,
+                    "language": job.language,
+                    "date": job.date.isoformat(),
+                    "category": job.category,
+                },
+            )
         return Verdict(
             Reason.BOOKING,
             "booking.differs",
@@ -207,7 +187,7 @@ class InterpreterRules:
             compared,
         )
 
-    def _check_cancellation(self, job: InterpreterInfo, booking: Booking) -> Verdict | None:
+    def _check_cancellation(self, job: InterpreterInfo, booking: Booking) -> Verdict | Passed:
         planned = dt.datetime.combine(booking.date, booking.planned_start)
         limit = self.config.late_cancellation_hours
         cancelled_at = booking.cancelled_at
@@ -244,32 +224,33 @@ class InterpreterRules:
                 "gennemført tolkning.",
                 compared,
             )
-        return None
+        return Passed("cancellation", compared)
 
-    def _check_late(self, job: InterpreterInfo, booking: Booking) -> Verdict | None:
+    def _check_late(self, job: InterpreterInfo, booking: Booking) -> Verdict | Passed:
         if job.cancelled:
-            return None
+            return Passed("late.cancelled", {"invoice_cancelled": "ja"})
         planned = dt.datetime.combine(booking.date, booking.planned_start)
         started = dt.datetime.combine(job.date, job.start)
         late = int((started - planned).total_seconds() // 60)
         limit = self.config.late_arrival_minutes
+        compared = {
+            "start": job.start.strftime("%H:%M"),
+            "planned_start": booking.planned_start.strftime("%H:%M"),
+            "minutes_late": str(late),
+            "limit": str(limit),
+        }
         if late <= limit:
-            return None
+            return Passed("late", compared)
         return Verdict(
             Reason.LATE,
             "late",
             f"Tolken begyndte kl. {job.start:%H:%M}, {late} minutter efter det planlagte "
             f"kl. {booking.planned_start:%H:%M} (højst {limit} minutter). Vurdér, om opgaven "
             "skal afvises.",
-            {
-                "start": job.start.strftime("%H:%M"),
-                "planned_start": booking.planned_start.strftime("%H:%M"),
-                "minutes_late": str(late),
-                "limit": str(limit),
-            },
+            compared,
         )
 
-    def _check_contract(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | None:
+    def _check_contract(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | Passed:
         job, booking = self._job(invoice), self._booking(ctx)
         try:
             expected = expected_lines(job, booking, self.config)
@@ -277,7 +258,7 @@ class InterpreterRules:
             return Verdict(Reason.CONTRACT, "contract.no_rate", gap.note, gap.compared)
         mismatch = compare_lines(invoice.lines, expected)
         if mismatch is None:
-            return None
+            return Passed("contract", {"lines": _lines_text(expected)})
         kind = mismatch.item_id or "(uden varenummer)"
         if mismatch.expected_quantity == 0 and mismatch.expected_amount == 0:
             what = "må ikke faktureres for denne opgave"

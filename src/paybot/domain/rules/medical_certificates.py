@@ -12,21 +12,12 @@ from decimal import Decimal
 from typing import Any, ClassVar, Self
 
 from paybot.domain.checks import cvr_valid
-from paybot.domain.models import (
-    Category,
-    CertificateInfo,
-    Decision,
-    Invoice,
-    Manual,
-    RegisterEntry,
-    Requisition,
-)
+from paybot.domain.models import Category, CertificateInfo, Invoice, Requisition
 from paybot.domain.money import format_kr, plain
-from paybot.domain.parsing import InvoiceFormatError
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import keys
 from paybot.domain.rules.common import (
-    Check,
+    Passed,
     Verdict,
     check_account_active,
     check_amount_limit,
@@ -35,42 +26,74 @@ from paybot.domain.rules.common import (
     check_duplicate,
     check_payment_means,
     date_text,
-    first_verdict,
-    format_manual,
-    manual,
-    pay,
     posting_text_certificate,
 )
 from paybot.domain.rules.context import DecisionContext
 from paybot.domain.rules.medical_certificates_config import MedicalCertificatesConfig, Tariff
+from paybot.domain.rules.table import Payment, TableRules
 
 
 def _cpr_digits(cpr: str) -> str:
     return "".join(ch for ch in cpr if ch.isdigit())
 
 
-class MedicalCertificateRules:
+def _same_citizen_and_form(
+    cert: CertificateInfo, requisitions: Sequence[Requisition]
+) -> list[Requisition]:
+    """The requisitions for the certificate's citizen (CPR compared by its digits) and form."""
+    citizen = _cpr_digits(cert.cpr)
+    return [r for r in requisitions if _cpr_digits(r.cpr) == citizen and r.form == cert.form]
+
+
+def _usable(cert: CertificateInfo, requisitions: Sequence[Requisition]) -> list[Requisition]:
+    """The open, un-cancelled requisitions for the certificate's citizen and form."""
+    return [r for r in _same_citizen_and_form(cert, requisitions) if r.open and not r.cancelled]
+
+
+def _dated(cert: CertificateInfo, usable: Sequence[Requisition]) -> list[Requisition]:
+    return [r for r in usable if r.requested_on <= cert.certificate_date]
+
+
+def _requisition_compared(cert: CertificateInfo) -> dict[str, str]:
+    """What the requisition checks record: the form and date, never the citizen."""
+    return {"form": cert.form, "certificate_date": cert.certificate_date.isoformat()}
+
+
+class MedicalCertificateRules(TableRules):
     """Pays a certificate from a known practice that was requested, at the tariff."""
 
-    kind: ClassVar[str] = "medical_certificates"
-    category: ClassVar[Category] = Category.CERTIFICATE
-    needs_requisitions: ClassVar[bool] = True
-    needs_bookings: ClassVar[bool] = False
-    check_order: ClassVar[tuple[Reason, ...]] = (
-        Reason.FORMAT,
-        Reason.CREDIT_NOTE,
-        Reason.SUPPLIER,
-        Reason.DUPLICATE,
-        Reason.FORM,
-        Reason.NO_REQUISITION,
-        Reason.REQUISITION_CANCELLED,
-        Reason.CERTIFICATE_DATE,
-        Reason.TARIFF,
-        Reason.AMOUNT,
-        Reason.PAYMENT_MEANS,
-        Reason.ACCOUNT_STRING,
+    kind = "medical_certificates"
+    category = Category.CERTIFICATE
+    needs_requisitions = True
+    config_model = MedicalCertificatesConfig
+    config: MedicalCertificatesConfig
+    checks = (
+        (Reason.FORMAT, lambda r, inv, ctx: check_currency(inv)),
+        (Reason.FORMAT, lambda r, inv, ctx: r._check_certificate_present(inv)),
+        (Reason.CREDIT_NOTE, lambda r, inv, ctx: check_credit_note(inv)),
+        (Reason.SUPPLIER, lambda r, inv, ctx: r._check_practice(inv)),
+        (Reason.DUPLICATE, lambda r, inv, ctx: check_duplicate(ctx, r.duplicate_keys(inv))),
+        (Reason.FORM, lambda r, inv, ctx: r._check_form(r._cert(inv))),
+        (Reason.NO_REQUISITION, lambda r, inv, ctx: r._check_requisition_exists(inv, ctx)),
+        (
+            Reason.REQUISITION_CANCELLED,
+            lambda r, inv, ctx: r._check_requisition_not_cancelled(inv, ctx),
+        ),
+        (Reason.CERTIFICATE_DATE, lambda r, inv, ctx: r._check_requisition_dated(inv, ctx)),
+        (Reason.TARIFF, lambda r, inv, ctx: r._check_tariff(inv, ctx)),
+        (Reason.AMOUNT, lambda r, inv, ctx: check_amount_limit(inv, r.config.max_amount)),
+        (Reason.PAYMENT_MEANS, lambda r, inv, ctx: check_payment_means(inv)),
+        (
+            Reason.ACCOUNT_STRING,
+            lambda r, inv, ctx: check_account_active(
+                r.config.account_string(r._cert(inv).form),
+                ctx,
+                f"Der er ingen kontostreng for blanket {r._cert(inv).form} og ingen "
+                "standardkontostreng i robottens regler.",
+            ),
+        ),
     )
-    reason_codes: ClassVar[frozenset[str]] = frozenset(r.value for r in check_order)
+
     needs_pseudonym_key: ClassVar[bool] = True
     """A run needs the pseudonym key (``keyed_hash``) for the certificate duplicate key."""
 
@@ -80,27 +103,9 @@ class MedicalCertificateRules:
         rule_version: str,
         keyed_hash: keys.KeyedHash | None = None,
     ) -> None:
-        self.config = config
-        self.rule_version = rule_version
+        super().__init__(config, rule_version)
         self._keyed_hash = keyed_hash
         self._practices = {(p.cvr, p.ydernummer) for p in config.practices}
-        self._before_requisition: tuple[Check, ...] = (
-            lambda inv, ctx: check_currency(inv) or self._check_certificate_present(inv),
-            lambda inv, ctx: check_credit_note(inv),
-            lambda inv, ctx: self._check_practice(inv),
-            lambda inv, ctx: check_duplicate(ctx),
-            lambda inv, ctx: self._check_form(self._cert(inv)),
-        )
-        self._after_tariff: tuple[Check, ...] = (
-            lambda inv, ctx: check_amount_limit(inv, config.max_amount),
-            lambda inv, ctx: check_payment_means(inv),
-            lambda inv, ctx: check_account_active(
-                config.account_string(self._cert(inv).form),
-                ctx,
-                f"Der er ingen kontostreng for blanket {self._cert(inv).form} og ingen "
-                "standardkontostreng i robottens regler.",
-            ),
-        )
 
     @classmethod
     def from_config(
@@ -114,30 +119,13 @@ class MedicalCertificateRules:
         raises)."""
         return cls(MedicalCertificatesConfig.model_validate(data), rule_version, keyed_hash)
 
-    # --- the decision ---------------------------------------------------------------------
-
-    def decide(self, invoice: Invoice, ctx: DecisionContext) -> Decision:
-        verdict = first_verdict(self._before_requisition, invoice, ctx)
-        if verdict is not None:
-            return manual(self.kind, self.rule_version, verdict)
+    def payment(self, invoice: Invoice, ctx: DecisionContext) -> Payment:
         cert = self._cert(invoice)
-        tariff = self.config.tariff_on(cert.form, cert.certificate_date)
-        assert tariff is not None and tariff.fee is not None  # the form check passed
-        requisition = self._matching_requisition(cert, ctx.requisitions)
-        if isinstance(requisition, Verdict):
-            return manual(self.kind, self.rule_version, requisition)
-        verdict = self._check_tariff(invoice, cert, tariff, requisition) or first_verdict(
-            self._after_tariff, invoice, ctx
-        )
-        if verdict is not None:
-            return manual(self.kind, self.rule_version, verdict)
+        tariff = self._tariff(cert)
+        requisition = self._requisition(cert, ctx)
         account = self.config.account_string(cert.form)
-        assert account is not None
-        return pay(
-            self.kind,
-            self.rule_version,
-            invoice,
-            ctx,
+        assert account is not None  # the account string check passed
+        return Payment(
             account_string=account,
             posting_text=posting_text_certificate(invoice.invoice_number),
             compared={
@@ -148,9 +136,6 @@ class MedicalCertificateRules:
                 "tariff": plain(self._expected_fee(cert, tariff, requisition) or Decimal(0)),
             },
         )
-
-    def decide_unreadable(self, error: InvoiceFormatError) -> Manual:
-        return format_manual(self.kind, self.rule_version, error)
 
     # --- duplicates -----------------------------------------------------------------------
 
@@ -176,9 +161,6 @@ class MedicalCertificateRules:
         ``None`` when ``stored`` is not one (see :func:`keys.upgrade_certificate_key`)."""
         return keys.upgrade_certificate_key(stored, self._keyed())
 
-    def register_keys(self, entry: RegisterEntry) -> tuple[str, ...]:
-        return keys.present(keys.invoice_number_key(entry.supplier_cvr, entry.invoice_number))
-
     # --- this robot's own checks ----------------------------------------------------------
 
     @staticmethod
@@ -186,10 +168,26 @@ class MedicalCertificateRules:
         assert invoice.certificate is not None  # checked first (format)
         return invoice.certificate
 
+    def _tariff(self, cert: CertificateInfo) -> Tariff:
+        tariff = self.config.tariff_on(cert.form, cert.certificate_date)
+        assert tariff is not None and tariff.fee is not None  # the form check passed
+        return tariff
+
+    def _requisition(self, cert: CertificateInfo, ctx: DecisionContext) -> Requisition:
+        """The requisition the certificate answers: the latest usable one dated on or before
+        the certificate date (the requisition checks passed)."""
+        dated = _dated(cert, _usable(cert, ctx.requisitions))
+        assert dated  # the requisition checks passed
+        return max(dated, key=lambda r: (r.requested_on, r.number))
+
     @staticmethod
-    def _check_certificate_present(invoice: Invoice) -> Verdict | None:
-        if invoice.certificate is not None:
-            return None
+    def _check_certificate_present(invoice: Invoice) -> Verdict | Passed:
+        cert = invoice.certificate
+        if cert is not None:
+            return Passed(
+                "format.certificate",
+                {"form": cert.form, "certificate_date": cert.certificate_date.isoformat()},
+            )
         return Verdict(
             Reason.FORMAT,
             "format.certificate",
@@ -198,7 +196,7 @@ class MedicalCertificateRules:
             {"category": invoice.category.value},
         )
 
-    def _check_practice(self, invoice: Invoice) -> Verdict | None:
+    def _check_practice(self, invoice: Invoice) -> Verdict | Passed:
         cvr = invoice.supplier_cvr
         yder = (invoice.ydernummer or "").strip()
         compared = {"cvr": cvr, "ydernummer": yder}
@@ -220,9 +218,9 @@ class MedicalCertificateRules:
                 "kendte lægepraksis.",
                 compared,
             )
-        return None
+        return Passed("supplier", compared)
 
-    def _check_form(self, cert: CertificateInfo) -> Verdict | None:
+    def _check_form(self, cert: CertificateInfo) -> Verdict | Passed:
         form, day = cert.form, cert.certificate_date
         compared = {"form": form, "certificate_date": day.isoformat()}
         if form.endswith("1"):
@@ -247,54 +245,83 @@ class MedicalCertificateRules:
                 f"erklæringsdatoen {date_text(day)}.",
                 compared,
             )
-        return None
+        return Passed("form", compared)
 
-    @staticmethod
-    def _matching_requisition(
-        cert: CertificateInfo, requisitions: Sequence[Requisition]
-    ) -> Requisition | Verdict:
-        """The latest open, un-cancelled requisition for the same citizen and form dated on
-        or before the certificate date; else the verdict of docs/rules.md step 6."""
-        form, day = cert.form, cert.certificate_date
-        citizen = _cpr_digits(cert.cpr)
-        same = [r for r in requisitions if _cpr_digits(r.cpr) == citizen and r.form == form]
-        usable = [r for r in same if r.open and not r.cancelled]
-        compared = {"form": form, "certificate_date": day.isoformat()}
-        if not usable:
-            cancelled = [r for r in same if r.cancelled]
-            if cancelled:
-                numbers = ", ".join(sorted(r.number for r in cancelled))
-                return Verdict(
-                    Reason.REQUISITION_CANCELLED,
-                    "requisition.cancelled",
-                    f"Kommunens rekvisition af {form} er annulleret (rekvisition {numbers}). "
-                    "Kontrollér, om erklæringen skal betales.",
-                    {**compared, "requisitions": numbers},
-                )
-            closed = [r for r in same if not r.open]
-            note = (
-                f"Der er ingen åben rekvisition af {form} for borgeren; rekvisitionen er lukket "
-                f"({', '.join(sorted(r.number for r in closed))})."
-                if closed
-                else f"Der er ingen rekvisition af {form} for borgeren. Kontrollér, om "
-                "kommunen har bestilt erklæringen."
+    def _check_requisition_exists(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | Passed:
+        """Step 6: a requisition of the form for the citizen that is usable (open, not
+        cancelled) or cancelled; none at all, or only closed ones → ``MANUAL_NO_REQUISITION``."""
+        cert = self._cert(invoice)
+        same = _same_citizen_and_form(cert, ctx.requisitions)
+        compared = _requisition_compared(cert)
+        if _usable(cert, same) or any(r.cancelled for r in same):
+            return Passed(
+                "requisition.exists",
+                {**compared, "requisitions": ", ".join(sorted(r.number for r in same))},
             )
-            return Verdict(Reason.NO_REQUISITION, "requisition.none", note, compared)
-        dated = [r for r in usable if r.requested_on <= day]
-        if not dated:
-            first = min(usable, key=lambda r: (r.requested_on, r.number))
-            return Verdict(
-                Reason.CERTIFICATE_DATE,
-                "requisition.after_certificate",
-                f"Erklæringen er dateret {date_text(day)}, før kommunens rekvisition "
-                f"{first.number} af {date_text(first.requested_on)}.",
+        closed = [r for r in same if not r.open]
+        form = cert.form
+        note = (
+            f"Der er ingen åben rekvisition af {form} for borgeren; rekvisitionen er lukket "
+            f"({', '.join(sorted(r.number for r in closed))})."
+            if closed
+            else f"Der er ingen rekvisition af {form} for borgeren. Kontrollér, om "
+            "kommunen har bestilt erklæringen."
+        )
+        return Verdict(Reason.NO_REQUISITION, "requisition.none", note, compared)
+
+    def _check_requisition_not_cancelled(
+        self, invoice: Invoice, ctx: DecisionContext
+    ) -> Verdict | Passed:
+        """Step 6: when no requisition is usable, any cancelled one decides
+        (``MANUAL_REQUISITION_CANCELLED``)."""
+        cert = self._cert(invoice)
+        same = _same_citizen_and_form(cert, ctx.requisitions)
+        usable = _usable(cert, same)
+        cancelled = [r for r in same if r.cancelled]
+        compared = _requisition_compared(cert)
+        if usable or not cancelled:
+            return Passed(
+                "requisition.not_cancelled",
+                {**compared, "usable": ", ".join(sorted(r.number for r in usable))},
+            )
+        numbers = ", ".join(sorted(r.number for r in cancelled))
+        return Verdict(
+            Reason.REQUISITION_CANCELLED,
+            "requisition.cancelled",
+            f"Kommunens rekvisition af {cert.form} er annulleret (rekvisition {numbers}). "
+            "Kontrollér, om erklæringen skal betales.",
+            {**compared, "requisitions": numbers},
+        )
+
+    def _check_requisition_dated(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | Passed:
+        """Step 6: a usable requisition dated on or before the certificate date
+        (``MANUAL_CERTIFICATE_DATE``); the latest (by date, then number) is the requisition."""
+        cert = self._cert(invoice)
+        usable = _usable(cert, ctx.requisitions)
+        compared = _requisition_compared(cert)
+        if _dated(cert, usable):
+            chosen = self._requisition(cert, ctx)
+            return Passed(
+                "requisition.dated",
                 {
                     **compared,
-                    "requisition": first.number,
-                    "requisition_date": first.requested_on.isoformat(),
+                    "requisition": chosen.number,
+                    "requisition_date": chosen.requested_on.isoformat(),
                 },
             )
-        return max(dated, key=lambda r: (r.requested_on, r.number))
+        assert usable  # the requisition checks before this one passed
+        first = min(usable, key=lambda r: (r.requested_on, r.number))
+        return Verdict(
+            Reason.CERTIFICATE_DATE,
+            "requisition.after_certificate",
+            f"Erklæringen er dateret {date_text(cert.certificate_date)}, før kommunens "
+            f"rekvisition {first.number} af {date_text(first.requested_on)}.",
+            {
+                **compared,
+                "requisition": first.number,
+                "requisition_date": first.requested_on.isoformat(),
+            },
+        )
 
     @staticmethod
     def _expected_fee(
@@ -306,9 +333,10 @@ class MedicalCertificateRules:
             return tariff.with_interpreter
         return tariff.fee
 
-    def _check_tariff(
-        self, invoice: Invoice, cert: CertificateInfo, tariff: Tariff, requisition: Requisition
-    ) -> Verdict | None:
+    def _check_tariff(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | Passed:
+        cert = self._cert(invoice)
+        tariff = self._tariff(cert)
+        requisition = self._requisition(cert, ctx)
         amount = invoice.payable_amount
         compared = {
             "form": cert.form,
@@ -336,7 +364,7 @@ class MedicalCertificateRules:
                 compared,
             )
         if amount == expected:
-            return None
+            return Passed("tariff", compared)
         which = "takstvarianten " + cert.variant if cert.variant else "taksten"
         extra = ""
         if cert.interpreter and not cert.variant:

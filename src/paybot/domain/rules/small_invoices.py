@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Self
-
 from paybot.domain.checks import gln_valid
-from paybot.domain.models import Category, Decision, Invoice, Manual, RegisterEntry
+from paybot.domain.models import Category, Invoice, RegisterEntry
 from paybot.domain.money import plain
-from paybot.domain.parsing import InvoiceFormatError
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import keys
 from paybot.domain.rules.common import (
-    Check,
+    Passed,
     Verdict,
     check_account_active,
     check_amount_limit,
@@ -23,79 +19,48 @@ from paybot.domain.rules.common import (
     check_duplicate,
     check_payment_means,
     date_text,
-    first_verdict,
-    format_manual,
-    manual,
-    pay,
     posting_text_small,
 )
 from paybot.domain.rules.context import DecisionContext
-from paybot.domain.rules.small_invoices_config import SmallInvoicesConfig
+from paybot.domain.rules.small_invoices_config import SmallInvoicesConfig, SmallSupplier
+from paybot.domain.rules.table import Payment, TableRules
 
 
-class SmallInvoiceRules:
+class SmallInvoiceRules(TableRules):
     """Pays an invoice from a known supplier within the limit whose figures add up."""
 
-    kind: ClassVar[str] = "small_invoices"
-    category: ClassVar[Category] = Category.OTHER
-    needs_requisitions: ClassVar[bool] = False
-    needs_bookings: ClassVar[bool] = False
-    check_order: ClassVar[tuple[Reason, ...]] = (
-        Reason.FORMAT,
-        Reason.CREDIT_NOTE,
-        Reason.BUYER,
-        Reason.SUPPLIER,
-        Reason.DUPLICATE,
-        Reason.AMOUNT,
-        Reason.ARITHMETIC,
-        Reason.DUE_DATE,
-        Reason.PAYMENT_MEANS,
-        Reason.ACCOUNT_STRING,
+    kind = "small_invoices"
+    category = Category.OTHER
+    config_model = SmallInvoicesConfig
+    config: SmallInvoicesConfig
+    _suppliers: dict[str, SmallSupplier]
+    _supplier_names: dict[str, str]
+    checks = (
+        (Reason.FORMAT, lambda r, inv, ctx: check_currency(inv)),
+        (Reason.CREDIT_NOTE, lambda r, inv, ctx: check_credit_note(inv)),
+        (Reason.BUYER, lambda r, inv, ctx: r._check_buyer(inv)),
+        (Reason.SUPPLIER, lambda r, inv, ctx: check_cvr_known(inv, r._supplier_names)),
+        (Reason.DUPLICATE, lambda r, inv, ctx: check_duplicate(ctx, r.duplicate_keys(inv))),
+        (Reason.AMOUNT, lambda r, inv, ctx: check_amount_limit(inv, r.config.max_amount)),
+        (Reason.ARITHMETIC, lambda r, inv, ctx: check_arithmetic(inv, r.config.vat_percent)),
+        (Reason.DUE_DATE, lambda r, inv, ctx: r._check_due_date(inv)),
+        (Reason.PAYMENT_MEANS, lambda r, inv, ctx: check_payment_means(inv)),
+        (Reason.ACCOUNT_STRING, lambda r, inv, ctx: r._check_account_string(inv, ctx)),
     )
-    reason_codes: ClassVar[frozenset[str]] = frozenset(r.value for r in check_order)
 
     def __init__(self, config: SmallInvoicesConfig, rule_version: str) -> None:
-        self.config = config
-        self.rule_version = rule_version
+        super().__init__(config, rule_version)
         self._suppliers = {s.cvr: s for s in config.suppliers}
         self._supplier_names = {s.cvr: s.name for s in config.suppliers}
-        self._checks: tuple[Check, ...] = (
-            lambda inv, ctx: check_currency(inv),
-            lambda inv, ctx: check_credit_note(inv),
-            lambda inv, ctx: self._check_buyer(inv),
-            lambda inv, ctx: check_cvr_known(inv, self._supplier_names),
-            lambda inv, ctx: check_duplicate(ctx),
-            lambda inv, ctx: check_amount_limit(inv, config.max_amount),
-            lambda inv, ctx: check_arithmetic(inv, config.vat_percent),
-            lambda inv, ctx: self._check_due_date(inv),
-            lambda inv, ctx: check_payment_means(inv),
-            self._check_account_string,
-        )
 
-    @classmethod
-    def from_config(cls, data: Mapping[str, Any], rule_version: str) -> Self:
-        return cls(SmallInvoicesConfig.model_validate(data), rule_version)
-
-    # --- the decision ---------------------------------------------------------------------
-
-    def decide(self, invoice: Invoice, ctx: DecisionContext) -> Decision:
-        verdict = first_verdict(self._checks, invoice, ctx)
-        if verdict is not None:
-            return manual(self.kind, self.rule_version, verdict)
+    def payment(self, invoice: Invoice, ctx: DecisionContext) -> Payment:
         account = self.account_string_for(invoice)
         assert account is not None  # the account string check passed
-        return pay(
-            self.kind,
-            self.rule_version,
-            invoice,
-            ctx,
+        return Payment(
             account_string=account,
             posting_text=posting_text_small(invoice.supplier_name, invoice.invoice_number),
             compared={"max_amount": plain(self.config.max_amount), "cvr": invoice.supplier_cvr},
         )
-
-    def decide_unreadable(self, error: InvoiceFormatError) -> Manual:
-        return format_manual(self.kind, self.rule_version, error)
 
     def account_string_for(self, invoice: Invoice) -> str | None:
         """The supplier's account string, else the one of the invoice's order reference."""
@@ -122,7 +87,7 @@ class SmallInvoiceRules:
 
     # --- this robot's own checks ----------------------------------------------------------
 
-    def _check_buyer(self, invoice: Invoice) -> Verdict | None:
+    def _check_buyer(self, invoice: Invoice) -> Verdict | Passed:
         gln = (invoice.buyer_gln or "").strip()
         compared = {"buyer_gln": gln, "our_glns": ", ".join(self.config.buyer_glns)}
         if not gln:
@@ -144,9 +109,9 @@ class SmallInvoiceRules:
                 "Send den videre til den rette modtager eller afvis den.",
                 compared,
             )
-        return None
+        return Passed("buyer", compared)
 
-    def _check_due_date(self, invoice: Invoice) -> Verdict | None:
+    def _check_due_date(self, invoice: Invoice) -> Verdict | Passed:
         limit = self.config.max_payment_terms_days
         if invoice.due_date is None:
             return Verdict(
@@ -156,6 +121,12 @@ class SmallInvoiceRules:
                 {"due_date": ""},
             )
         days = (invoice.due_date - invoice.issue_date).days
+        compared = {
+            "issue_date": invoice.issue_date.isoformat(),
+            "due_date": invoice.due_date.isoformat(),
+            "days": str(days),
+            "max_days": str(limit),
+        }
         if days > limit:
             return Verdict(
                 Reason.DUE_DATE,
@@ -163,16 +134,11 @@ class SmallInvoiceRules:
                 f"Forfaldsdatoen {date_text(invoice.due_date)} er {days} dage efter "
                 f"fakturadatoen {date_text(invoice.issue_date)}; en offentlig myndighed må "
                 f"højst have {limit} dages betalingsfrist.",
-                {
-                    "issue_date": invoice.issue_date.isoformat(),
-                    "due_date": invoice.due_date.isoformat(),
-                    "days": str(days),
-                    "max_days": str(limit),
-                },
+                compared,
             )
-        return None
+        return Passed("due_date", compared)
 
-    def _check_account_string(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | None:
+    def _check_account_string(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | Passed:
         ref = (invoice.order_reference or "").strip()
         name = invoice.supplier_name or invoice.supplier_cvr
         missing = (
