@@ -42,6 +42,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paybot.commands.run",
     "paybot.commands.audit",
     "paybot.commands.scheduling",
+    "paybot.commands.status",
+    "paybot.commands.queue",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -9,6 +9,7 @@ Nothing here reads the command line: secrets come from the environment or the va
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -179,6 +180,13 @@ def _resolve(settings: Settings, home: Path, file: str) -> Settings:
                 update={
                     "chromium": absolute(settings.browser.chromium),
                     "chromedriver": absolute(settings.browser.chromedriver),
+                }
+            ),
+            "notify": settings.notify.model_copy(
+                update={
+                    "smtp_ca_file": absolute(settings.notify.smtp_ca_file)
+                    if settings.notify.smtp_ca_file
+                    else None
                 }
             ),
         }
@@ -390,7 +398,7 @@ class RobotConfig:
     def rule_version(self) -> str:
         return self.rules.rule_version
 
-    @property
+    @functools.cached_property
     def config_checksum(self) -> str:
         """``sha256:`` + 16 hex digits over everything that decides in this run: the settings
         (after environment overrides), the manifest, the reason texts and the rules file's

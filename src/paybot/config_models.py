@@ -16,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -92,6 +93,9 @@ class RunnerSettings(ConfigModel):
     """Stop the run after this many invoices in a row failed with application errors."""
     lease_seconds: Annotated[int, Field(ge=1)] = 600
     """How long a claimed invoice stays reserved to one worker."""
+    max_nights: Annotated[int, Field(ge=1, le=100)] = 3
+    """After this many runs (nights) in which an invoice failed with application errors, it is
+    handed to a person (reason ``MANUAL_REPEATED_FAILURES``) instead of being tried again."""
 
 
 class MunicipalitySettings(ConfigModel):
@@ -102,6 +106,60 @@ class SchedulerSettings(ConfigModel):
     stop_deadline_seconds: PositiveSeconds = 120.0
     """When ``robot scheduler`` stops, how long a running robot may take to finish the invoice
     it is on before it is ended."""
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("not an e-mail address")
+    return value
+
+
+def _address_list(value: object) -> object:
+    """A list in YAML, or ``a@x.dk, b@x.dk`` from an environment variable."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email)]
+EmailList = Annotated[list[EmailAddress], BeforeValidator(_address_list)]
+
+
+def _optional_url(value: str) -> str:
+    return _http_url(value) if value else value
+
+
+def _clock_time(value: str) -> str:
+    if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
+        raise ValueError('not a time of day like "07:00"')
+    return value
+
+
+class NotifySettings(ConfigModel):
+    """Alerts after scheduled runs (see docs/operations.md, "Alerts"). The SMTP password is a
+    secret (``smtp_password``: ``PAYBOT_SMTP_PASSWORD``, a systemd credential or the vault)."""
+
+    email: EmailList = Field(default_factory=list)
+    """Who gets every robot's alerts (a robot's manifest can add more in ``notify.email``)."""
+    sender: EmailAddress = "paybot@localhost.localdomain"
+    smtp_host: str = ""
+    """The mail server; empty: no mail is sent."""
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_starttls: bool = True
+    """Encrypt with STARTTLS before anything else (required when a username is set)."""
+    smtp_username: str = ""
+    smtp_ca_file: Path | None = None
+    """A CA certificate to trust for the mail server (default: the system's store)."""
+    smtp_timeout_seconds: PositiveSeconds = 20.0
+    webhook_url: Annotated[str, AfterValidator(_optional_url)] = ""
+    """A chat channel's incoming webhook (JSON POST ``{"text": …}``); empty: none."""
+    retry_minutes: Annotated[int, Field(ge=1)] = 5
+    """How often the scheduler tries again to deliver an alert that could not be sent."""
+    summary_time: Annotated[str, AfterValidator(lambda v: _clock_time(v) if v else v)] = ""
+    """A morning summary of every robot at this Danish time (``"07:00"``); empty: none."""
 
 
 class Settings(ConfigModel):
@@ -122,6 +180,7 @@ class Settings(ConfigModel):
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     municipality: MunicipalitySettings = Field(default_factory=MunicipalitySettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     vault_file: Path = Path("{data_dir}/vault.json")
     """The secrets file (JSON, mode 0600) used when ``PAYBOT_ERP_PASSWORD`` is not set."""
 
@@ -205,17 +264,9 @@ class Schedule(ConfigModel):
         return cron_trigger(self.cron, self.timezone)
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError("not an e-mail address")
-    return value
-
-
 class Notify(ConfigModel):
-    email: list[Annotated[str, AfterValidator(_email)]] = Field(default_factory=list)
+    email: EmailList = Field(default_factory=list)
+    """Who gets this robot's alerts, besides ``notify.email`` in ``config/paybot.yaml``."""
 
 
 class RobotManifest(ConfigModel):

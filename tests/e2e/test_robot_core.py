@@ -3,6 +3,7 @@ against the seeded mock finance system (a real HTTP server and SQLite file)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -116,6 +117,31 @@ def test_pays_exactly_the_ground_truth_then_changes_nothing(
             "state_changed",
         ):
             assert event in shown.stdout, f"{event} missing from the trail of løbenr {paid}"
+
+        # By business key too (the README's form), the whole trail: every record of the
+        # invoice, whichever field names it, after the collection that read it.
+        records = [json.loads(line) for line in world.audit_file.read_text("utf-8").splitlines()]
+        mine = [r for r in records if r.get("robot") == ROBOT and r.get("erp_id") == int(paid)]
+        key = next(r["business_key"] for r in mine if r.get("business_key"))
+        by_key = world.robot("audit", "show", key)
+        assert by_key.returncode == 0, by_key.stderr
+        seqs = [int(line.split()[0]) for line in by_key.stdout.splitlines()[1:]]
+        assert seqs[1:] == [r["seq"] for r in mine]
+        assert records[seqs[0] - 1]["event"] == "collected"
+        assert f"{len(mine) + 1} records from " in by_key.stdout.splitlines()[0]
+        assert shown.stdout.splitlines()[1:] == by_key.stdout.splitlines()[1:]
+
+        # The auditor's export of the first run: one row per record, the chain intact.
+        first_run = next(r["run_id"] for r in records if r["event"] == "run_started")
+        export = world.output_dir / "revision.csv"
+        exported = world.robot("audit", "export", "--run", first_run, "--out", str(export))
+        assert exported.returncode == 0, exported.stderr
+        assert "chain intact" in exported.stdout
+        with export.open(encoding="utf-8-sig", newline="") as file:
+            rows = [row for row in csv.reader(file, delimiter=";") if not row[0].startswith("#")]
+        assert [int(row[0]) for row in rows[1:]] == [
+            r["seq"] for r in records if r.get("run_id") == first_run
+        ]
 
         # No personal data anywhere the robot wrote.
         assert leaks([world.data_dir, world.output_dir], personal_values(world.db)) == []
@@ -260,6 +286,14 @@ def test_dry_run_decides_and_records_but_touches_nothing(
         assert of_run and all(r.get("dry_run") is True for r in of_run)
         started = next(r for r in records if r["event"] == "run_started")
         assert started["paybot_version"] and started["config_checksum"].startswith("sha256:")
+        decisions = [r for r in records if r["event"] == "decision"]
+        assert len(decisions) == len(expected)
+        for decision in decisions:
+            assert decision["paybot_version"] == started["paybot_version"]
+            assert decision["config_checksum"] == started["config_checksum"]
+            assert decision["checks"] and decision["checks"][-1]["passed"] == (
+                decision["decision"] == "pay"
+            )
 
 
 def test_exit_codes_for_config_errors_unreachable_system_and_a_busy_robot(
@@ -282,6 +316,8 @@ def test_exit_codes_for_config_errors_unreachable_system_and_a_busy_robot(
 
         down = world.robot("run", ROBOT, env={"PAYBOT_ERP_URL": "http://127.0.0.1:9"})
         assert down.returncode == 3, down.stdout + down.stderr
+        assert "Traceback" not in down.stdout + down.stderr  # an expected end, told in a sentence
+        assert down.stdout.rstrip().endswith("report.md."), down.stdout
 
         with locks.robot_lock(world.data_dir, ROBOT, "held-by-test"):
             busy = world.robot("run", ROBOT)

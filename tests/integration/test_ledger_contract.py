@@ -570,3 +570,103 @@ def test_abandoned_runs_are_closed_without_exit_code(ledger: LedgerPort) -> None
     assert runs["other-robot"].ended_at is None
     assert runs["done"].exit_code == 0
     assert ledger.mark_abandoned_runs(ROBOT, "current") == []
+
+
+# --- hand-overs, releases, heartbeat and alerts (robot queue, robot status) ------------------
+
+
+def test_a_handed_over_item_is_never_paid(ledger: LedgerPort, clock: FakeClock) -> None:
+    ledger.ensure_work(ROBOT, 7, "20433213:F-7", RUN)
+    item = ledger.claim_next(ROBOT, "w1", RUN, LEASE)
+    assert item is not None
+    # the operator marks it while a worker holds it: the payment intent is refused after
+    cpr = generated_cpr(random.Random(11))
+    mark = ledger.request_handover(
+        ROBOT, 7, reason="MANUAL_FORMAT", note=f"Bilag mangler {cpr}", by="ops"
+    )
+    assert (mark.reason, mark.by, mark.at) == ("MANUAL_FORMAT", "ops", START)
+    assert cpr not in mark.note  # notes are masked like every other text
+    with pytest.raises(LedgerError, match="marked for manual handling"):
+        pay(ledger, item)
+    assert ledger.item(ROBOT, 7).state is State.PENDING  # type: ignore[union-attr]
+    # handing it over to manual handling is still allowed
+    t = ledger.record_manual_intent(item, "w1", reason="MANUAL_FORMAT", rule_version="1")
+    assert t.new is State.MANUAL_INTENT
+    assert ledger.handover_for(ROBOT, 7) == mark
+    assert ledger.handovers(ROBOT) == [mark]
+    assert ledger.handovers(ROBOT, since=START + dt.timedelta(seconds=1)) == []
+
+
+def test_only_a_pending_item_can_be_handed_over_or_released(
+    ledger: LedgerPort, clock: FakeClock
+) -> None:
+    with pytest.raises(LedgerError, match="no such work item"):
+        ledger.request_handover(ROBOT, 99, reason="MANUAL_FORMAT", note="", by="ops")
+    ledger.ensure_work(ROBOT, 8, "20433213:F-8", RUN)
+    item = ledger.claim_next(ROBOT, "w1", RUN, LEASE)
+    assert item is not None
+    with pytest.raises(LedgerError, match="a run is working on it"):
+        ledger.release_item(ROBOT, 8)
+    pay(ledger, item)
+    with pytest.raises(LedgerError, match="PAY_INTENT, not PENDING"):
+        ledger.request_handover(ROBOT, 8, reason="MANUAL_FORMAT", note="", by="ops")
+    with pytest.raises(LedgerError, match="PAY_INTENT, not PENDING"):
+        ledger.release_item(ROBOT, 8)
+
+
+def test_release_forgets_failures_and_the_mark(ledger: LedgerPort, clock: FakeClock) -> None:
+    ledger.ensure_work(ROBOT, 9, "20433213:F-9", RUN)
+    for night in range(3):
+        item = ledger.claim_next(ROBOT, "w1", f"run-{night}", LEASE)
+        assert item is not None
+        ledger.record_failure(item, "w1", "HTTP 500")
+    ledger.request_handover(ROBOT, 9, reason="MANUAL_REPEATED_FAILURES", note="", by="robot")
+    assert ledger.item(ROBOT, 9).attempts == 3  # type: ignore[union-attr]
+    released = ledger.release_item(ROBOT, 9)
+    assert (released.state, released.attempts, released.failed_run_id) == (State.PENDING, 0, None)
+    assert released.last_error is not None  # kept for the record
+    assert ledger.handover_for(ROBOT, 9) is None
+    again = ledger.claim_next(ROBOT, "w1", "run-2", LEASE)  # the run it last failed in, too
+    assert again is not None and again.erp_id == 9
+    pay(ledger, again)
+
+
+def test_item_counts_by_state(ledger: LedgerPort) -> None:
+    assert ledger.item_counts(ROBOT) == {}
+    ledger.ensure_work_many(ROBOT, [(1, "k:1"), (2, "k:2"), (3, "k:3")], RUN)
+    item = ledger.claim_next(ROBOT, "w1", RUN, LEASE)
+    assert item is not None
+    pay(ledger, item)
+    assert ledger.item_counts(ROBOT) == {State.PENDING: 2, State.PAY_INTENT: 1}
+    assert ledger.item_counts("other") == {}
+
+
+def test_heartbeat_is_replaced(ledger: LedgerPort, clock: FakeClock) -> None:
+    assert ledger.heartbeat("scheduler") is None
+    ledger.beat("scheduler", "host-a", 10)
+    clock.advance(dt.timedelta(minutes=1))
+    ledger.beat("scheduler", "host-a", 11)
+    beat = ledger.heartbeat("scheduler")
+    assert beat is not None and (beat.pid, beat.at) == (11, START + dt.timedelta(minutes=1))
+
+
+def test_alerts_outbox(ledger: LedgerPort, clock: FakeClock) -> None:
+    first = ledger.add_alert(
+        robot=ROBOT, run_id=RUN, channel="email", kind="run", subject="s", text="t", html="h"
+    )
+    second = ledger.add_alert(
+        robot=ROBOT, run_id=None, channel="webhook", kind="run", subject="s2", text="", html=""
+    )
+    assert (first.tries, first.sent, first.created_at) == (0, False, START)
+    clock.advance(dt.timedelta(minutes=1))
+    cpr = generated_cpr(random.Random(12))
+    failed = ledger.alert_tried(first.id, f"connection refused {cpr}")
+    assert (failed.tries, failed.sent, failed.last_try_at) == (1, False, clock.now)
+    assert failed.last_error is not None and cpr not in failed.last_error
+    assert [a.id for a in ledger.alerts(unsent_only=True)] == [second.id, first.id]
+    sent = ledger.alert_tried(first.id, None)
+    assert (sent.tries, sent.sent, sent.last_error) == (2, True, None)
+    assert [a.id for a in ledger.alerts(unsent_only=True)] == [second.id]
+    assert [a.id for a in ledger.alerts(limit=1)] == [second.id]
+    with pytest.raises(LedgerError):
+        ledger.alert_tried(999, None)

@@ -119,7 +119,8 @@ def test_robot_runs_shows_the_history_as_a_table(
     assert newest[:3] == ["20270329-003000-aaaa", "fake-quick", "scheduler"]
     assert newest[-4:] == ["0", "7", "2", "1"]
     missed = lines[2]
-    assert "2027-03-28 01:30:00  2027-03-29 02:30:00" in missed  # Copenhagen: CET, CEST
+    # Copenhagen time with its offset: CET, then CEST after the clocks went forward
+    assert "2027-03-28 01:30:00+01:00  2027-03-29 02:30:00+02:00" in missed
     assert "missed: planned for 2027-03-28 01:30 CET" in missed
     assert "070761-1234" not in missed and "070761-****" in missed
 

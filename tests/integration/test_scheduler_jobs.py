@@ -46,9 +46,9 @@ def reconcile(home: FakeHome) -> dict[str, str]:
 
 
 def schedule_table(capsys: pytest.CaptureFixture[str]) -> dict[str, list[str]]:
-    assert main(["schedule"]) == 0
+    assert main(["schedule"]) == 1  # no scheduler runs in these tests
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("scheduler: not running")
+    assert lines[0].startswith("scheduler: NOT RUNNING")
     return {line.split()[0]: line.split() for line in lines[2:]}
 
 

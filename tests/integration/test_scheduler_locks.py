@@ -141,5 +141,5 @@ def test_robot_schedule_tells_whether_the_scheduler_runs(
         assert capsys.readouterr().out.startswith(f"scheduler: running (pid {os.getpid()})")
     finally:
         service.stop()
-    assert main(["schedule"]) == 0
-    assert capsys.readouterr().out.startswith("scheduler: not running")
+    assert main(["schedule"]) == 1  # says so, and a script can tell
+    assert capsys.readouterr().out.startswith("scheduler: NOT RUNNING")

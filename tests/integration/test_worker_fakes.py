@@ -3,6 +3,7 @@ in-memory ledger: retries, the circuit breaker, and reconciliation, without a br
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -94,6 +95,8 @@ class FakeErp:
         self.approvals = 0
         self.payment_dates: list[dt.date] = []
         self.logins = 0
+        self.broken: set[int] = set()  # invoices whose page always fails (HTTP 500)
+        self.manual: dict[int, tuple[str, str]] = {}  # erp_id -> (reason, note)
 
     def _up(self) -> None:
         if self.down:
@@ -105,6 +108,8 @@ class FakeErp:
 
     def read_invoice(self, erp_id: int) -> RawInvoice:
         self._up()
+        if erp_id in self.broken:
+            raise ApplicationError(f"Løbenr {erp_id}: the invoice page answered 500")
         raw = good_invoice(erp_id)
         status = self.status.get(erp_id, "Ny")
         return RawInvoice(fields=raw.fields | {"status": status}, lines=raw.lines)
@@ -121,6 +126,7 @@ class FakeErp:
     def send_to_manual(self, erp_id: int, *, reason: str, note: str) -> None:
         self._up()
         self.status[erp_id] = "Manuel behandling"
+        self.manual[erp_id] = (reason, note)
 
     def payment_for(self, erp_id: int) -> dict[str, str] | None:
         self._up()
@@ -302,3 +308,54 @@ def test_the_decision_record_lists_every_check_with_the_bank_account_masked(
     assert [c["reason"] for c in stored.decision["explanation"]["checks"]] == [
         c["reason"] for c in checks
     ]
+
+
+# --- hand-over marks and runner.max_nights ---------------------------------------------------
+
+
+def test_an_invoice_marked_for_a_person_is_handed_over_not_paid(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, ledger, erp = make(cfg, tmp_path, items=2)
+    ledger.request_handover(ROBOT, 2, reason="MANUAL_SUPPLIER", note="Ring til os", by="ops")
+    worker.run()
+    assert [o.result for o in worker.outcomes] == [Result.PAID, Result.MANUAL]
+    assert erp.manual == {
+        2: ("MANUAL_SUPPLIER", f"{cfg.reasons.text('MANUAL_SUPPLIER')} Ring til os")
+    }
+    assert ledger.item(ROBOT, 2).state is State.MANUAL  # type: ignore[union-attr]
+    assert ledger.decisions_for(ROBOT, 2)[0].decision["explanation"]["rule"] == "handover"
+
+
+def tonight_of(worker: Worker, run_id: str) -> Shared:
+    """What a new run shares: its own id, key order and circuit breaker."""
+    return dataclasses.replace(worker.s, run_id=run_id, order=KeyOrder(), breaker=CircuitBreaker(5))
+
+
+def test_after_max_nights_of_failures_a_person_takes_the_invoice(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, ledger, erp = make(cfg, tmp_path, items=2)
+    erp.broken = {1}
+    nights = cfg.settings.runner.max_nights
+    assert nights == 3
+    for night in range(1, nights + 1):
+        shared = tonight_of(worker, f"night-{night}")
+        tonight = Worker("w1", shared, erp, Events())  # type: ignore[arg-type]
+        tonight.run()
+        failed = [o for o in tonight.outcomes if o.erp_id == 1]
+        assert [o.result for o in failed] == [Result.FAILED]
+        marked = ledger.handover_for(ROBOT, 1)
+        if night < nights:
+            assert marked is None and failed[0].note is None
+        else:
+            assert marked is not None and marked.reason == "MANUAL_REPEATED_FAILURES"
+            assert (marked.by, failed[0].note) == ("robot", marked.note)
+            assert "3 kørsler" in marked.note
+    assert erp.approvals == 1  # invoice 2, on the first night
+    erp.broken = set()  # the page works again: the invoice still goes to a person
+    shared = tonight_of(worker, "night-4")
+    last = Worker("w1", shared, erp, Events())  # type: ignore[arg-type]
+    last.run()
+    assert [(o.erp_id, o.result) for o in last.outcomes] == [(1, Result.MANUAL)]
+    assert erp.manual[1][0] == "MANUAL_REPEATED_FAILURES" and erp.approvals == 1

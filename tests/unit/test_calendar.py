@@ -8,10 +8,12 @@ import pytest
 
 from paybot.domain.calendar import (
     DoubleRateWindow,
+    danish_timestamp,
     is_bank_day,
     is_double_rate_moment,
     is_public_holiday,
     next_bank_day,
+    parse_danish_moment,
     payment_date,
 )
 
@@ -82,3 +84,28 @@ def test_double_rate_window_is_configurable() -> None:
     assert not is_double_rate_moment(at(2026, 11, 23, 17, 30), window)
     assert is_double_rate_moment(at(2026, 11, 23, 6, 59), window)
     assert not is_double_rate_moment(at(2026, 11, 28, 12, 0), window)  # weekends off
+
+
+def test_danish_timestamp_says_its_offset_in_winter_and_summer() -> None:
+    assert danish_timestamp("2026-11-30T06:15:00.123456+00:00") == "2026-11-30 07:15:00+01:00"
+    summer = dt.datetime(2026, 7, 1, 22, 30, tzinfo=dt.UTC)
+    assert danish_timestamp(summer) == "2026-07-02 00:30:00+02:00"
+    with pytest.raises(ValueError, match="no time zone"):
+        danish_timestamp("2026-11-30T06:15:00")
+    with pytest.raises(ValueError):
+        danish_timestamp("yesterday")
+
+
+def test_parse_danish_moment_reads_copenhagen_time() -> None:
+    utc = dt.UTC
+    assert parse_danish_moment("2026-11-30") == dt.datetime(2026, 11, 29, 23, tzinfo=utc)
+    assert parse_danish_moment("2026-11-30", end_of_day=True) == dt.datetime(
+        2026, 11, 30, 23, tzinfo=utc
+    )
+    assert parse_danish_moment("2026-07-01 07:15") == dt.datetime(2026, 7, 1, 5, 15, tzinfo=utc)
+    assert parse_danish_moment("2026-07-01T07:15+00:00") == dt.datetime(
+        2026, 7, 1, 7, 15, tzinfo=utc
+    )
+    for bad in ("2026-13-01", "30-11-2026", "", "i går"):
+        with pytest.raises(ValueError, match="is not a date"):
+            parse_danish_moment(bad)

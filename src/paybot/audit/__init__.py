@@ -3,6 +3,8 @@
 - :class:`AuditTrail` / :class:`AuditLogger`: write events (``paybot.audit.trail``),
 - :func:`verify`: check a trail (``paybot.audit.verify``),
 - :func:`records_for`: one invoice's records (``paybot.audit.show``),
+- ``paybot.audit.export``: the trail as CSV/XLSX for an auditor (not imported here, so that
+  openpyxl is loaded only to export),
 - :class:`Event`: the vocabulary (``paybot.audit.events``),
 - :func:`mask_data`, :func:`mask_text`: the masking, for anyone else who writes text out.
 """

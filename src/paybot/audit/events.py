@@ -42,7 +42,10 @@ Acting
 Work item state (mirrors the ledger)
   ``state_changed`` (from, to, why) · ``reconciled`` (found: paid/new/manual, voucher,
   action) · ``item_skipped`` (why) · ``item_left`` (attempts, state, error: application errors
-  used up the attempts; the invoice waits for the next run)
+  used up the attempts; the invoice waits for the next run) · ``item_handed_over`` (reason,
+  by, note, nights: marked for manual handling by an operator with ``robot queue handover``,
+  or by the robot after ``runner.max_nights`` failed runs; the next run hands it over) ·
+  ``item_released`` (by: ``robot queue release``, back to the next run, failures forgotten)
 Failures
   ``app_error`` (error, attempt: the system misbehaved, retried) · ``business_error``
   (reason, error: bad data, to a person)
@@ -92,6 +95,8 @@ class Event(StrEnum):
     RECONCILED = "reconciled"
     ITEM_SKIPPED = "item_skipped"
     ITEM_LEFT = "item_left"
+    ITEM_HANDED_OVER = "item_handed_over"
+    ITEM_RELEASED = "item_released"
     COLLECTED = "collected"
     LEASES_RELEASED = "leases_released"
     DUPLICATE_KEYS_UPGRADED = "duplicate_keys_upgraded"

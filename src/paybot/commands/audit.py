@@ -1,4 +1,4 @@
-"""``robot audit``: check the audit trail and read one invoice's part of it.
+"""``robot audit``: check the audit trail, read one invoice's part of it, export it.
 
 - ``robot audit verify [--file F] [--public-key K] [--require-signed]``: exit 0 when the chain
   is intact and agrees with its signed checkpoints and the checkpoint kept in the ledger, 1 when
@@ -7,28 +7,59 @@
   tail) go to standard error.
 - ``robot audit keygen --key-file F [--public-key-file P]``: a new Ed25519 key pair for signing
   (docs/audit.md, "Keys").
-- ``robot audit show INVOICE [--file F] [--json]``: the invoice's records from start to end
-  (INVOICE is a Løbenr, ``CVR:invoice number`` or an invoice number); exit 1 when there are
-  none. Output is masked again before it is printed.
+- ``robot audit show INVOICE [--file F] [--json] [--run RUN_ID] [--robot R] [--since DATE]
+  [--until DATE]``: every record of the invoice, from the collection that read it to its last
+  record (INVOICE is a Løbenr, ``CVR:invoice number`` or an invoice number; see
+  ``paybot.audit.show``), under a header with the count and the first and last time (Copenhagen
+  time with offset). Exit 1 when no invoice fits, or several do and none exactly (they are
+  listed on stderr); 2 when the trail cannot be read or a date is bad. Output is masked again
+  before it is printed; a reader that goes away (``| head``) ends it quietly.
+- ``robot audit export --out FILE [--format csv|xlsx] [--file F] [filters as for show]``: the
+  selected records, masked, one row each, with the trail's verification (see
+  ``paybot.audit.export``). Exit 0; 1 when the verification failed (the file is written and
+  says so); 2 on bad input, nothing written.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from paybot.audit import AuditTrailError, format_record, mask_data, records_for, verify
+from paybot.audit import AuditTrailError, verify
 from paybot.audit.anchor import Checkpoint, CheckpointStore, trail_name
+from paybot.audit.export import (
+    FORMATS,
+    SEPARATORS,
+    ExportError,
+    export,
+    verification_summary,
+)
+from paybot.audit.show import (
+    Candidate,
+    Filters,
+    choose,
+    find_invoices,
+    format_record,
+    invoice_records,
+    masked_record,
+    shown_time,
+)
 from paybot.audit.signing import KeyRing, Verifier, load_verifier, new_key_pair
 from paybot.config import Settings, find_home, load_settings
+from paybot.domain.calendar import parse_danish_moment
 from paybot.errors import ConfigError, LedgerError
 
 EXIT_OK = 0
 EXIT_BROKEN = 1
 EXIT_NOT_FOUND = 1
+EXIT_AMBIGUOUS = 1
 EXIT_UNREADABLE = 2
 
 
@@ -153,44 +184,155 @@ def _keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _filters(command: str, args: argparse.Namespace) -> Filters | None:
+    """``--run``, ``--robot``, ``--since``, ``--until`` (dates in Copenhagen time; ``--until``
+    with a date alone takes that whole day); a bad date is complained about, ``None``."""
+    moments: dict[str, dt.datetime | None] = {}
+    for name in ("since", "until"):
+        text: str | None = getattr(args, name, None)
+        try:
+            moments[name] = (
+                None if text is None else parse_danish_moment(text, end_of_day=name == "until")
+            )
+        except ValueError as exc:
+            _complain(f"robot audit {command}: --{name}: {exc}")
+            return None
+    return Filters(
+        run_id=getattr(args, "run", None),
+        robot=getattr(args, "robot", None),
+        since=moments["since"],
+        until=moments["until"],
+    )
+
+
+@contextlib.contextmanager
+def _quiet_on_closed_pipe() -> Iterator[None]:
+    """``robot audit show 19 | head -3``: when the reader goes away, stop writing without a
+    traceback (and without the one Python would print when it flushes stdout at exit)."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _show(args: argparse.Namespace) -> int:
     path = _file(args)
     if path is None:
         return EXIT_UNREADABLE
     invoice: str = args.invoice
+    filters = _filters("show", args)
+    if filters is None:
+        return EXIT_UNREADABLE
     if not path.is_file():
         _complain(f"robot audit show: no audit trail at {path}")
         return EXIT_UNREADABLE
     try:
-        records = records_for(path, invoice)
+        candidates = find_invoices(path, invoice, filters)
+        chosen = choose(candidates)
+        records = [] if chosen is None else invoice_records(path, chosen, filters)
     except AuditTrailError as exc:
         _complain(f"robot audit show: {exc}")
         return EXIT_UNREADABLE
-    if not records:
-        _complain(f"robot audit show: no records for invoice {invoice!r} in {path}")
+    within = f" ({filters.describe()})" if filters.active else ""
+    if not candidates:
+        _complain(f"robot audit show: no records for invoice {invoice!r}{within} in {path}")
         return EXIT_NOT_FOUND
-    if args.json:
-        for record in records:
-            _say(json.dumps(mask_data(record), ensure_ascii=False, sort_keys=True))
-        return EXIT_OK
-    first = records[0]
-    keys = sorted({str(r["business_key"]) for r in records if r.get("business_key")})
-    ids = sorted({str(r["erp_id"]) for r in records if r.get("erp_id") is not None})
-    robots = sorted({str(r["robot"]) for r in records if r.get("robot")})
-    _say(
-        f"Invoice {invoice}: Løbenr {', '.join(ids) or '-'}, business key "
-        f"{', '.join(keys) or '-'}, robot {', '.join(robots) or '-'}: {len(records)} records "
-        f"from {first.get('ts', '?')} ({path})"
-    )
-    for record in records:
-        _say(format_record(record))
+    if chosen is None:
+        _complain(
+            f"robot audit show: {invoice!r} names {len(candidates)} invoices{within}; "
+            "name one by its CVR:invoice number, or by Løbenr with --robot:"
+        )
+        for candidate in candidates:
+            _complain(f"  {candidate.describe()}")
+        return EXIT_AMBIGUOUS
+    others = [c for c in candidates if c is not chosen]
+    with _quiet_on_closed_pipe():
+        if args.json:
+            for record in records:
+                _say(json.dumps(masked_record(record), ensure_ascii=False, sort_keys=True))
+        else:
+            _say(_header(chosen, records, filters, path))
+            for record in records:
+                _say(format_record(record))
+    for other in others:
+        _complain(f"robot audit show: {invoice!r} also names, less exactly: {other.describe()}")
     return EXIT_OK
 
 
+def _header(invoice: Candidate, records: list[dict[str, Any]], filters: Filters, path: Path) -> str:
+    """``Invoice 20433213:F-00017 (Løbenr 17, robot R): 7 records from … to …, runs …``."""
+    name = invoice.business_key or f"Løbenr {invoice.erp_id}"
+    ids = f"Løbenr {invoice.erp_id}, " if invoice.business_key and invoice.erp_id else ""
+    runs = sorted({str(r["run_id"]) for r in records if r.get("run_id")})
+    span = f" from {shown_time(records[0])} to {shown_time(records[-1])}" if records else ""
+    within = f" ({filters.describe()})" if filters.active else ""
+    return (
+        f"Invoice {name} ({ids}robot {invoice.robot or '-'}): {len(records)} records{within}"
+        f"{span}; runs {', '.join(runs) or '-'}; {path}"
+    )
+
+
+def _export(args: argparse.Namespace) -> int:
+    path = _file(args)
+    if path is None:
+        return EXIT_UNREADABLE
+    filters = _filters("export", args)
+    if filters is None:
+        return EXIT_UNREADABLE
+    settings = _settings()
+    try:
+        keys = _verifier(args, settings)
+        anchor = _anchor(path, settings) if path.is_file() else None
+    except (ConfigError, AuditTrailError, LedgerError) as exc:
+        _complain(f"robot audit export: {exc}")
+        return EXIT_UNREADABLE
+
+    def summarize(trail: Path) -> tuple[str, str]:
+        return verification_summary(trail, keys=keys, anchor=anchor)
+
+    try:
+        result = export(
+            path,
+            args.out,
+            args.format,
+            filters,
+            separator=SEPARATORS[args.separator],
+            summarize=summarize,
+        )
+    except (ExportError, AuditTrailError) as exc:
+        _complain(f"robot audit export: {exc}")
+        return EXIT_UNREADABLE
+    span = f" (seq {result.first_seq} to {result.last_seq})" if result.rows else ""
+    _say(f"{result.out}: {result.rows} records{span}, owner-only (0600)")
+    _say(f"verification: {result.verification}")
+    _say(f"checkpoint: {result.checkpoint}")
+    return EXIT_OK if result.verification.startswith("intact") else EXIT_BROKEN
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", metavar="RUN_ID", default=None, help="only this run's records")
+    parser.add_argument("--robot", default=None, help="only this robot's records")
+    parser.add_argument(
+        "--since",
+        metavar="DATE",
+        default=None,
+        help="from this date (YYYY-MM-DD, or 'YYYY-MM-DD HH:MM'; Copenhagen time)",
+    )
+    parser.add_argument(
+        "--until",
+        metavar="DATE",
+        default=None,
+        help="up to and including this date (with a time: before that time; Copenhagen time)",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds ``robot audit verify`` and ``robot audit show``."""
+    """Adds ``robot audit verify``, ``robot audit show`` and ``robot audit export``."""
     audit = subparsers.add_parser(
-        "audit", help="check the audit trail and show one invoice's trail"
+        "audit", help="check the audit trail, show one invoice's trail, export it"
     )
     actions = audit.add_subparsers(dest="audit_action", metavar="ACTION")
 
@@ -239,8 +381,45 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     keygen.set_defaults(handler=_keygen)
 
-    show = actions.add_parser("show", help="one invoice's records, start to end")
+    show = actions.add_parser(
+        "show",
+        help="one invoice's whole trail, from collection to voucher",
+        description="Every record of one invoice, from the collection that read it to its "
+        "last record, times in Copenhagen time. Exit 1 when no invoice fits INVOICE, or "
+        "several do (they are listed); 2 when the trail cannot be read or a date is bad.",
+    )
     show.add_argument("invoice", help="Løbenr, CVR:invoice number, or invoice number")
     show.add_argument("--file", type=Path, default=None, help=file_help)
     show.add_argument("--json", action="store_true", help="one JSON record a line")
+    _add_filters(show)
     show.set_defaults(handler=_show)
+
+    out = actions.add_parser(
+        "export",
+        help="the trail, masked, as CSV or XLSX for an auditor, with its verification",
+        description="One row per record (masked; times in Copenhagen time) for a period or a "
+        "run, with the verification of the whole trail and the checkpoint it was checked "
+        "against. The file is created owner-only (0600). Exit 0; 1 when the trail's "
+        "verification failed (the file is written, and says so); 2 on bad input (no trail, an "
+        "output that cannot be written, a bad date), with nothing written.",
+    )
+    out.add_argument("--out", type=Path, required=True, metavar="FILE", help="the file to write")
+    out.add_argument(
+        "--format", choices=FORMATS, default=None, help="csv or xlsx (default: FILE's suffix)"
+    )
+    out.add_argument(
+        "--separator",
+        choices=sorted(SEPARATORS),
+        default="semicolon",
+        help="a CSV's cell separator (default: semicolon, as Excel with Danish settings reads)",
+    )
+    out.add_argument("--file", type=Path, default=None, help=file_help)
+    out.add_argument(
+        "--public-key",
+        type=Path,
+        action="append",
+        default=None,
+        help="the robot's public key(s) to verify with (default: settings audit.public_key_file)",
+    )
+    _add_filters(out)
+    out.set_defaults(handler=_export)

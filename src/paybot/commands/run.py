@@ -4,7 +4,13 @@
 value), takes the robot's lock (exit 4 when another run holds it), records the run in the
 history, and runs the robot's task module through robocorp-tasks in a child process that
 inherits the lock. The child's console output is shown and kept in the run folder
-(``console.log``); SIGTERM or Ctrl-C asks the run to stop between two invoices.
+(``console.log``, a time in front of every line); SIGTERM or Ctrl-C asks the run to stop
+between two invoices. With ``PAYBOT_LOG_FORMAT=json`` (see :mod:`paybot.logs`) every line
+``robot run`` writes to stdout is a JSON line with the run id.
+
+A run that ends with exit 1 or 3 is an expected outcome, not a crash: the traceback robocorp
+prints for it is left out, and the output ends with a sentence saying what happened and where
+the report is.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from paybot.config import (
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
 from paybot.ledger import Ledger
+from paybot.logs import JSON, json_line, log_format, stamp
 from paybot.private import open_private, private_dir, tighten_tree
 from paybot.run_folder import (
     ENV_DRY_RUN,
@@ -69,7 +76,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(f"robot: {message}\n")
+    if log_format() == JSON:
+        sys.stderr.write(json_line(f"robot: {message}", level="error") + "\n")
+    else:
+        sys.stderr.write(f"robot: {message}\n")
+
+
+def _out(text: str, level: str = "info", **ids: object) -> None:
+    """One line of ``robot run``'s own output (JSON in JSON mode)."""
+    if log_format() == JSON:
+        sys.stdout.write(json_line(text, level=level, **ids) + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _load(robot: str) -> RobotConfig:
@@ -124,9 +143,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
             ENV_TRIGGER: trigger,
             ENV_LOCK_HELD: "1",
         }
-        sys.stdout.write(f"{cfg.name}: run {run_id} against {settings.erp.url}\n")
-        sys.stdout.flush()
-        returncode = _run_child(cfg, folder, env, lock.fd)
+        ids = {"run_id": run_id, "robot": cfg.name}
+        _out(f"{cfg.name}: run {run_id} against {settings.erp.url}", **ids)
+        returncode = _run_child(cfg, folder, env, lock.fd, ids)
         outcome = Outcome.read(folder) or Outcome(
             EXIT_FAILED, Counts(), f"the run ended without an outcome (robocorp exit {returncode})"
         )
@@ -135,11 +154,13 @@ def cmd_run(ns: argparse.Namespace) -> int:
         ledger.close()
         lock.release()
         tighten_tree(folder)  # robocorp's output, whatever umask its writers had
-    _summary(cfg.name, folder, outcome, ns.dry_run)
+    _summary(cfg.name, folder, outcome, ns.dry_run, run_id)
     return outcome.exit_code
 
 
-def _run_child(cfg: RobotConfig, folder: Path, env: dict[str, str], lock_fd: int) -> int:
+def _run_child(
+    cfg: RobotConfig, folder: Path, env: dict[str, str], lock_fd: int, ids: dict[str, str]
+) -> int:
     cmd = [
         sys.executable,
         "-m",
@@ -172,32 +193,87 @@ def _run_child(cfg: RobotConfig, folder: Path, env: dict[str, str], lock_fd: int
 
         old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            _tee(proc.stdout, log)
+            _tee(proc.stdout, ConsoleCopy(log, ids))
             return proc.wait()
         finally:
             for s, previous in old.items():
                 signal.signal(s, previous)
 
 
-def _tee(stream: IO[str] | None, log: IO[str]) -> None:
+TRACEBACK_HEADER = "Full Traceback (running "
+EXPECTED_END = "paybot.run.task.RunNotClean:"
+"""The exception a robot's task raises so that robocorp marks an unclean run as failed; its
+message was printed just before the traceback, and the summary follows."""
+
+
+class ConsoleCopy:
+    """The child's console: shown (a JSON line each in JSON mode) and kept in ``console.log``
+    with a time on every line. robocorp's traceback block for an expected end
+    (:data:`EXPECTED_END`) is held back and left out; any other traceback is shown whole."""
+
+    def __init__(self, log: IO[str], ids: dict[str, str]) -> None:
+        self.log = log
+        self.ids = ids
+        self.json = log_format() == JSON
+        self._held: list[str] | None = None
+
+    def feed(self, line: str) -> None:
+        if self._held is not None:
+            self._held.append(line)
+            text = line.strip()
+            if text and set(text) == {"="}:  # robocorp's closing rule
+                held, self._held = self._held, None
+                if not any(h.startswith(EXPECTED_END) for h in held):
+                    for h in held:
+                        self._emit(h)
+            return
+        if TRACEBACK_HEADER in line:
+            self._held = [line]
+            return
+        self._emit(line)
+
+    def close(self) -> None:
+        held, self._held = self._held, None
+        for h in held or ():
+            self._emit(h)
+
+    def _emit(self, line: str) -> None:
+        text = line.rstrip("\n")
+        if self.json:
+            sys.stdout.write(json_line(text, source="console", **self.ids) + "\n")
+        else:
+            sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        self.log.write(f"{stamp()} {text}\n")
+
+
+def _tee(stream: IO[str] | None, copy: ConsoleCopy) -> None:
     if stream is None:
         return
-    for line in stream:
-        sys.stdout.write(line)
-        sys.stdout.flush()
-        log.write(line)
+    try:
+        for line in stream:
+            copy.feed(line)
+    finally:
+        copy.close()
 
 
-def _summary(robot: str, folder: Path, outcome: Outcome, dry_run: bool) -> None:
+def _summary(robot: str, folder: Path, outcome: Outcome, dry_run: bool, run_id: str) -> None:
     c = outcome.counts
     parts = [f"paid {c.paid}", f"manual {c.manual}", f"failed {c.failed}", f"skipped {c.skipped}"]
     if dry_run:
         parts += [f"would pay {c.would_pay}", f"would hand over {c.would_hand_over}"]
     meaning = EXIT_MEANINGS.get(outcome.exit_code, "")
-    sys.stdout.write(f"{robot}: {', '.join(parts)}; exit {outcome.exit_code} ({meaning})\n")
+    code = outcome.exit_code
+    level = "info" if code == 0 else "error"
+    ids: dict[str, object] = {"run_id": run_id, "robot": robot, "exit_code": code}
+    _out(f"{robot}: {', '.join(parts)}; exit {code} ({meaning})", level, **ids)
     if outcome.message:
-        sys.stdout.write(f"{robot}: {outcome.message}\n")
-    sys.stdout.write(f"{robot}: report {folder / 'report.md'}\n")
+        _out(f"{robot}: {outcome.message}", level, **ids)
+    report = folder / "report.md"
+    if code == 0:
+        _out(f"{robot}: report {report}", level, **ids)
+    else:
+        _out(f"{robot}: {meaning[:1].upper()}{meaning[1:]}; the report is {report}.", level, **ids)
 
 
 def cmd_list(ns: argparse.Namespace) -> int:

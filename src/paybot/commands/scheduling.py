@@ -3,10 +3,13 @@
 - ``robot scheduler [--run-now ROBOT]``: the scheduler process (for systemd; see
   docs/operations.md). Exit 0 after SIGTERM/SIGINT, 2 on a configuration error (nothing is
   scheduled), 4 when another scheduler runs on the same data folder.
-- ``robot schedule``: every robot with its state and next run (local time).
+- ``robot schedule``: every robot with its state and next run (local time). Exit 0 while a
+  scheduler runs on this data folder, 1 when none does (then nothing runs at those times),
+  2 on a configuration error.
   ``robot schedule pause ROBOT`` / ``robot schedule resume ROBOT``: kept in the job store,
   across restarts. Exit 0, or 2 naming the robot or manifest.
-- ``robot runs [--robot R] [--limit N]``: the run history, newest first.
+- ``robot runs [--robot R] [--limit N]``: the run history, newest first; times in Copenhagen
+  time with their offset (``2026-11-30 07:15:00+01:00``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import logging
 import os
 import signal
 import sys
@@ -34,10 +36,11 @@ from paybot.config import (
     load_manifests,
     load_settings,
 )
-from paybot.domain.calendar import DANISH_TIME
+from paybot.domain.calendar import DANISH_TIME, danish_timestamp
 from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_BUSY, EXIT_OK, EXIT_USAGE
+from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from paybot.ledger import Ledger, RunRecord, utc_now
+from paybot.logs import configure_logging
 from paybot.scheduler.dispatch import Limits
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler, store_path
 from paybot.scheduler.service import (
@@ -91,7 +94,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "schedule",
         help="list the robots' next runs; pause or resume one",
         description="Without an action: every robot with its state (scheduled, paused, "
-        "disabled) and next run in local time.",
+        "disabled) and next run in local time. Exit codes: 0 a scheduler is running; 1 no "
+        "scheduler is running (nothing will start at those times); 2 configuration error.",
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     for name, text in (
@@ -141,15 +145,6 @@ def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
 # --- robot scheduler -----------------------------------------------------------------------
 
 
-def _configure_logging() -> None:
-    # Under systemd (JOURNAL_STREAM set) journald adds the time itself.
-    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
-    logging.basicConfig(
-        level=logging.INFO, format=stamp + "%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 @contextlib.contextmanager
 def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -176,7 +171,7 @@ def cmd_scheduler(ns: argparse.Namespace) -> int:
             f"--run-now {unknown[0]}: no such robot in {home / ROBOTS_DIR}; known: {known}",
         )
         return EXIT_USAGE
-    _configure_logging()
+    configure_logging()  # JSON lines under systemd (PAYBOT_LOG_FORMAT), see paybot.logs
     options = ServiceOptions(
         run_now=tuple(ns.run_now),
         limits=Limits(stop_deadline_seconds=settings.scheduler.stop_deadline_seconds),
@@ -221,7 +216,12 @@ def _audit(settings: Settings, robot: str, event: str) -> None:
 
 def _list(book: JobBook, home: Path, settings: Settings) -> int:
     pid = running_scheduler(settings.data_dir)
-    state = f"running (pid {pid})" if pid else "not running"
+    state = (
+        f"running (pid {pid})"
+        if pid
+        else "NOT RUNNING: nothing below starts until 'robot scheduler' runs "
+        "(systemctl start paybot-scheduler)"
+    )
     _say(f"scheduler: {state}; job store {store_path(settings)}")
     rows = [("ROBOT", "STATE", "NEXT RUN", "SCHEDULE", "TIMEOUT", "GRACE")]
     for e in book.entries(utc_now()):
@@ -241,7 +241,7 @@ def _list(book: JobBook, home: Path, settings: Settings) -> int:
         )
     for line in _table(rows):
         _say(line)
-    return EXIT_OK
+    return EXIT_OK if pid else EXIT_FAILED
 
 
 def cmd_schedule(ns: argparse.Namespace) -> int:
@@ -272,12 +272,14 @@ def cmd_schedule(ns: argparse.Namespace) -> int:
 
 
 def _run_row(r: RunRecord) -> tuple[str, ...]:
-    ended = "running" if r.ended_at is None else _local(r.ended_at)
+    """Times in Copenhagen time with their offset (``2026-11-30 07:15:00+01:00``), as in
+    ``robot audit show`` and ``robot audit export``."""
+    ended = "running" if r.ended_at is None else danish_timestamp(r.ended_at)
     return (
         r.run_id,
         r.robot,
         r.trigger,
-        _local(r.started_at),
+        danish_timestamp(r.started_at),
         ended,
         "" if r.exit_code is None else str(r.exit_code),
         str(r.paid),

@@ -90,3 +90,41 @@ def is_double_rate_moment(moment: dt.datetime, window: DoubleRateWindow = DEFAUL
         # a window within one day (not the usual case, but a contract could say so)
         return window.evening_from <= clock < window.morning_until
     return clock >= window.evening_from or clock < window.morning_until
+
+
+# --- showing and reading moments ------------------------------------------------------------
+
+
+def danish_timestamp(moment: dt.datetime | str) -> str:
+    """``2026-11-30T06:15:00.123456+00:00`` (or that moment as a datetime) →
+    ``2026-11-30 07:15:00+01:00``: Copenhagen time with its offset, to the second. The one
+    form every time column a person reads uses (``robot runs``, ``robot audit show``,
+    ``robot audit export``); what is stored keeps UTC. Raises ``ValueError`` for a text that
+    is not an ISO 8601 moment and for a moment without a time zone (it would be a guess)."""
+    when = dt.datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"{moment!s} has no time zone")
+    return when.astimezone(DANISH_TIME).isoformat(sep=" ", timespec="seconds")
+
+
+def parse_danish_moment(text: str, *, end_of_day: bool = False) -> dt.datetime:
+    """A moment a person typed, in Copenhagen time unless it carries an offset: ``2026-11-30``
+    (the start of that day, or with ``end_of_day`` the start of the next, for an inclusive
+    ``--until``), ``2026-11-30 07:15``, ``2026-11-30T07:15:00``, ``2026-11-30 07:15+01:00``.
+    Returns an aware datetime (UTC). Raises ``ValueError`` naming the text otherwise."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            if end_of_day:
+                day += dt.timedelta(days=1)
+            moment = dt.datetime.combine(day, dt.time(), DANISH_TIME)
+        else:
+            moment = dt.datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=DANISH_TIME)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a date (YYYY-MM-DD, or YYYY-MM-DD HH:MM in Copenhagen time)"
+        ) from None
+    return moment.astimezone(dt.UTC)

@@ -29,6 +29,9 @@ class Reason(StrEnum):
     LATE = "MANUAL_LATE"
     CANCELLATION = "MANUAL_CANCELLATION"
     CONTRACT = "MANUAL_CONTRACT"
+    REPEATED_FAILURES = "MANUAL_REPEATED_FAILURES"
+    """Not a rule's decision: the robot could not handle the invoice for ``runner.max_nights``
+    runs in a row (application errors), so a person takes it."""
 
 
 ALL_REASONS: frozenset[str] = frozenset(r.value for r in Reason)

@@ -16,8 +16,11 @@ from paybot.errors import LedgerError
 from paybot.ledger.model import (
     CLAIMABLE,
     PAYING,
+    AlertRecord,
     DecisionRecord,
     EarlierDoc,
+    Handover,
+    Heartbeat,
     RunCounts,
     RunRecord,
     State,
@@ -31,9 +34,12 @@ from paybot.ledger.transitions import (
     Change,
     StateChanges,
     check_change,
+    check_handover,
     check_lease,
     check_lease_seconds,
+    check_release,
     decision_json,
+    handover_refusal,
     safe_text,
 )
 
@@ -51,6 +57,10 @@ class InMemoryLedger(StateChanges):
         self._keys: set[tuple[str, str, int]] = set()
         self._decisions: list[DecisionRecord] = []
         self._runs: dict[str, RunRecord] = {}
+        self._handovers: dict[tuple[str, int], Handover] = {}
+        self._beats: dict[str, Heartbeat] = {}
+        self._alerts: dict[int, AlertRecord] = {}
+        self._alert_ids = itertools.count(1)
 
     def create_schema(self) -> None:
         """Nothing to create."""
@@ -220,6 +230,9 @@ class InMemoryLedger(StateChanges):
             current = self._current(item)
             check_lease(current, item, worker, now, change.value)
             new = check_change(current, change)
+            marked = self._handovers.get((current.robot, current.erp_id))
+            if change is Change.PAY_INTENT and marked is not None:
+                raise handover_refusal(current, marked.reason)
             if new in PAYING:
                 self._refuse_second_payment(current)
             after = dataclasses.replace(current, **values, state=new, updated_at=now)
@@ -352,3 +365,107 @@ class InMemoryLedger(StateChanges):
                     self._runs[run_id], ended_at=self._clock(), note=safe_text(note)
                 )
             return ids
+
+    def item_counts(self, robot: str) -> dict[State, int]:
+        counts: dict[State, int] = {}
+        with self._lock:
+            for i in self._items.values():
+                if i.robot == robot:
+                    counts[i.state] = counts.get(i.state, 0) + 1
+        return counts
+
+    # --- hand-overs and releases --------------------------------------------------------------
+
+    def _item_of(self, robot: str, erp_id: int) -> WorkItem | None:
+        found = self._by_erp.get((robot, erp_id))
+        return None if found is None else self._items[found]
+
+    def request_handover(
+        self, robot: str, erp_id: int, *, reason: str, note: str, by: str
+    ) -> Handover:
+        with self._lock:
+            check_handover(self._item_of(robot, erp_id), robot, erp_id)
+            mark = Handover(robot, erp_id, reason, safe_text(note), by, self._clock())
+            self._handovers[(robot, erp_id)] = mark
+            return mark
+
+    def handover_for(self, robot: str, erp_id: int) -> Handover | None:
+        with self._lock:
+            return self._handovers.get((robot, erp_id))
+
+    def handovers(self, robot: str, since: dt.datetime | None = None) -> list[Handover]:
+        with self._lock:
+            found = [
+                h
+                for h in self._handovers.values()
+                if h.robot == robot and (since is None or h.at >= since)
+            ]
+        return sorted(found, key=lambda h: (h.at, h.erp_id))
+
+    def release_item(self, robot: str, erp_id: int) -> WorkItem:
+        with self._lock:
+            now = self._clock()
+            current = check_release(self._item_of(robot, erp_id), robot, erp_id, now)
+            self._handovers.pop((robot, erp_id), None)
+            after = dataclasses.replace(
+                current,
+                attempts=0,
+                failed_run_id=None,
+                lease_owner=None,
+                lease_expires=None,
+                updated_at=now,
+            )
+            self._items[after.id] = after
+            return after
+
+    # --- heartbeat and alerts -------------------------------------------------------------------
+
+    def beat(self, name: str, host: str, pid: int) -> Heartbeat:
+        with self._lock:
+            beat = Heartbeat(name, host, pid, self._clock())
+            self._beats[name] = beat
+            return beat
+
+    def heartbeat(self, name: str) -> Heartbeat | None:
+        with self._lock:
+            return self._beats.get(name)
+
+    def add_alert(
+        self,
+        *,
+        robot: str,
+        run_id: str | None,
+        channel: str,
+        kind: str,
+        subject: str,
+        text: str,
+        html: str,
+    ) -> AlertRecord:
+        with self._lock:
+            alert = AlertRecord(
+                next(self._alert_ids), robot, run_id, channel, kind, subject, text, html,
+                created_at=self._clock(),
+            )  # fmt: skip
+            self._alerts[alert.id] = alert
+            return alert
+
+    def alert_tried(self, alert_id: int, error: str | None) -> AlertRecord:
+        with self._lock:
+            current = self._alerts.get(alert_id)
+            if current is None:
+                raise LedgerError(f"alert {alert_id}: not in the ledger")
+            now = self._clock()
+            after = dataclasses.replace(
+                current,
+                tries=current.tries + 1,
+                last_try_at=now,
+                sent_at=now if error is None else None,
+                last_error=None if error is None else safe_text(error),
+            )
+            self._alerts[alert_id] = after
+            return after
+
+    def alerts(self, *, unsent_only: bool = False, limit: int = 20) -> list[AlertRecord]:
+        with self._lock:
+            found = [a for a in self._alerts.values() if not (unsent_only and a.sent)]
+        return sorted(found, key=lambda a: a.id, reverse=True)[:limit]

@@ -149,3 +149,54 @@ def checked_amount(item: WorkItem, amount: object) -> Decimal:
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise TypeError(f"{item.describe()}: amount {amount!r} must be a finite Decimal")
     return amount
+
+
+@dataclass(frozen=True)
+class Handover:
+    """An invoice marked for manual handling by an operator (``robot queue handover``) or by
+    the robot after ``runner.max_nights`` nights of application failures. While the mark is
+    there the ledger refuses a payment intent for the item; the next run sends the invoice to
+    manual handling in the finance system with ``reason`` and ``note`` (Danish, no personal
+    data)."""
+
+    robot: str
+    erp_id: int
+    reason: str
+    note: str
+    by: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The last sign of life of a long-running process (``name``: ``scheduler``)."""
+
+    name: str
+    host: str
+    pid: int
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One alert in the outbox: composed once (no personal data), sent until delivered.
+    ``channel``: ``email`` or ``webhook``; the recipients come from the configuration at
+    sending time, so a corrected address is used on the next try."""
+
+    id: int
+    robot: str
+    run_id: str | None
+    channel: str
+    kind: str
+    subject: str
+    text: str
+    html: str
+    created_at: dt.datetime
+    tries: int = 0
+    last_try_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.sent_at is not None

@@ -11,8 +11,11 @@ from typing import Any, Protocol
 
 from paybot.domain.models import RegisterEntry
 from paybot.ledger.model import (
+    AlertRecord,
     DecisionRecord,
     EarlierDoc,
+    Handover,
+    Heartbeat,
     RunCounts,
     RunRecord,
     State,
@@ -88,3 +91,30 @@ class LedgerPort(Protocol):
     def mark_abandoned_runs(
         self, robot: str, current_run_id: str | None, note: str = ...
     ) -> list[str]: ...
+
+    def item_counts(self, robot: str) -> dict[State, int]: ...
+
+    # --- operators' hand-overs and releases (robot queue) -----------------------------------
+    def request_handover(
+        self, robot: str, erp_id: int, *, reason: str, note: str, by: str
+    ) -> Handover: ...
+    def handover_for(self, robot: str, erp_id: int) -> Handover | None: ...
+    def handovers(self, robot: str, since: dt.datetime | None = None) -> list[Handover]: ...
+    def release_item(self, robot: str, erp_id: int) -> WorkItem: ...
+
+    # --- the scheduler's heartbeat and the alerts' outbox -----------------------------------
+    def beat(self, name: str, host: str, pid: int) -> Heartbeat: ...
+    def heartbeat(self, name: str) -> Heartbeat | None: ...
+    def add_alert(
+        self,
+        *,
+        robot: str,
+        run_id: str | None,
+        channel: str,
+        kind: str,
+        subject: str,
+        text: str,
+        html: str,
+    ) -> AlertRecord: ...
+    def alert_tried(self, alert_id: int, error: str | None) -> AlertRecord: ...
+    def alerts(self, *, unsent_only: bool = False, limit: int = 20) -> list[AlertRecord]: ...

@@ -177,3 +177,43 @@ runs = Table(
     Column("note", Text),
 )
 Index("ix_runs_robot_started", runs.c.robot, runs.c.started_at)
+
+handovers = Table(
+    "handovers",
+    metadata,
+    Column("robot", String(64), nullable=False),
+    Column("erp_id", Integer, nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("robot", "erp_id", name="pk_handovers"),
+)
+
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("robot", String(64), nullable=False),
+    Column("run_id", String(64)),
+    Column("channel", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("tries", Integer, nullable=False, default=0),
+    Column("last_try_at", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    Column("last_error", Text),
+)
+Index("ix_alerts_sent", alerts.c.sent_at)

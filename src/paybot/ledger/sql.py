@@ -21,8 +21,11 @@ from paybot.ledger.engine import make_engine, writer
 from paybot.ledger.model import (
     CLAIMABLE,
     PAYING,
+    AlertRecord,
     DecisionRecord,
     EarlierDoc,
+    Handover,
+    Heartbeat,
     RunCounts,
     RunRecord,
     State,
@@ -36,9 +39,12 @@ from paybot.ledger.transitions import (
     Change,
     StateChanges,
     check_change,
+    check_handover,
     check_lease,
     check_lease_seconds,
+    check_release,
     decision_json,
+    handover_refusal,
     safe_text,
 )
 
@@ -394,6 +400,10 @@ class Ledger(StateChanges):
                 current = self._current(conn, item)
                 check_lease(current, item, worker, now, change.value)
                 new = check_change(current, change)
+                if change is Change.PAY_INTENT:
+                    marked = self._handover(conn, current.robot, current.erp_id)
+                    if marked is not None:
+                        raise handover_refusal(current, marked.reason)
                 updates: dict[str, Any] = {**values, "state": new.value, "updated_at": now}
                 if new not in KEEPS_LEASE:
                     updates |= {"lease_owner": None, "lease_expires": None}
@@ -585,6 +595,155 @@ class Ledger(StateChanges):
                     .values(lease_owner=None, lease_expires=None, updated_at=self._now())
                 )
         return ids
+
+    def item_counts(self, robot: str) -> dict[State, int]:
+        """How many of the robot's work items are in each state (states without any left out)."""
+        w = t.work_items.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(w.state, func.count()).where(w.robot == robot).group_by(w.state)
+            ).all()
+        return {State(state): int(n) for state, n in rows}
+
+    # --- hand-overs and releases --------------------------------------------------------------
+
+    def _handover(self, conn: Connection, robot: str, erp_id: int) -> Handover | None:
+        h = t.handovers.c
+        row = conn.execute(select(t.handovers).where(h.robot == robot, h.erp_id == erp_id)).first()
+        return None if row is None else Handover(**dict(row._mapping))
+
+    def _item_in(self, conn: Connection, robot: str, erp_id: int) -> WorkItem | None:
+        w = t.work_items.c
+        row = conn.execute(
+            select(t.work_items).where(w.robot == robot, w.erp_id == erp_id).with_for_update()
+        ).first()
+        return None if row is None else _item(row)
+
+    def request_handover(
+        self, robot: str, erp_id: int, *, reason: str, note: str, by: str
+    ) -> Handover:
+        """Mark a PENDING item for manual handling (see :class:`Handover`); a second mark
+        replaces the first. :class:`LedgerError` for an item in any other state."""
+        with self._write() as conn:
+            check_handover(self._item_in(conn, robot, erp_id), robot, erp_id)
+            mark = Handover(robot, erp_id, reason, safe_text(note), by, self._now())
+            h = t.handovers.c
+            conn.execute(t.handovers.delete().where(h.robot == robot, h.erp_id == erp_id))
+            conn.execute(insert(t.handovers).values(**dataclasses.asdict(mark)))
+        return mark
+
+    def handover_for(self, robot: str, erp_id: int) -> Handover | None:
+        with self._read() as conn:
+            return self._handover(conn, robot, erp_id)
+
+    def handovers(self, robot: str, since: dt.datetime | None = None) -> list[Handover]:
+        """The robot's hand-over marks (also of items handed over since), oldest first."""
+        h = t.handovers.c
+        query = select(t.handovers).where(h.robot == robot).order_by(h.at, h.erp_id)
+        if since is not None:
+            query = query.where(h.at >= since)
+        with self._read() as conn:
+            return [Handover(**dict(row._mapping)) for row in conn.execute(query)]
+
+    def release_item(self, robot: str, erp_id: int) -> WorkItem:
+        """A PENDING item back to the next run as if new: the hand-over mark removed, the
+        failures forgotten (``attempts`` 0; the last error kept for the record). Refused while
+        a run holds the item, or for an item in any other state."""
+        w = t.work_items.c
+        with self._write() as conn:
+            now = self._now()
+            current = check_release(self._item_in(conn, robot, erp_id), robot, erp_id, now)
+            h = t.handovers.c
+            conn.execute(t.handovers.delete().where(h.robot == robot, h.erp_id == erp_id))
+            conn.execute(
+                update(t.work_items)
+                .where(w.id == current.id)
+                .values(
+                    attempts=0,
+                    failed_run_id=None,
+                    lease_owner=None,
+                    lease_expires=None,
+                    updated_at=now,
+                )
+            )
+            after = self._item_in(conn, robot, erp_id)
+        assert after is not None
+        return after
+
+    # --- heartbeat and alerts -------------------------------------------------------------------
+
+    def beat(self, name: str, host: str, pid: int) -> Heartbeat:
+        """Record that ``name`` is alive now (one row per name, replaced)."""
+        beat = Heartbeat(name, host, pid, self._now())
+        with self._write() as conn:
+            conn.execute(t.heartbeats.delete().where(t.heartbeats.c.name == name))
+            conn.execute(insert(t.heartbeats).values(**dataclasses.asdict(beat)))
+        return beat
+
+    def heartbeat(self, name: str) -> Heartbeat | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.heartbeats).where(t.heartbeats.c.name == name)).first()
+        return None if row is None else Heartbeat(**dict(row._mapping))
+
+    def add_alert(
+        self,
+        *,
+        robot: str,
+        run_id: str | None,
+        channel: str,
+        kind: str,
+        subject: str,
+        text: str,
+        html: str,
+    ) -> AlertRecord:
+        """Put an alert in the outbox (unsent)."""
+        values = {
+            "robot": robot,
+            "run_id": run_id,
+            "channel": channel,
+            "kind": kind,
+            "subject": subject,
+            "text": text,
+            "html": html,
+            "created_at": self._now(),
+            "tries": 0,
+        }
+        with self._write() as conn:
+            key = conn.execute(insert(t.alerts).values(**values)).inserted_primary_key
+            assert key is not None
+            return self._alert(conn, int(key[0]))
+
+    def _alert(self, conn: Connection, alert_id: int) -> AlertRecord:
+        row = conn.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).first()
+        if row is None:
+            raise LedgerError(f"alert {alert_id}: not in the ledger")
+        return AlertRecord(**dict(row._mapping))
+
+    def alert_tried(self, alert_id: int, error: str | None) -> AlertRecord:
+        """A delivery attempt: ``error`` None means delivered (``sent_at`` set)."""
+        with self._write() as conn:
+            current = self._alert(conn, alert_id)
+            now = self._now()
+            conn.execute(
+                update(t.alerts)
+                .where(t.alerts.c.id == alert_id)
+                .values(
+                    tries=current.tries + 1,
+                    last_try_at=now,
+                    sent_at=now if error is None else None,
+                    last_error=None if error is None else safe_text(error),
+                )
+            )
+            return self._alert(conn, alert_id)
+
+    def alerts(self, *, unsent_only: bool = False, limit: int = 20) -> list[AlertRecord]:
+        """Newest first; ``unsent_only``: those still to deliver."""
+        a = t.alerts.c
+        query = select(t.alerts).order_by(a.id.desc()).limit(limit)
+        if unsent_only:
+            query = query.where(a.sent_at.is_(None))
+        with self._read() as conn:
+            return [AlertRecord(**dict(row._mapping)) for row in conn.execute(query)]
 
     @property
     def dialect(self) -> str:

@@ -87,6 +87,40 @@ def check_lease_seconds(lease_seconds: float) -> dt.timedelta:
 MAX_ERROR_CHARS = 2000
 
 
+def check_handover(current: WorkItem | None, robot: str, erp_id: int) -> WorkItem:
+    """An operator (or the robot) may mark only a PENDING item for manual handling: an intent
+    state means a run may be paying it right now or stopped mid-way (the next run reconciles
+    it first), and a final state is settled."""
+    if current is None:
+        raise LedgerError(f"Løbenr {erp_id} of {robot}: no such work item in the ledger")
+    if current.state is not State.PENDING:
+        raise LedgerError(
+            f"{current.describe()}: cannot be handed over: it is {current.state.value}, not "
+            "PENDING (an intent is reconciled by the next run; a final state is settled)"
+        )
+    return current
+
+
+def check_release(current: WorkItem | None, robot: str, erp_id: int, now: dt.datetime) -> WorkItem:
+    """Only a PENDING item that no live run holds can be released for the next run."""
+    current = check_handover(current, robot, erp_id)
+    if current.lease_owner is not None and (
+        current.lease_expires is not None and current.lease_expires > now
+    ):
+        raise LedgerError(
+            f"{current.describe()}: a run is working on it now ({current.lease_owner}); "
+            "try again when the run has ended"
+        )
+    return current
+
+
+def handover_refusal(item: WorkItem, reason: str) -> LedgerError:
+    return LedgerError(
+        f"{item.describe()}: record_pay_intent refused: the invoice is marked for manual "
+        f"handling ({reason})"
+    )
+
+
 ABANDONED_NOTE = "abandoned: the process ended without finishing the run"
 
 

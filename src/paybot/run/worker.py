@@ -10,7 +10,13 @@ intent, click, record the result. Two kinds of failure:
   the error in the ledger and the audit trail, a new login when the session expired, and a retry
   with backoff up to ``runner.max_attempts``; then the item is left for the next run. After
   ``runner.max_consecutive_failures`` failed attempts in a row (on any items), the run stops
-  instead of hammering a system that is down.
+  instead of hammering a system that is down. An invoice left so in ``runner.max_nights`` runs
+  is marked for a person (``MANUAL_REPEATED_FAILURES``) and not tried again.
+
+An invoice marked for manual handling (by that rule, or by an operator with ``robot queue
+handover``) is not decided: the next run sends it to manual handling with the mark's reason
+and note. The ledger refuses a payment intent for a marked invoice, so a mark made while a run
+is working on the invoice is safe too.
 
 A stop request (SIGTERM) is honoured between invoices only: never between the click on approve
 and recording the voucher.
@@ -26,19 +32,33 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from paybot import __version__
 from paybot.audit import AuditLogger, mask_data
 from paybot.config import RobotConfig
-from paybot.domain.models import Decision, ErpStatus, Invoice, Manual, Pay, RawInvoice
+from paybot.domain.models import (
+    Decision,
+    ErpStatus,
+    Explanation,
+    Invoice,
+    Manual,
+    Pay,
+    RawInvoice,
+)
 from paybot.domain.parsing import InvoiceFormatError, parse_invoice
+from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
 from paybot.erp.reference import ReferenceData
 from paybot.erp.session import AlreadyHandled, ErpSession
 from paybot.errors import ApplicationError, BusinessError, LedgerError, SessionExpired
-from paybot.ledger import LedgerPort, State, Transition, WorkItem
+from paybot.ledger import Handover, LedgerPort, State, Transition, WorkItem
 from paybot.private import private_dir, tighten
 from paybot.run.ordering import KeyOrder
 
 MANUAL_NOTE_LIMIT = 1000
+HANDOVER_RULE = "handover"
+"""The ``rule`` of a decision that follows a hand-over mark rather than the robot's rules."""
+ROBOT_BY = "robot"
+"""``by`` of a hand-over mark the robot made itself (``runner.max_nights``)."""
 KEY_WAIT_SECONDS = 60.0
 
 
@@ -227,13 +247,35 @@ class Worker:
         except LedgerError:
             attempts = current.attempts
         log.event("item_left", attempts=attempts, state=str(current.state), error=str(exc))
-        return ItemOutcome(
+        outcome = ItemOutcome(
             item.erp_id,
             item.business_key,
             Result.FAILED,
             error=str(mask_data(str(exc))),
             screenshot=shot.name if shot else None,
         )
+        if attempts >= self.runner.max_nights and not self.s.dry_run:
+            outcome.note = self._mark_for_person(current, attempts, exc, log)
+        return outcome
+
+    def _mark_for_person(
+        self, item: WorkItem, nights: int, exc: ApplicationError, log: AuditLogger
+    ) -> str | None:
+        """``runner.max_nights`` runs failed on this invoice: mark it for a person; the next run
+        sends it to manual handling (and the alert after this run says so)."""
+        note = (
+            f"Robotten fejlede på fakturaen i {nights} kørsler. Sidste fejl: "
+            f"{str(mask_data(str(exc)))[:300]}"
+        )
+        try:
+            mark = self.s.ledger.request_handover(
+                self.robot, item.erp_id, reason=Reason.REPEATED_FAILURES, note=note, by=ROBOT_BY
+            )
+        except LedgerError as lost:
+            log.event("app_error", error=f"could not mark it for a person: {lost}")
+            return None
+        log.event("item_handed_over", reason=mark.reason, by=mark.by, nights=nights)
+        return mark.note
 
     def _screenshot(self, item: WorkItem, attempt: int) -> Path | None:
         folder = private_dir(self.s.run_dir / "screenshots")
@@ -263,6 +305,9 @@ class Worker:
             t = self.s.ledger.record_skipped(item, self.name, f"status i økonomisystemet: {status}")
             self._transition(log, t)
             return ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
+        mark = self.s.ledger.handover_for(self.robot, item.erp_id)
+        if mark is not None:
+            return self._marked(item, mark, log)
         decision = self._decide(item, raw, log)
         self.s.ledger.record_decision(
             self.s.run_id, self.robot, item.erp_id, decision_json(decision), self.s.dry_run
@@ -274,6 +319,34 @@ class Worker:
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
         if isinstance(decision, Pay):
             return self._pay(item, decision, log)
+        return self._hand_over(item, decision, log)
+
+    def _marked(self, item: WorkItem, mark: Handover, log: AuditLogger) -> ItemOutcome:
+        """A hand-over mark decides instead of the rules: manual handling with its reason."""
+        self.s.order.keys_recorded(item.erp_id)
+        decision = Manual(
+            reason=mark.reason,
+            note=mark.note,
+            explanation=Explanation(
+                rule=HANDOVER_RULE,
+                rule_version=self.s.cfg.rule_version,
+                compared={"by": mark.by, "at": mark.at.isoformat()},
+            ),
+        )
+        log.event(
+            "decision",
+            decision=decision.kind,
+            rule=HANDOVER_RULE,
+            rule_version=decision.explanation.rule_version,
+            reason=decision.reason,
+            note=decision.note,
+        )
+        self.s.ledger.record_decision(
+            self.s.run_id, self.robot, item.erp_id, decision_json(decision), self.s.dry_run
+        )
+        if self.s.dry_run:
+            self.s.ledger.release(item, self.name, done_this_run=True)
+            return self._outcome(item, Result.WOULD_HAND_OVER, decision)
         return self._hand_over(item, decision, log)
 
     def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLogger) -> Decision:
@@ -292,6 +365,8 @@ class Worker:
             "rule_version": ex.rule_version,
             "compared": ex.compared,
             "checks": [check.model_dump(mode="json") for check in ex.checks],
+            "paybot_version": __version__,
+            "config_checksum": self.s.cfg.config_checksum,
         }
         if isinstance(decision, Pay):
             fields |= {

@@ -12,7 +12,8 @@ no code), which hands over to the :class:`Dispatcher` of the scheduler in this p
    started are ended (SIGTERM, SIGKILL after a grace). When the scheduler stops, the run gets
    SIGTERM (``robot run`` finishes the invoice it is on and exits) and is ended the same way
    if it is still there at the stop deadline.
-4. **Written down** (:mod:`paybot.scheduler.history`).
+4. **Written down** (:mod:`paybot.scheduler.history`), then told to ``on_finished`` (the
+   scheduler's alerts, :mod:`paybot.notify`).
 
 Nothing a run does (crash, garbage output, exit codes, being killed) reaches the scheduler:
 every error here is logged and the scheduler carries on.
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from paybot import locks
 from paybot.config import ENV_HOME, RobotManifest, Settings
-from paybot.ledger import utc_now
+from paybot.ledger import RunRecord, utc_now
 from paybot.run_folder import (
     ENV_DRY_RUN,
     ENV_LOCK_HELD,
@@ -49,6 +50,8 @@ from paybot.scheduler.history import TRIGGER, History
 log = logging.getLogger("paybot.scheduler")
 
 Command = Callable[[str], Sequence[str]]
+Finished = Callable[[RunRecord, Path], None]
+"""Told each finished run's row and the file with its output (never allowed to raise)."""
 _PARENT_ONLY = (ENV_RUN_ID, ENV_RUN_DIR, ENV_ROBOT, ENV_WORKERS, ENV_DRY_RUN, ENV_LOCK_HELD)
 
 
@@ -103,6 +106,7 @@ class Dispatcher:
         self._stop_at = float("inf")
         self._running: set[str] = set()
         self._changed = threading.Condition()
+        self.on_finished: Finished | None = None
 
     # --- the scheduler's side ----------------------------------------------------------------
 
@@ -158,7 +162,7 @@ class Dispatcher:
             return
         why_not = self._claim(robot)
         if why_not is not None:
-            log.warning("%s: not started: %s", robot, why_not)
+            log.warning("%s: not started: %s", robot, why_not, extra={"robot": robot})
             self.history.skipped(due.job, robot, due.at, why_not)
             return
         try:
@@ -185,7 +189,10 @@ class Dispatcher:
             return
         if due.folded:
             log.info("%s: %d earlier planned runs folded into this one", robot, len(due.folded))
-        log.info("%s: run started (pid %d), output %s", robot, child.pid, log_path)
+        log.info(
+            "%s: run started (pid %d), output %s", robot, child.pid, log_path,
+            extra={"robot": robot, "pid": child.pid},
+        )  # fmt: skip
         self.history.started(due.job, robot, child.pid, log_path, due.at, due.folded)
         killed = self._watch(due, robot, manifest, child)
         code = child.reap()
@@ -204,7 +211,13 @@ class Dispatcher:
             row.run_id,
             row.exit_code,
             f" (killed: {killed})" if killed else "",
+            extra={"robot": robot, "run_id": row.run_id, "exit_code": row.exit_code},
         )
+        if self.on_finished is not None:
+            try:
+                self.on_finished(row, log_path)
+            except Exception:
+                log.exception("%s: run %s: telling about the end failed", robot, row.run_id)
 
     def _watch(self, due: Due, robot: str, manifest: RobotManifest, child: ChildRun) -> str | None:
         """Wait for the child; end it at its timeout or the stop deadline. Returns why it was

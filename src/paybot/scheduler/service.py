@@ -5,6 +5,10 @@ the scheduler paused, make the jobs match the manifests (:class:`~paybot.schedul
 JobBook`), then let it run. Runs that came due while the scheduler was down are started at once
 when within their grace (several missed ones folded into one), else recorded as missed.
 
+While it runs, it writes a heartbeat to the ledger every minute (``robot status`` reads it),
+sends an alert after each run that did not end well (:mod:`paybot.notify`), tries again to
+deliver alerts that could not be sent, and sends the morning summary (``notify.summary_time``).
+
 Stop (SIGTERM, SIGINT, or :meth:`SchedulerService.request_stop`): no new runs; every running
 ``robot run`` gets SIGTERM and finishes the invoice it is on; a run still there at
 ``scheduler.stop_deadline_seconds`` is ended with everything it started. Then the process
@@ -21,7 +25,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -34,7 +38,9 @@ from apscheduler.events import (
 
 from paybot.audit import AuditTrail
 from paybot.config import RobotManifest, Settings
-from paybot.ledger import Ledger, utc_now
+from paybot.ledger import Ledger, RunRecord, utc_now
+from paybot.notify import Notifier
+from paybot.notify.compose import Message, summary_message
 from paybot.private import private_dir, private_opener
 from paybot.scheduler import dispatch
 from paybot.scheduler.dispatch import Command, Dispatcher, Limits, robot_run_command
@@ -42,6 +48,7 @@ from paybot.scheduler.due import DueTimes, NotingExecutor
 from paybot.scheduler.history import History
 from paybot.scheduler.jobs import Change, JobBook, make_scheduler, robot_of
 from paybot.scheduler.proctree import read_proc
+from paybot.status import HEARTBEAT_SECONDS, SCHEDULER, gather
 
 log = logging.getLogger("paybot.scheduler")
 
@@ -130,6 +137,8 @@ class ServiceOptions:
     run_now: tuple[str, ...] = ()
     wakeup_seconds: float = WAKEUP_SECONDS
     env: Mapping[str, str] | None = None
+    clock: Callable[[], dt.datetime] = utc_now
+    """The alerts' clock (when to try again, the morning summary); tests move it."""
 
 
 class SchedulerService:
@@ -154,7 +163,9 @@ class SchedulerService:
         self._scheduler: Any = None
         self.history: History | None = None
         self.dispatcher: Dispatcher | None = None
+        self.notifier: Notifier | None = None
         self.changes: list[Change] = []
+        self._last_beat: dt.datetime | None = None
 
     # --- start -------------------------------------------------------------------------------
 
@@ -178,6 +189,11 @@ class SchedulerService:
                 command=self.options.command,
                 env=self.options.env,
             )
+            self.notifier = Notifier(
+                s, self.manifests, self._ledger, env=self.options.env, clock=self.options.clock
+            )
+            self.dispatcher.on_finished = self._after_run
+            self.beat()
             dispatch.install(self.dispatcher)
             executor = NotingExecutor(self.due, max_workers=max(4, len(self.manifests) + 1))
             self._scheduler = make_scheduler(s, executor, self.gate)
@@ -198,6 +214,37 @@ class SchedulerService:
             self._close()
             raise
         return self.changes
+
+    # --- heartbeat and alerts ----------------------------------------------------------------
+
+    def beat(self) -> None:
+        """Write the heartbeat ``robot status`` reads (never raises)."""
+        if self._ledger is None:
+            return
+        try:
+            self._last_beat = self._ledger.beat(SCHEDULER, socket.gethostname(), os.getpid()).at
+        except Exception:
+            log.exception("could not write the scheduler's heartbeat to the ledger")
+
+    def tick(self) -> None:
+        """What the scheduler does on each wake-up besides starting runs: the heartbeat (each
+        minute), alerts to try again, the morning summary. Never raises."""
+        now = utc_now()
+        if self._last_beat is None or (now - self._last_beat).total_seconds() >= HEARTBEAT_SECONDS:
+            self.beat()
+        if self.notifier is not None:
+            self.notifier.deliver_due()
+            self.notifier.morning_summary(self._summary)
+
+    def _summary(self) -> Message:
+        assert self._ledger is not None
+        now = utc_now()
+        entries = JobBook(self._scheduler, self.home, self.manifests).entries(now)
+        return summary_message(gather(self.settings, self.manifests, self._ledger, entries, now))
+
+    def _after_run(self, row: RunRecord, log_path: Path | None = None) -> None:
+        if self.notifier is not None:
+            self.notifier.after_run(row, log_path=log_path)
 
     @property
     def scheduler(self) -> Any:
@@ -259,15 +306,22 @@ class SchedulerService:
                 f"the scheduler found it {late} min late, beyond the grace of {grace} min "
                 "(the scheduler was not running, or the machine was busy)"
             )
-            log.warning("%s: missed the run planned for %s", robot, moment.isoformat())
-            self.history.missed(job, robot, moment, why, self._zone_of(robot))
+            log.warning(
+                "%s: missed the run planned for %s", robot, moment.isoformat(),
+                extra={"robot": robot},
+            )  # fmt: skip
+            row = self.history.missed(job, robot, moment, why, self._zone_of(robot))
+            self._after_run(row)
 
     def _refused(self, job: str, at: dt.datetime) -> None:
         assert self.history is not None
         robot = robot_of(job)
         due = self.due.take_refused(job, at)
         for moment in (*due.folded, at):
-            log.warning("%s: skipped the run planned for %s: still running", robot, moment)
+            log.warning(
+                "%s: skipped the run planned for %s: still running", robot, moment,
+                extra={"robot": robot},
+            )  # fmt: skip
             self.history.skipped(job, robot, moment, "already running (the previous run of "
                                  "this job has not ended)")  # fmt: skip
 
@@ -299,6 +353,7 @@ class SchedulerService:
             self.gate.clear()
             self._scheduler.shutdown(wait=False)
         dispatch.install(None)
+        self.notifier = None
         if self._trail is not None:
             self._trail.close()
             self._trail = None
@@ -314,6 +369,7 @@ class SchedulerService:
         self.start()
         while not stop.wait(self.options.wakeup_seconds):
             self._scheduler.wakeup()
+            self.tick()
         log.info("%s; stopping", getattr(stop, "reason", "stop requested"))
         self.stop()
         return 0

@@ -1,0 +1,254 @@
+"""``robot queue``: the work items, and an operator's two changes to them.
+
+- ``robot queue [--robot R] [--state S] [--older-than-days N] [--all]``: the items by robot,
+  state and age (default: those not settled yet).
+- ``robot queue release LØBENR``: a PENDING item back to the next run as if new (its
+  failures forgotten, a hand-over mark removed).
+- ``robot queue handover LØBENR --reason CODE --note TEXT``: mark a PENDING item for manual
+  handling. The ledger refuses to pay a marked invoice from that moment (also in a run that is
+  working on it now); the next run sends it to manual handling in the finance system with the
+  reason and note, through the same intent-and-reconcile steps as any hand-over, so it is
+  done exactly once and audited. Why not only a note for a person: the caseworkers work in
+  the finance system, and an invoice left "Ny" there is one nobody looks at.
+
+Both changes are audited (``item_released``, ``item_handed_over``). Exit codes: 0 done; 1 the
+ledger refused (the item is being paid, or is settled); 2 usage: no such item, an unknown
+reason code, a configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Iterator, Sequence
+
+from paybot.audit import AuditTrail, mask_text
+from paybot.commands.status import open_ledger
+from paybot.config import (
+    REASONS_FILE,
+    ROBOTS_DIR,
+    RobotManifest,
+    Settings,
+    find_home,
+    load_manifests,
+    load_reasons,
+    load_settings,
+)
+from paybot.errors import ConfigError, LedgerError
+from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from paybot.ledger import CLAIMABLE, LedgerPort, State, WorkItem, utc_now
+
+NOTE_LIMIT = 500
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "queue",
+        help="the work items by state, robot and age; release or hand one over",
+        description="Without an action: the work items not settled yet (PENDING, or an intent "
+        "the next run reconciles), with their failures and hand-over marks. Exit codes: 0 done; "
+        "1 the ledger refused the change; 2 no such item, unknown reason code, or a "
+        "configuration error.",
+    )
+    p.add_argument("--robot", metavar="ROBOT", help="only this robot's items")
+    p.add_argument(
+        "--state",
+        action="append",
+        choices=[s.value for s in State],
+        metavar="STATE",
+        help="only items in STATE (repeatable): " + ", ".join(s.value for s in State),
+    )
+    p.add_argument("--all", action="store_true", help="settled items too (PAID, MANUAL, …)")
+    p.add_argument(
+        "--older-than-days", type=_days, metavar="N", help="only items created N days ago or more"
+    )
+    p.add_argument("--failing", action="store_true", help="only items that have failed")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    r = actions.add_parser(
+        "release",
+        help="back to the next run as if new (failures forgotten, a mark removed)",
+        description="A PENDING item back to the next run: its failures are forgotten "
+        "(attempts 0) and a hand-over mark is removed. Audited (item_released).",
+    )
+    r.add_argument("erp_id", type=int, metavar="LØBENR")
+    r.add_argument("--robot", dest="item_robot", metavar="ROBOT", help="when several have it")
+    h = actions.add_parser(
+        "handover",
+        help="to manual handling: never paid; handed over in the finance system by the next run",
+        description="Mark a PENDING item for manual handling. From now on the robot will not "
+        "pay it; its next run sends it to manual handling in the finance system with the "
+        "reason code and note. Audited (item_handed_over).",
+    )
+    h.add_argument("erp_id", type=int, metavar="LØBENR")
+    h.add_argument("--reason", required=True, metavar="CODE", help="a code of config/reasons.yaml")
+    h.add_argument(
+        "--note", required=True, metavar="TEXT", help="for the caseworker (Danish, no CPR)"
+    )
+    h.add_argument("--robot", dest="item_robot", metavar="ROBOT", help="when several have it")
+    p.set_defaults(handler=cmd_queue)
+
+
+def _say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _complain(text: str) -> None:
+    sys.stderr.write(f"robot queue: {text}\n")
+
+
+def _who() -> str:
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
+
+
+def _age(now: dt.datetime, then: dt.datetime | None) -> str:
+    if then is None:
+        return "-"
+    hours = (now - then).total_seconds() / 3600
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} d"
+
+
+def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        yield "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+
+
+def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
+    states: set[State] | None = set(CLAIMABLE)
+    if ns.state:
+        states = {State(s) for s in ns.state}
+    elif ns.all:
+        states = None
+    now = utc_now()
+    rows = [("ROBOT", "LØBENR", "INVOICE", "STATE", "FAILED RUNS", "AGE", "MARK", "LAST ERROR")]
+    for robot in robots:
+        marks = {m.erp_id: m for m in ledger.handovers(robot)}
+        for item in ledger.items(robot, states):
+            if ns.failing and item.attempts == 0:
+                continue
+            if ns.older_than_days is not None and (
+                item.created_at is None
+                or now - item.created_at < dt.timedelta(days=ns.older_than_days)
+            ):
+                continue
+            mark = marks.get(item.erp_id)
+            mark_text = f"{mark.reason} by {mark.by}" if mark and item.state in CLAIMABLE else ""
+            rows.append(
+                (
+                    robot,
+                    str(item.erp_id),
+                    item.business_key,
+                    item.state.value,
+                    str(item.attempts),
+                    _age(now, item.created_at),
+                    mark_text,
+                    mask_text(item.last_error or "")[:80],
+                )
+            )
+    if len(rows) == 1:
+        _say(
+            "no work items" + (" matching" if ns.state or ns.failing or ns.older_than_days else "")
+        )
+        return EXIT_OK
+    for line in _table(rows):
+        _say(line)
+    _say(f"{len(rows) - 1} items")
+    return EXIT_OK
+
+
+def _find(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem | str:
+    found = [i for r in robots if (i := ledger.item(r, erp_id)) is not None]
+    if not found:
+        return f"løbenr. {erp_id}: no work item of {', '.join(robots) or 'any robot'}"
+    if len(found) > 1:
+        return (
+            f"løbenr. {erp_id}: several robots have it ({', '.join(i.robot for i in found)}); "
+            "say which with --robot"
+        )
+    return found[0]
+
+
+def _change(
+    ns: argparse.Namespace, settings: Settings, ledger: LedgerPort, robots: list[str]
+) -> int:
+    if ns.item_robot:
+        robots = [ns.item_robot] if ns.item_robot in robots else []
+    found = _find(ledger, robots, ns.erp_id)
+    if isinstance(found, str):
+        _complain(found)
+        return EXIT_USAGE
+    item, who = found, _who()
+    if ns.action == "handover":
+        reasons = load_reasons(settings.home / REASONS_FILE)
+        if ns.reason not in reasons.reasons:
+            _complain(
+                f"--reason {ns.reason}: not a code of {settings.home / REASONS_FILE}; known: "
+                + ", ".join(sorted(reasons.reasons))
+            )
+            return EXIT_USAGE
+        note = mask_text(ns.note.strip())
+        if not note or len(note) > NOTE_LIMIT:
+            _complain(f"--note: between 1 and {NOTE_LIMIT} characters, please")
+            return EXIT_USAGE
+    try:
+        if ns.action == "handover":
+            mark = ledger.request_handover(
+                item.robot, item.erp_id, reason=ns.reason, note=note, by=who
+            )
+            event = "item_handed_over"
+            fields: dict[str, object] = {"reason": mark.reason, "note": mark.note}
+            done = (
+                f"marked for manual handling ({mark.reason}); it will not be paid, and the "
+                "next run hands it over in the finance system"
+            )
+        else:
+            ledger.release_item(item.robot, item.erp_id)
+            event, fields = "item_released", {"attempts_before": item.attempts}
+            done = "released: the next run takes it as new"
+    except LedgerError as exc:
+        _complain(str(exc))
+        return EXIT_FAILED
+    with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
+        trail.logger(robot=item.robot, erp_id=item.erp_id, business_key=item.business_key).event(
+            event, durable=True, by=who, **fields
+        )
+    _say(f"{item.robot} løbenr. {item.erp_id} ({item.business_key}): {done}")
+    return EXIT_OK
+
+
+def cmd_queue(ns: argparse.Namespace) -> int:
+    try:
+        home = find_home()
+        settings = load_settings(home)
+        manifests: dict[str, RobotManifest] = load_manifests(home / ROBOTS_DIR)
+    except ConfigError as exc:
+        _complain(f"configuration error: {exc}")
+        return EXIT_USAGE
+    robots = sorted(manifests)
+    if ns.robot:
+        if ns.robot not in manifests:
+            _complain(f"--robot {ns.robot}: no such robot; known: {', '.join(robots)}")
+            return EXIT_USAGE
+        robots = [ns.robot]
+    ledger = open_ledger(settings)
+    try:
+        if ns.action is None:
+            return _list(ns, ledger, robots)
+        return _change(ns, settings, ledger, robots)
+    except ConfigError as exc:
+        _complain(f"configuration error: {exc}")
+        return EXIT_USAGE
+    finally:
+        ledger.close()
