@@ -30,6 +30,7 @@ import itertools
 import json
 import math
 import os
+import secrets
 import shutil
 import signal
 import statistics
@@ -266,7 +267,14 @@ def main() -> int:
         data.mkdir()
         vault = data / "vault.json"
         password = json.loads(users.read_text("utf-8"))["robot"]["password"]
-        vault.write_text(json.dumps({"erp": {"username": "robot", "password": password}}))
+        vault.write_text(
+            json.dumps(
+                {
+                    "erp": {"username": "robot", "password": password},
+                    "pseudonym_key": secrets.token_hex(32),
+                }
+            )
+        )
         vault.chmod(0o600)
         with running_mock(db) as server:
             env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}

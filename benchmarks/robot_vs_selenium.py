@@ -33,6 +33,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -125,7 +126,14 @@ def world(root: Path, template: Template) -> Iterator[tuple[str, Path, dict[str,
     data.mkdir()
     password = json.loads(template.users.read_text("utf-8"))["robot"]["password"]
     vault = data / "vault.json"
-    vault.write_text(json.dumps({"erp": {"username": "robot", "password": password}}))
+    vault.write_text(
+        json.dumps(
+            {
+                "erp": {"username": "robot", "password": password},
+                "pseudonym_key": secrets.token_hex(32),
+            }
+        )
+    )
     vault.chmod(0o600)
     with running_mock(db) as server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from paybot import __version__
 from paybot.exit_codes import EXIT_USAGE
+from paybot.private import restrict_umask
 
 
 class CommandModule(Protocol):
@@ -89,6 +90,7 @@ def run_robot_framework(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    restrict_umask()  # everything this process and its children create is owner-only
     args = list(sys.argv[1:] if argv is None else argv)
     parser, ours = build_parser()
     first = args[0] if args else "-h"

@@ -31,7 +31,10 @@ from paybot.config_yaml import describe, dotted, read_yaml_mapping, validation_e
 from paybot.domain.reasons import ALL_REASONS
 from paybot.domain.rules import RobotRules, rules_class
 from paybot.domain.rules.config_types import ConfigIssue
+from paybot.domain.rules.keys import PSEUDONYM_KEY, KeyedHash
 from paybot.errors import ConfigError
+from paybot.secrets import credential_name, read_secret
+from paybot.secrets import env_name as secret_env_name
 
 ENV_PREFIX = "PAYBOT_"
 ENV_HOME = "PAYBOT_HOME"
@@ -316,6 +319,33 @@ def load_manifest(robots_dir: Path, name: str) -> RobotManifest:
     return _manifest_from(files[name])
 
 
+def load_pseudonym_key(settings: Settings, env: Mapping[str, str] | None = None) -> KeyedHash:
+    """The pseudonym key (the secret ``pseudonym_key``, see :mod:`paybot.secrets`) that keys
+    the hashes of personal data in the ledger. Raises :class:`ConfigError` naming where to
+    put it when it is missing, shorter than 32 bytes, or not hex/base64; never shows it."""
+    found = read_secret(PSEUDONYM_KEY, settings.vault_file, env)
+    if found is None:
+        raise ConfigError(
+            str(settings.vault_file),
+            PSEUDONYM_KEY,
+            "(not set)",
+            f"no pseudonym key: the rules hash personal data with it; set "
+            f"{secret_env_name(PSEUDONYM_KEY)}, the systemd credential "
+            f"{credential_name(PSEUDONYM_KEY)}, or the key {PSEUDONYM_KEY} in this vault file "
+            "(mode 0600); create one with: "
+            "python -c 'import secrets;print(secrets.token_hex(32))' (see docs/operations.md)",
+        )
+    try:
+        return KeyedHash.from_text(found.value)
+    except ValueError as exc:
+        raise ConfigError(found.source, PSEUDONYM_KEY, "(hidden)", str(exc)) from None
+
+
+def needs_pseudonym_key(rules: type[RobotRules] | RobotRules) -> bool:
+    """Whether the rules hash personal data (their class sets ``needs_pseudonym_key``)."""
+    return bool(getattr(rules, "needs_pseudonym_key", False))
+
+
 # --- rules ---------------------------------------------------------------------------------
 
 
@@ -324,8 +354,10 @@ def rule_version(version: str, content: bytes) -> str:
     return f"{version}+{hashlib.sha256(content).hexdigest()[:12]}"
 
 
-def load_rules(path: Path, kind: str) -> RobotRules:
-    """The rules object of ``kind`` built from the rules file at ``path``."""
+def load_rules(path: Path, kind: str, keyed_hash: KeyedHash | None = None) -> RobotRules:
+    """The rules object of ``kind`` built from the rules file at ``path``. Rules that need the
+    pseudonym key (:func:`needs_pseudonym_key`) get ``keyed_hash``; without it they can be
+    checked but not run."""
     file = str(path)
     try:
         cls = rules_class(kind)
@@ -333,8 +365,11 @@ def load_rules(path: Path, kind: str) -> RobotRules:
         raise ConfigError(file, "kind", kind, str(exc)) from None
     data, content = read_yaml_mapping(path)
     version = data.get("version")
+    extra: dict[str, Any] = {}
+    if keyed_hash is not None and needs_pseudonym_key(cls):
+        extra["keyed_hash"] = keyed_hash
     try:
-        return cls.from_config(data, rule_version(str(version), content))
+        return cls.from_config(data, rule_version(str(version), content), **extra)
     except ValidationError as exc:
         raise validation_error(file, exc) from None
     except ConfigIssue as issue:
@@ -383,7 +418,9 @@ def load_robot_config(
     home: Path, robot_name: str, env: Mapping[str, str] | None = None
 ) -> RobotConfig:
     """Settings, the robot's manifest, the reasons and the robot's rules, all validated;
-    the first problem raises :class:`~paybot.errors.ConfigError`."""
+    the first problem raises :class:`~paybot.errors.ConfigError`. Rules that hash personal
+    data are built with the pseudonym key (:func:`load_pseudonym_key`); without it, this
+    raises."""
     home = home.resolve()
     settings = load_settings(home, env)
     manifest = load_manifest(home / ROBOTS_DIR, robot_name)
@@ -394,7 +431,14 @@ def load_robot_config(
         raise ConfigError(
             str(home / ROBOTS_DIR / f"{robot_name}.yaml"), "rules", manifest.rules, "file not found"
         )
-    rules = load_rules(rules_file, manifest.kind)
+    keyed_hash = None
+    try:
+        needs_key = needs_pseudonym_key(rules_class(manifest.kind))
+    except ValueError:
+        needs_key = False  # load_rules names the problem
+    if needs_key:
+        keyed_hash = load_pseudonym_key(settings, env)
+    rules = load_rules(rules_file, manifest.kind, keyed_hash)
     check_reasons_cover(reasons, rules.reason_codes, str(reasons_path))
     return RobotConfig(
         home=home,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from paybot.private import private_dir, private_opener
+
 
 class RobotBusy(Exception):
     """Another run of this robot holds the lock."""
@@ -69,8 +71,8 @@ def acquire(
 ) -> RobotLock:
     """Take the robot's lock or raise :class:`RobotBusy` naming the holder. Never blocks."""
     path = lock_path(data_dir, robot)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the run's lifetime
+    private_dir(path.parent)
+    file = open(path, "a+", encoding="utf-8", opener=private_opener)  # noqa: SIM115 - held open for the run's lifetime
     try:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -14,6 +14,8 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from paybot.private import private_dir, write_private_text
+
 OUTCOME_FILE = "outcome.json"
 
 # What the parent `robot run` passes to the task in the child process.
@@ -63,10 +65,10 @@ class Outcome:
     message: str = ""
 
     def write(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         target = folder / OUTCOME_FILE
         tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        write_private_text(tmp, json.dumps(asdict(self), indent=2))
         tmp.replace(target)
         return target
 

@@ -373,6 +373,7 @@ def test_keygen_writes_a_pair_and_never_overwrites(tmp_path: Path) -> None:
     assert "PRIVATE" not in made.stdout
     public = key.with_suffix(".pub.pem")
     assert Verifier.from_text(public.read_text(), "t").key_id in made.stdout
+    assert (public.stat().st_mode & 0o777) == 0o644  # for the auditor, despite umask 077
     before = key.read_bytes()
     again = robot("audit", "keygen", "--key-file", str(key), env=env)
     assert again.returncode == 2 and "never written over" in again.stderr

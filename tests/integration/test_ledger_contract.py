@@ -490,11 +490,32 @@ def test_earlier_document_by_shared_key(ledger: LedgerPort) -> None:
 
 
 def test_keys_recorded_after_opening_find_duplicates(ledger: LedgerPort) -> None:
-    hashed = "cvr+cpr+blanket:sha256:" + "ab" * 32
+    hashed = "cvr+cpr+blanket:hmac-sha256:" + "ab" * 32
     ledger.record_keys(ROBOT, 3, [hashed])
     ledger.record_keys(ROBOT, 3, [hashed])  # idempotent
     earlier = ledger.earlier_document(ROBOT, 4, [hashed])
     assert earlier is not None and earlier.erp_id == 3 and earlier.status is None
+
+
+def test_old_keys_are_replaced_in_place(ledger: LedgerPort) -> None:
+    old, bad = "cvr+cpr+blanket:sha256:" + "ab" * 32, "cvr+cpr+blanket:sha256:short"
+    ledger.record_keys(ROBOT, 3, [old, "cvr+nr:86483505:L-1"])
+    ledger.record_keys(ROBOT, 4, [bad])
+    ledger.record_keys("other_robot", 3, [old])
+
+    def convert(key: str) -> str | None:
+        return None if key == bad else "cvr+cpr+blanket:hmac-sha256:" + "cd" * 32
+
+    assert ledger.upgrade_keys(ROBOT, "cvr+cpr+blanket:sha256:", convert) == 2
+    assert ledger.upgrade_keys(ROBOT, "cvr+cpr+blanket:sha256:", convert) == 0  # repeatable
+    assert ledger.earlier_document(ROBOT, 9, [old]) is None
+    assert ledger.earlier_document(ROBOT, 9, [bad]) is None
+    new = ledger.earlier_document(ROBOT, 9, ["cvr+cpr+blanket:hmac-sha256:" + "cd" * 32])
+    assert new is not None and new.erp_id == 3  # duplicate detection kept
+    kept = ledger.earlier_document(ROBOT, 9, ["cvr+nr:86483505:L-1"])
+    assert kept is not None and kept.erp_id == 3
+    other = ledger.earlier_document("other_robot", 9, [old])
+    assert other is not None  # another robot's rows are its own run's business
 
 
 # --- decisions and runs ----------------------------------------------------------------------

@@ -205,3 +205,18 @@ def test_a_dead_processs_payment_intent_is_taken_over_after_its_lease(db: Path) 
     assert paid.new is State.PAID
     runs = {r.run_id: r for r in survivor.list_runs(ROBOT)}
     assert runs["run1"].abandoned and runs["run2"].ended_at is None
+
+
+def test_upgraded_keys_leave_no_trace_in_the_files(db: Path) -> None:
+    """Old unsalted keys replaced by ``upgrade_keys`` are gone from the database file and its
+    write-ahead log, not just from the table (secure_delete, WAL truncated)."""
+    old = [f"cvr+cpr+blanket:sha256:{n:064x}" for n in range(1, 200)]
+    ledger = Ledger(url(db))
+    for n, key in enumerate(old, start=1):
+        ledger.record_keys(ROBOT, n, [key, f"cvr+nr:86483505:L-{n}"])
+    assert ledger.upgrade_keys(ROBOT, "cvr+cpr+blanket:sha256:", lambda k: k.upper()) == len(old)
+    ledger.close()
+    stored = b"".join(p.read_bytes() for p in db.parent.glob("ledger.sqlite*"))
+    assert b"cvr+nr:86483505:L-17" in stored  # the search can see what is there
+    assert [k for k in old if k.encode() in stored] == []
+    assert [k for k in old if k.removeprefix("cvr+cpr+blanket:sha256:").encode() in stored] == []

@@ -29,6 +29,7 @@ from paybot.domain.models import (
 from paybot.domain.money import percent_of, round_ore
 from paybot.domain.rules import InterpreterRules, MedicalCertificateRules, SmallInvoiceRules
 from paybot.domain.rules.context import DecisionContext
+from paybot.domain.rules.keys import KeyedHash
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "config" / "rules"
@@ -288,8 +289,14 @@ def small_rules() -> SmallInvoiceRules:
     return rules
 
 
-def certificate_rules() -> MedicalCertificateRules:
-    rules = load_rules(RULES_DIR / "medical_certificates.yaml", "medical_certificates")
+TEST_PSEUDONYM_KEY = KeyedHash(bytes(range(32)))
+"""A fixed pseudonym key for unit tests (never a production key)."""
+
+
+def certificate_rules(keyed_hash: KeyedHash = TEST_PSEUDONYM_KEY) -> MedicalCertificateRules:
+    rules = load_rules(
+        RULES_DIR / "medical_certificates.yaml", "medical_certificates", keyed_hash
+    )
     assert isinstance(rules, MedicalCertificateRules)
     return rules
 

@@ -2,7 +2,8 @@
 
 ``seeded_template(tmp_path_factory, invoices, seed)`` seeds once; ``RobotWorld.start`` copies that
 database so every test begins from the freshly seeded state, starts the mock on a free port,
-writes the robot's vault file and gives an environment in which ``robot`` uses a private data
+writes the robot's vault file (the login and a fresh pseudonym key, outside the data folder as
+in production) and gives an environment in which ``robot`` uses a private data
 and output folder. ``compare_with_truth`` lists every invoice whose outcome in the finance
 system differs from the seed's ground truth.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -148,6 +150,21 @@ class RobotWorld:
             return {r[0]: r[1] for r in rows}
 
 
+def write_vault(folder: Path, password: str) -> Path:
+    """``folder/vault.json`` (folder 0700, file 0600): the robot's login and a new random
+    pseudonym key (``pseudonym_key``, 64 hex digits)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    vault = folder / "vault.json"
+    content = {
+        "erp": {"username": "robot", "password": password},
+        "pseudonym_key": secrets.token_hex(32),
+    }
+    fd = os.open(vault, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(content, out)
+    return vault
+
+
 @contextmanager
 def robot_world(root: Path, template: Template, **faults: Any) -> Iterator[RobotWorld]:
     root.mkdir(parents=True, exist_ok=True)
@@ -156,11 +173,7 @@ def robot_world(root: Path, template: Template, **faults: Any) -> Iterator[Robot
     data = root / "data"
     data.mkdir(exist_ok=True)
     users = json.loads(template.users.read_text("utf-8"))
-    vault = data / "vault.json"
-    vault.write_text(
-        json.dumps({"erp": {"username": "robot", "password": users["robot"]["password"]}})
-    )
-    vault.chmod(0o600)
+    vault = write_vault(root / "secrets", users["robot"]["password"])
     with running_mock(db, **faults) as server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
         env |= {

@@ -56,7 +56,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_shipped_configuration_loads() -> None:
-    configs = load_all_robot_configs(ROOT, env={})
+    configs = load_all_robot_configs(ROOT, env={"PAYBOT_PSEUDONYM_KEY": "0f" * 32})
     assert set(configs) == set(ROBOTS)
     assert isinstance(configs["pay-small-invoices"].rules, SmallInvoiceRules)
     assert isinstance(configs["pay-medical-certificates"].rules, MedicalCertificateRules)

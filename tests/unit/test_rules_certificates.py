@@ -10,16 +10,20 @@ from typing import Any
 
 import pytest
 
+from paybot.config import load_rules
 from paybot.domain.models import DocType, Invoice, Manual, Pay, PaymentMeans, RegisterEntry
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import MedicalCertificateRules
 from paybot.domain.rules.context import DecisionContext
+from paybot.domain.rules.keys import KeyedHash
 from paybot.domain.rules.medical_certificates_config import MedicalCertificatesConfig
 from support.decisions import assert_every_check_passed, assert_passed_then_failed
 from support.domain_builders import (
     CITIZEN,
     OTHER_CITIZEN,
     PRACTICE,
+    RULES_DIR,
+    TEST_PSEUDONYM_KEY,
     D,
     certificate_invoice,
     certificate_rules,
@@ -124,13 +128,17 @@ def test_new_tariff_period_applies_from_its_first_day() -> None:
         if tariff["form"] == "LÆ 135":
             tariff["valid_to"] = dt.date(2027, 3, 31)
     data["tariffs"].append({"form": "LÆ 135", "valid_from": dt.date(2027, 4, 1), "fee": "820.00"})
-    rules = MedicalCertificateRules(MedicalCertificatesConfig.model_validate(data), "test")
+    rules = MedicalCertificateRules(
+        MedicalCertificatesConfig.model_validate(data), "test", TEST_PSEUDONYM_KEY
+    )
     old = certificate_invoice(certificate_date=dt.date(2027, 3, 31))
     new = certificate_invoice(amount="820.00", certificate_date=dt.date(2027, 4, 1))
     assert isinstance(decide(old, rules=rules), Pay)
     assert isinstance(decide(new, rules=rules), Pay)
-    assert reason(decide(certificate_invoice(certificate_date=dt.date(2027, 4, 1)),
-                         rules=rules)) == Reason.TARIFF
+    assert (
+        reason(decide(certificate_invoice(certificate_date=dt.date(2027, 4, 1)), rules=rules))
+        == Reason.TARIFF
+    )
 
 
 def test_requisitions() -> None:
@@ -141,8 +149,9 @@ def test_requisitions() -> None:
     assert reason(decide(inv, requisition("LÆ 145"))) == Reason.NO_REQUISITION
     closed = decide(inv, requisition(open=False, number="R-7"))
     assert reason(closed) == Reason.NO_REQUISITION and "R-7" in closed.note
-    cancelled = decide(inv, requisition(cancelled=True, number="R-8"),
-                       requisition(open=False, number="R-9"))
+    cancelled = decide(
+        inv, requisition(cancelled=True, number="R-8"), requisition(open=False, number="R-9")
+    )
     assert reason(cancelled) == Reason.REQUISITION_CANCELLED and "R-8" in cancelled.note
     after = decide(inv, requisition(requested_on=dt.date(2026, 11, 6), number="R-10"))
     assert reason(after) == Reason.CERTIFICATE_DATE
@@ -160,8 +169,9 @@ def test_the_latest_open_requisition_before_the_certificate_decides() -> None:
     inv = certificate_invoice(amount="1035.00", interpreter=True)
     older = requisition(number="R-1", requested_on=dt.date(2026, 9, 1), interpreter_approved=True)
     newer = requisition(number="R-2", requested_on=dt.date(2026, 10, 1))
-    too_late = requisition(number="R-3", requested_on=dt.date(2026, 12, 1),
-                           interpreter_approved=True)
+    too_late = requisition(
+        number="R-3", requested_on=dt.date(2026, 12, 1), interpreter_approved=True
+    )
     decision = decide(inv, older, newer, too_late)
     assert reason(decision) == Reason.TARIFF
     assert decision.explanation.compared["requisition"] == "R-2"
@@ -182,7 +192,9 @@ def test_missing_certificate_section_is_a_format_problem() -> None:
 
 def test_amount_limit() -> None:
     rules = MedicalCertificateRules(
-        RULES.config.model_copy(update={"max_amount": D("500.00")}), RULES.rule_version
+        RULES.config.model_copy(update={"max_amount": D("500.00")}),
+        RULES.rule_version,
+        TEST_PSEUDONYM_KEY,
     )
     assert reason(decide(certificate_invoice(), rules=rules)) == Reason.AMOUNT
 
@@ -210,8 +222,9 @@ def _cert(**changes: Any) -> Spoil:
 
 
 def _tariff(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
-    return with_lines(inv, [inv.lines[0].model_copy(update={"unit_price": D("800.00"),
-                                                           "amount": D("800.00")})]), ctx
+    return with_lines(
+        inv, [inv.lines[0].model_copy(update={"unit_price": D("800.00"), "amount": D("800.00")})]
+    ), ctx
 
 
 def _limit(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
@@ -241,7 +254,9 @@ def run(*reasons: Reason) -> Pay | Manual:
     inv, ctx = certificate_invoice(), context(requisitions=(requisition(),))
     for r in reasons:
         inv, ctx = SPOILERS[r](inv, ctx, cfg)
-    rules = MedicalCertificateRules(RULES.config.model_copy(update=cfg), RULES.rule_version)
+    rules = MedicalCertificateRules(
+        RULES.config.model_copy(update=cfg), RULES.rule_version, TEST_PSEUDONYM_KEY
+    )
     return rules.decide(inv, ctx)
 
 
@@ -271,21 +286,36 @@ def test_duplicate_keys_hash_the_citizen() -> None:
     inv = certificate_invoice()
     keys = RULES.duplicate_keys(inv)
     assert keys[0] == "cvr+nr:86483505:L-5001"
-    assert keys[1].startswith("cvr+cpr+blanket:sha256:")
+    assert keys[1].startswith("cvr+cpr+blanket:hmac-sha256:")
     assert all(CITIZEN not in k and CITIZEN.replace("-", "") not in k for k in keys)
+    # keyed: another installation's key gives another digest for the same certificate
+    other_key = certificate_rules(KeyedHash(b"\x01" * 32))
+    assert other_key.duplicate_keys(inv)[1] != keys[1]
     # the same certificate billed again under another number has the same second key
     again = certificate_invoice(invoice_number="L-5002")
     assert RULES.duplicate_keys(again)[1] == keys[1]
     other = certificate_invoice(cpr=OTHER_CITIZEN)
     assert RULES.duplicate_keys(other)[1] != keys[1]
-    entry = RegisterEntry(erp_id=42, category=inv.category, status=inv.status,
-                          supplier_cvr=inv.supplier_cvr, invoice_number=inv.invoice_number,
-                          issue_date=inv.issue_date, payable_amount=inv.payable_amount)
+    entry = RegisterEntry(
+        erp_id=42,
+        category=inv.category,
+        status=inv.status,
+        supplier_cvr=inv.supplier_cvr,
+        invoice_number=inv.invoice_number,
+        issue_date=inv.issue_date,
+        payable_amount=inv.payable_amount,
+    )
     assert RULES.register_keys(entry) == keys[:1]
 
 
 def test_rules_need_requisitions() -> None:
     assert RULES.needs_requisitions and not RULES.needs_bookings
+
+
+def test_the_rules_refuse_to_hash_without_the_pseudonym_key() -> None:
+    unkeyed = load_rules(RULES_DIR / "medical_certificates.yaml", "medical_certificates")
+    with pytest.raises(RuntimeError, match="pseudonym key"):
+        unkeyed.duplicate_keys(certificate_invoice())
 
 
 # --- the checks a decision records ----------------------------------------------------------

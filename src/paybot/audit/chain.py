@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from paybot.errors import PaybotError
+from paybot.private import private_dir, tighten
 
 GENESIS = "0" * 64
 """``prev`` of the first record of a trail."""
@@ -93,10 +94,11 @@ class ChainFile:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             self._fd = os.open(
                 self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
             )
+            tighten(self.path)  # a trail an older paybot made 0640
         except OSError as exc:
             raise AuditTrailError(f"audit trail {self.path}: cannot open ({exc})") from exc
         self._pid = os.getpid()

@@ -26,7 +26,9 @@ Finance system session
   ``login`` (user; never the password) · ``logout`` · ``page_opened`` (page, url)
 Collecting
   ``collected`` (from_loebenr, rows, new: the inbox rows read and the invoices that became
-  work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder)
+  work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder) ·
+  ``duplicate_keys_upgraded`` (count, to: unsalted certificate keys an older paybot stored,
+  converted to keyed hashes at run start)
 Reading and deciding
   ``field_read`` (field, value; or fields: every field read on a page, ``{name: value}``;
   values masked by field name: ``cpr``, ``kontonr``, ``bank_account``, ``regnr``) ·
@@ -97,6 +99,7 @@ class Event(StrEnum):
     ITEM_RELEASED = "item_released"
     COLLECTED = "collected"
     LEASES_RELEASED = "leases_released"
+    DUPLICATE_KEYS_UPGRADED = "duplicate_keys_upgraded"
     SCHEDULER_JOB_ADDED = "scheduler_job_added"
     SCHEDULER_JOB_REMOVED = "scheduler_job_removed"
     SCHEDULER_JOB_PAUSED = "scheduler_job_paused"

@@ -156,6 +156,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _write_new(path: Path, text: str, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    os.fchmod(fd, mode)  # exactly ``mode``: the process umask (077) would close the public key
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
 

@@ -39,6 +39,7 @@ from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
 from paybot.ledger import Ledger
 from paybot.logs import JSON, json_line, log_format, stamp
+from paybot.private import open_private, private_dir, tighten_tree
 from paybot.run_folder import (
     ENV_DRY_RUN,
     ENV_LOCK_HELD,
@@ -116,6 +117,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
         _err(f"--workers {workers}: must be between 1 and 16")
         return EXIT_USAGE
     settings = cfg.settings
+    private_dir(settings.data_dir)
+    private_dir(settings.output_dir)
     run_id = new_run_id()
     folder = run_dir(settings.output_dir, run_id)
     try:
@@ -129,7 +132,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         ledger.create_schema()
         ledger.mark_abandoned_runs(cfg.name, run_id)
         ledger.start_run(run_id, cfg.name, trigger, socket.gethostname(), os.getpid())
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         env = os.environ | {
             ENV_HOME: str(cfg.home),
             ENV_RUN_ID: run_id,
@@ -150,6 +153,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     finally:
         ledger.close()
         lock.release()
+        tighten_tree(folder)  # robocorp's output, whatever umask its writers had
     _summary(cfg.name, folder, outcome, ns.dry_run, run_id)
     return outcome.exit_code
 
@@ -170,7 +174,7 @@ def _run_child(
         "--console-colors",
         "plain",
     ]
-    with open(folder / "console.log", "w", encoding="utf-8") as log:
+    with open_private(folder / "console.log", "w", encoding="utf-8") as log:
         proc = subprocess.Popen(
             cmd,
             cwd=cfg.home,

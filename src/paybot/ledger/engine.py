@@ -2,9 +2,11 @@
 
 SQLite (the default, ``sqlite:///data/ledger.sqlite``): WAL journal (readers never wait for the
 writer), ``synchronous=FULL`` (a committed payment intent survives a power cut), a busy timeout
-(a writer waits for another instead of failing), and our own ``BEGIN``: write transactions
+(a writer waits for another instead of failing), ``secure_delete`` (a deleted row's bytes are
+overwritten, not left readable in free pages), and our own ``BEGIN``: write transactions
 start with ``BEGIN IMMEDIATE``, so two processes claiming work never both read the same free
-item and then race to update it; the second waits until the first has committed. PostgreSQL
+item and then race to update it; the second waits until the first has committed. The file and
+the files SQLite keeps next to it are owner-only (``0600``, folder ``0700``). PostgreSQL
 URLs are passed through; the ledger's queries lock rows there (``FOR UPDATE [SKIP LOCKED]``).
 """
 
@@ -17,8 +19,10 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from paybot.errors import LedgerError
+from paybot.private import private_file, tighten
 
 WRITE_OPTION = "paybot_write"
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -35,7 +39,9 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
             f"ledger url {url!r}: an in-memory SQLite database is not shared between "
             "connections; give a file (sqlite:///path/ledger.sqlite) or use InMemoryLedger"
         )
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    private_file(Path(database))  # 0600 in a 0700 folder; SQLite's -wal/-shm copy its mode
+    for suffix in SQLITE_SIDE_FILES:
+        tighten(Path(database + suffix))
     engine = create_engine(
         parsed, connect_args={"timeout": busy_timeout_s, "check_same_thread": False}
     )
@@ -50,6 +56,8 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # deleted rows are overwritten, not left in free pages (old unsalted keys)
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
 

@@ -107,6 +107,16 @@ class InMemoryLedger(StateChanges):
         with self._lock:
             self._keys.update((robot, k, erp_id) for k in keys)
 
+    def upgrade_keys(self, robot: str, prefix: str, convert: Callable[[str], str | None]) -> int:
+        with self._lock:
+            old = {(r, k, e) for (r, k, e) in self._keys if r == robot and k.startswith(prefix)}
+            self._keys -= old
+            for _, key, erp_id in old:
+                new = convert(key)
+                if new is not None:
+                    self._keys.add((robot, new, erp_id))
+            return len(old)
+
     # --- work items -------------------------------------------------------------------------
 
     def ensure_work(self, robot: str, erp_id: int, business_key: str, run_id: str) -> WorkItem:

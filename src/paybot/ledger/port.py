@@ -5,7 +5,7 @@ suite runs over both."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -38,6 +38,9 @@ class LedgerPort(Protocol):
         self, robot: str, erp_id: int, keys: Sequence[str]
     ) -> EarlierDoc | None: ...
     def record_keys(self, robot: str, erp_id: int, keys: Sequence[str]) -> None: ...
+    def upgrade_keys(
+        self, robot: str, prefix: str, convert: Callable[[str], str | None]
+    ) -> int: ...
 
     # --- work items -------------------------------------------------------------------------
     def ensure_work(self, robot: str, erp_id: int, business_key: str, run_id: str) -> WorkItem: ...

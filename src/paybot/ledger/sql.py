@@ -215,6 +215,38 @@ class Ledger(StateChanges):
                 conn, t.dup_keys, [{"robot": robot, "key": k, "erp_id": erp_id} for k in keys]
             )
 
+    def upgrade_keys(self, robot: str, prefix: str, convert: Callable[[str], str | None]) -> int:
+        """Replace every stored key of ``robot`` that starts with ``prefix`` by
+        ``convert(key)`` (deleted when that is ``None``), in one transaction; returns how many
+        were replaced. Used for keys an older paybot stored in a form that is no longer
+        allowed (unsalted hashes of personal data). On SQLite the old values are overwritten
+        in the file (``secure_delete``) and the write-ahead log is truncated afterwards, so
+        they do not linger in free pages. Safe to repeat (the second call finds none)."""
+        d = t.dup_keys.c
+        with self._write() as conn:
+            old = conn.execute(
+                select(d.key, d.erp_id).where(
+                    d.robot == robot, d.key.startswith(prefix, autoescape=True)
+                )
+            ).all()
+            if not old:
+                return 0
+            new = [
+                {"robot": robot, "key": k, "erp_id": row.erp_id}
+                for row in old
+                if (k := convert(row.key)) is not None
+            ]
+            self._insert_ignore(conn, t.dup_keys, new)
+            conn.execute(
+                t.dup_keys.delete().where(
+                    d.robot == robot, d.key.startswith(prefix, autoescape=True)
+                )
+            )
+        if not self._postgres:
+            with self._engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(old)
+
     # --- work items -------------------------------------------------------------------------
 
     def ensure_work(self, robot: str, erp_id: int, business_key: str, run_id: str) -> WorkItem:

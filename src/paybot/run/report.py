@@ -16,6 +16,7 @@ from paybot.audit import mask_data
 from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.money import format_dkk
 from paybot.exit_codes import EXIT_MEANINGS
+from paybot.private import private_dir, write_private_text
 from paybot.run.worker import ItemOutcome, Result
 from paybot.run_folder import Counts
 
@@ -144,11 +145,12 @@ def danish_time(iso: str) -> str:
 
 
 def write_report(folder: Path, report: Report) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     report.finished_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    (folder / "report.json").write_text(
-        json.dumps(report.as_json(), indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+    write_private_text(
+        folder / "report.json",
+        json.dumps(report.as_json(), indent=2, ensure_ascii=False, default=str),
     )
     target = folder / "report.md"
-    target.write_text(markdown(report), encoding="utf-8")
+    write_private_text(target, markdown(report))
     return target

@@ -28,6 +28,7 @@ from paybot.config import Credentials, RobotConfig
 from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.models import ErpStatus, business_key
 from paybot.domain.parsing import parse_register_row
+from paybot.domain.rules import keys
 from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
 from paybot.erp.reference import ReferenceData, load_reference_data
@@ -35,6 +36,7 @@ from paybot.erp.session import ErpSession, LoginRefused
 from paybot.errors import ApplicationError, PaybotError, ScreenChanged, SessionExpired
 from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_PREFLIGHT
 from paybot.ledger import CLAIMABLE, LedgerPort
+from paybot.private import private_dir
 from paybot.run.ordering import KeyOrder
 from paybot.run.report import Report, write_report
 from paybot.run.worker import CircuitBreaker, ItemOutcome, Result, Shared, Worker
@@ -73,8 +75,7 @@ def export_folder(data_dir: Path, robot: str, run_id: str) -> Path:
     """A private folder for the export files this run downloads (they hold CPR numbers and
     are deleted once read). Folders a killed run of the same robot left behind are deleted
     first: the caller holds the robot's lock, so no other run of it can be using them."""
-    parent = data_dir / "tmp"
-    parent.mkdir(parents=True, exist_ok=True)
+    parent = private_dir(data_dir / "tmp")
     for stale in parent.glob(f"exports-{robot}-*"):
         shutil.rmtree(stale, ignore_errors=True)
     folder = parent / f"exports-{robot}-{run_id}"
@@ -294,6 +295,7 @@ class Runner:
         freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id)
         if freed:
             self.audit.event("leases_released", erp_ids=freed)
+        self.upgrade_stored_keys()
         try:
             try:
                 session, accounts, reference = self.prepare()
@@ -309,6 +311,20 @@ class Runner:
             for browser in self.browsers:
                 browser.close()
             shutil.rmtree(self.downloads, ignore_errors=True)
+
+    def upgrade_stored_keys(self) -> int:
+        """Replace duplicate keys an older paybot stored unsalted (reversible personal data)
+        by their keyed form, when the rules know how (``upgrade_stored_key``); returns how
+        many. Runs before anything is touched in the finance system; safe to repeat."""
+        upgrade = getattr(self.cfg.rules, "upgrade_stored_key", None)
+        if upgrade is None:
+            return 0
+        replaced = self.ledger.upgrade_keys(
+            self.cfg.name, keys.LEGACY_CERTIFICATE_KEY_PREFIX, upgrade
+        )
+        if replaced:
+            self.audit.event("duplicate_keys_upgraded", count=replaced, to="hmac-sha256")
+        return replaced
 
     def _outcome(self, outcomes: list[ItemOutcome]) -> Outcome:
         counts = Counts()

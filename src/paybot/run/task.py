@@ -27,6 +27,7 @@ from paybot.config import find_home, load_credentials, load_robot_config
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_USAGE
 from paybot.ledger import Ledger
+from paybot.private import private_dir, restrict_umask
 from paybot.run.runner import Runner, RunRequest
 from paybot.run_folder import (
     ENV_DRY_RUN,
@@ -74,6 +75,7 @@ def _echo(line: str) -> None:
 
 
 def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
+    restrict_umask()  # also when robocorp runs the task without ``robot run``
     env = os.environ if env is None else env
     run_id = env.get(ENV_RUN_ID) or new_run_id()
     standalone = ENV_RUN_ID not in env
@@ -89,6 +91,8 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             outcome.write(folder)
         return outcome
     settings = cfg.settings
+    private_dir(settings.data_dir)
+    private_dir(folder)
     stop = threading.Event()
     with ExitStack() as stack:
         if env.get(ENV_LOCK_HELD) != "1":

@@ -51,6 +51,7 @@ from paybot.erp.reference import ReferenceData
 from paybot.erp.session import AlreadyHandled, ErpSession
 from paybot.errors import ApplicationError, BusinessError, LedgerError, SessionExpired
 from paybot.ledger import Handover, LedgerPort, State, Transition, WorkItem
+from paybot.private import private_dir, tighten
 from paybot.run.ordering import KeyOrder
 
 MANUAL_NOTE_LIMIT = 1000
@@ -277,9 +278,11 @@ class Worker:
         return mark.note
 
     def _screenshot(self, item: WorkItem, attempt: int) -> Path | None:
-        folder = self.s.run_dir / "screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        return self.session.screenshot(folder / f"lobenr-{item.erp_id}-attempt-{attempt}.png")
+        folder = private_dir(self.s.run_dir / "screenshots")
+        shot = self.session.screenshot(folder / f"lobenr-{item.erp_id}-attempt-{attempt}.png")
+        if shot is not None:
+            tighten(shot)
+        return shot
 
     # --- one attempt ------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from paybot.private import private_dir, private_opener
 from paybot.scheduler.proctree import Proc, alive, descendants, session_members, snapshot
 
 DEFAULT_POLL_SECONDS = 0.5
@@ -65,8 +66,8 @@ class ChildRun:
         poll_seconds: float = DEFAULT_POLL_SECONDS,
     ) -> ChildRun:
         """Start ``command`` in a new session with its output appended to ``log_path``."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
+        private_dir(log_path.parent)
+        with open(log_path, "ab", opener=private_opener) as log:
             process = subprocess.Popen(
                 list(command),
                 cwd=cwd,

@@ -29,6 +29,7 @@ from apscheduler.triggers.date import DateTrigger
 from paybot.config import ROBOTS_DIR, RobotManifest, Settings
 from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import ConfigError
+from paybot.private import private_file
 from paybot.scheduler.triggers import RobotTrigger
 
 STORE = "default"
@@ -142,7 +143,7 @@ def make_scheduler(
     """A scheduler on the robots' job store (not started). It runs jobs only while ``gate``
     is set (never, without one)."""
     path = store_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # 0600 before SQLite opens it
     executors = {"default": executor} if executor is not None else {}
     gate = gate or threading.Event()
     return BackgroundScheduler(

@@ -41,6 +41,7 @@ from paybot.config import RobotManifest, Settings
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.notify import Notifier
 from paybot.notify.compose import Message, summary_message
+from paybot.private import private_dir, private_opener
 from paybot.scheduler import dispatch
 from paybot.scheduler.dispatch import Command, Dispatcher, Limits, robot_run_command
 from paybot.scheduler.due import DueTimes, NotingExecutor
@@ -80,8 +81,8 @@ class SchedulerLock:
     @classmethod
     def acquire(cls, data_dir: Path) -> SchedulerLock:
         path = data_dir / LOCK_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process's life
+        private_dir(path.parent)
+        file = open(path, "a+", encoding="utf-8", opener=private_opener)  # noqa: SIM115 - held for the process's life
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -1,12 +1,15 @@
 """Medical certificates (lægeerklæringer): docs/rules.md, "Medical certificates".
 
-Notes name the form and dates, never the citizen (no CPR number, no name).
+Notes name the form and dates, never the citizen (no CPR number, no name). The duplicate key of
+"same practice, citizen and form" is a keyed hash: the rules are built with the installation's
+pseudonym key (:class:`~paybot.domain.rules.keys.KeyedHash`) for a run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any, ClassVar, Self
 
 from paybot.domain.checks import cvr_valid
 from paybot.domain.models import Category, CertificateInfo, Invoice, Requisition
@@ -91,9 +94,30 @@ class MedicalCertificateRules(TableRules):
         ),
     )
 
-    def __init__(self, config: MedicalCertificatesConfig, rule_version: str) -> None:
+    needs_pseudonym_key: ClassVar[bool] = True
+    """A run needs the pseudonym key (``keyed_hash``) for the certificate duplicate key."""
+
+    def __init__(
+        self,
+        config: MedicalCertificatesConfig,
+        rule_version: str,
+        keyed_hash: keys.KeyedHash | None = None,
+    ) -> None:
         super().__init__(config, rule_version)
+        self._keyed_hash = keyed_hash
         self._practices = {(p.cvr, p.ydernummer) for p in config.practices}
+
+    @classmethod
+    def from_config(
+        cls,
+        data: Mapping[str, Any],
+        rule_version: str,
+        *,
+        keyed_hash: keys.KeyedHash | None = None,
+    ) -> Self:
+        """Without ``keyed_hash`` the rules can be checked but not run (``duplicate_keys``
+        raises)."""
+        return cls(MedicalCertificatesConfig.model_validate(data), rule_version, keyed_hash)
 
     def payment(self, invoice: Invoice, ctx: DecisionContext) -> Payment:
         cert = self._cert(invoice)
@@ -115,12 +139,27 @@ class MedicalCertificateRules(TableRules):
 
     # --- duplicates -----------------------------------------------------------------------
 
+    def _keyed(self) -> keys.KeyedHash:
+        if self._keyed_hash is None:
+            raise RuntimeError(
+                "the certificate rules were built without the pseudonym key (keyed_hash); "
+                "load them with load_robot_config for a run"
+            )
+        return self._keyed_hash
+
     def duplicate_keys(self, invoice: Invoice) -> tuple[str, ...]:
         cert = invoice.certificate
         return keys.present(
             keys.invoice_number_key(invoice.supplier_cvr, invoice.invoice_number),
-            keys.certificate_key(invoice.supplier_cvr, cert.cpr, cert.form) if cert else None,
+            keys.certificate_key(invoice.supplier_cvr, cert.cpr, cert.form, self._keyed())
+            if cert
+            else None,
         )
+
+    def upgrade_stored_key(self, stored: str) -> str | None:
+        """The keyed form of a duplicate key stored by an older paybot (unsalted SHA-256),
+        ``None`` when ``stored`` is not one (see :func:`keys.upgrade_certificate_key`)."""
+        return keys.upgrade_certificate_key(stored, self._keyed())
 
     # --- this robot's own checks ----------------------------------------------------------
 
