@@ -27,6 +27,7 @@ from importlib.metadata import entry_points
 from typing import Protocol
 
 from paybot import __version__
+from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_USAGE
 from paybot.private import restrict_umask
 
@@ -106,7 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
-    return handler(ns)
+    try:
+        return handler(ns)
+    except ConfigError as exc:
+        # An expected failure (outside a project, a broken file): one sentence, exit 2, never
+        # a traceback. Every command reports its own errors first; this is the last net.
+        sys.stderr.write(f"robot {first}: configuration error: {exc}\n")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ Robot Framework (which rpaframework pulls in and which writes a `robot` script t
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,18 @@ def test_python_dash_m_paybot_is_the_same_command() -> None:
         timeout=120,
     )
     assert module.returncode == 0 and module.stdout == run("--paybot-version").stdout
+
+
+def test_a_command_outside_a_project_says_so_without_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "paybot", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "no config/ folder here (set PAYBOT_HOME)" in done.stderr
+    assert "Traceback" not in done.stderr
