@@ -106,6 +106,46 @@ def test_across_midnight_into_the_weekend() -> None:
     }
 
 
+def test_time_is_taken_from_the_clock_on_the_wall_across_summer_time() -> None:
+    """01:30-03:30 on the last Sunday of March is one hour of work; in October three."""
+    march = dt.date(2024, 3, 31)
+    double = 2 * (CONTRACT.hourly_rate("oevrig", march) or D(0))
+    assert expect(T(1, 30), T(3, 30), march, distance_km="0") == {"TOLK-DOBBELT": (D("1"), double)}
+    assert expect(T(1, 30), T(3, 30), dt.date(2024, 10, 27), distance_km="0") == {
+        "TOLK-DOBBELT": (D("3"), D("2244.00"))
+    }
+    # Saturday 27 October 2024 23:00 to 07:30 Sunday: 9.5 hours of work, 10 started hours
+    assert expect(T(23, 0), T(7, 30), dt.date(2024, 10, 26), distance_km="0") == {
+        "TOLK-DOBBELT": (D("10"), D("7480.00"))
+    }
+
+
+def test_a_late_start_and_a_cancellation_are_measured_in_real_time() -> None:
+    # planned 01:30 on 31 March 2024, started 03:40 on the wall: 70 minutes late, not 130
+    sunday = dt.date(2024, 3, 31)
+    inv = interpreter_invoice([], date=sunday, start=T(3, 40), end=T(4, 40))
+    decision = RULES.decide(inv, context(booking=booking(date=sunday, start=T(1, 30))))
+    assert isinstance(decision, Manual) and decision.reason == Reason.LATE
+    assert decision.explanation.compared["minutes_late"] == "70"
+    # cancelled 11:00 on 26 October 2024 for a start 10:00 the next day: 23 hours on the
+    # clock but 24 in real time (the clocks go back in between), so not a late cancellation
+    cancelled = booking(
+        date=dt.date(2024, 10, 27),
+        start=T(10, 0),
+        cancelled_at=dt.datetime(2024, 10, 26, 11, 0),
+    )
+    inv = interpreter_invoice(
+        [line(1, "1", "374.00", item="AFLYSNING")],
+        date=dt.date(2024, 10, 27),
+        start=T(10, 0),
+        end=T(10, 0),
+        cancelled=True,
+    )
+    decision = RULES.decide(inv, context(booking=cancelled))
+    assert isinstance(decision, Manual) and decision.reason == Reason.CANCELLATION
+    assert decision.explanation.rule.endswith("cancellation.in_time")
+
+
 def test_public_holiday_is_double() -> None:
     ascension = dt.date(2024, 5, 9)
     assert expect(T(10, 0), T(11, 0), ascension, distance_km="0") == {
@@ -133,14 +173,16 @@ def test_sign_language_minimum_hour_then_half_hours() -> None:
 def test_transport_and_mileage_only_above_ten_km() -> None:
     inv = interpreter_invoice([], date=dt.date(2024, 6, 3), transport_minutes=31, km="80")
     assert inv.interpreter is not None
-    far = expected_lines(inv.interpreter, booking(date=dt.date(2024, 6, 3), distance_km="25"),
-                         CONTRACT)
+    far = expected_lines(
+        inv.interpreter, booking(date=dt.date(2024, 6, 3), distance_km="25"), CONTRACT
+    )
     got = {ln.item_id: (ln.quantity, ln.unit_price, ln.amount) for ln in far}
     assert got["TRANSPORT"] == (D("2"), D("93.50"), D("187.00"))  # 2 started half hours
     # mileage: at most there and back (2 x 25 km) at 3.79
     assert got["KOERSEL"] == (D("50"), D("3.79"), D("189.50"))
-    near = expected_lines(inv.interpreter, booking(date=dt.date(2024, 6, 3), distance_km="10"),
-                          CONTRACT)
+    near = expected_lines(
+        inv.interpreter, booking(date=dt.date(2024, 6, 3), distance_km="10"), CONTRACT
+    )
     assert {ln.item_id for ln in near} == {"TOLK"}
 
 
@@ -151,8 +193,10 @@ def test_billing_transport_for_a_short_distance_is_a_contract_problem() -> None:
 
 
 def test_wrong_quantity_and_missing_line() -> None:
-    wrong = with_lines(worked_example(), [line(1, "3", "370.72", item="TOLK"),
-                               line(2, "3", "92.68", item="TRANSPORT")])
+    wrong = with_lines(
+        worked_example(),
+        [line(1, "3", "370.72", item="TOLK"), line(2, "3", "92.68", item="TRANSPORT")],
+    )
     decision = RULES.decide(wrong, context(booking=booking()))
     assert reason(decision) == Reason.CONTRACT
     assert "faktureret 3 = 1.112,16 kr." in decision.note
@@ -162,8 +206,10 @@ def test_wrong_quantity_and_missing_line() -> None:
 
 
 def test_double_rate_billed_in_normal_time() -> None:
-    inv = with_lines(worked_example(), [line(1, "2", "741.44", item="TOLK-DOBBELT"),
-                                        line(2, "3", "92.68", item="TRANSPORT")])
+    inv = with_lines(
+        worked_example(),
+        [line(1, "2", "741.44", item="TOLK-DOBBELT"), line(2, "3", "92.68", item="TRANSPORT")],
+    )
     assert reason(RULES.decide(inv, context(booking=booking()))) == Reason.CONTRACT
 
 
@@ -191,8 +237,9 @@ def test_booking_must_match(booking_changes: dict[str, Any], what: str) -> None:
 
 
 def test_booking_language_is_case_insensitive_and_missing_booking() -> None:
-    assert isinstance(RULES.decide(worked_example(), context(booking=booking(language="ARABISK"))),
-                      Pay)
+    assert isinstance(
+        RULES.decide(worked_example(), context(booking=booking(language="ARABISK"))), Pay
+    )
     assert reason(RULES.decide(worked_example(), context())) == Reason.BOOKING
 
 
@@ -211,16 +258,18 @@ def cancellation_invoice(rate: str = "370.72") -> Invoice:
 
 def test_late_cancellation_is_paid_as_one_hour() -> None:
     cancelled = dt.datetime(2024, 1, 14, 8, 1)  # 23 h 59 min before 08:00
-    decision = RULES.decide(cancellation_invoice(),
-                            context(booking=booking(cancelled_at=cancelled)))
+    decision = RULES.decide(
+        cancellation_invoice(), context(booking=booking(cancelled_at=cancelled))
+    )
     assert isinstance(decision, Pay)
     assert decision.amount == D("463.40")
 
 
 def test_cancellation_in_time_is_not_paid() -> None:
     cancelled = dt.datetime(2024, 1, 14, 8, 0)  # exactly 24 hours before
-    decision = RULES.decide(cancellation_invoice(),
-                            context(booking=booking(cancelled_at=cancelled)))
+    decision = RULES.decide(
+        cancellation_invoice(), context(booking=booking(cancelled_at=cancelled))
+    )
     assert reason(decision) == Reason.CANCELLATION
     assert "24 timer" in decision.note
 
@@ -240,8 +289,10 @@ def test_job_billed_although_the_booking_was_cancelled() -> None:
 
 def test_a_late_cancellation_may_bill_nothing_else() -> None:
     cancelled = dt.datetime(2024, 1, 15, 7, 0)
-    inv = interpreter_invoice([line(1, "1", "370.72", item="AFLYSNING"),
-                               line(2, "3", "92.68", item="TRANSPORT")], cancelled=True)
+    inv = interpreter_invoice(
+        [line(1, "1", "370.72", item="AFLYSNING"), line(2, "3", "92.68", item="TRANSPORT")],
+        cancelled=True,
+    )
     decision = RULES.decide(inv, context(booking=booking(cancelled_at=cancelled)))
     assert reason(decision) == Reason.CONTRACT
 
@@ -249,8 +300,13 @@ def test_a_late_cancellation_may_bill_nothing_else() -> None:
 def test_amount_limit() -> None:
     # 5 double hours for a translatør on a Saturday in 2024: 5 x 1,308 = 6,540 + VAT
     sat = dt.date(2024, 6, 8)
-    inv = interpreter_invoice([line(1, "5", "1308.00", item="TOLK-DOBBELT")], date=sat,
-                              start=T(10, 0), end=T(15, 0), category="translatoer")
+    inv = interpreter_invoice(
+        [line(1, "5", "1308.00", item="TOLK-DOBBELT")],
+        date=sat,
+        start=T(10, 0),
+        end=T(15, 0),
+        category="translatoer",
+    )
     b = booking(date=sat, start=T(10, 0), end=T(15, 0), category="translatoer", distance_km="5")
     decision = RULES.decide(inv, context(booking=b))
     assert reason(decision) == Reason.AMOUNT
@@ -284,8 +340,9 @@ def _late(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
 
 
 def _contract(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
-    return with_lines(inv, [line(1, "2", "370.72", item="TOLK"),
-                            line(2, "4", "92.68", item="TRANSPORT")]), ctx
+    return with_lines(
+        inv, [line(1, "2", "370.72", item="TOLK"), line(2, "4", "92.68", item="TRANSPORT")]
+    ), ctx
 
 
 def _limit(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
@@ -341,8 +398,14 @@ def test_duplicate_keys() -> None:
     assert keys == ("cvr+nr:11226914:T-9001", "bestilling:TB-2024-0042")
     same_job = worked_example(booking_ref=" tb-2024-0042 ", invoice_number="T-9002")
     assert RULES.duplicate_keys(same_job)[1] == keys[1]
-    entry = RegisterEntry(erp_id=77, category=inv.category, status=inv.status,
-                          supplier_cvr=inv.supplier_cvr, invoice_number=inv.invoice_number,
-                          issue_date=inv.issue_date, payable_amount=inv.payable_amount)
+    entry = RegisterEntry(
+        erp_id=77,
+        category=inv.category,
+        status=inv.status,
+        supplier_cvr=inv.supplier_cvr,
+        invoice_number=inv.invoice_number,
+        issue_date=inv.issue_date,
+        payable_amount=inv.payable_amount,
+    )
     assert RULES.register_keys(entry) == keys[:1]
     assert RULES.needs_bookings and not RULES.needs_requisitions

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from paybot.domain.calendar import payment_date
 from paybot.domain.checks import (
     bank_account_valid,
     cvr_valid,
@@ -85,7 +84,7 @@ def pay(
     posting_text: str,
     compared: Mapping[str, str],
 ) -> Pay:
-    day = payment_date(ctx.today, invoice.due_date)
+    day = ctx.calendar.payment_date(ctx.today, invoice.due_date)
     values = {
         "payable_amount": plain(invoice.payable_amount),
         "account_string": account_string,

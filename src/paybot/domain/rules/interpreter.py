@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Self
 
+from paybot.domain.calendar import real_span
 from paybot.domain.models import (
     Booking,
     Category,
@@ -225,7 +226,7 @@ class InterpreterRules:
                 compared,
             )
         if job.cancelled and booking.cancelled_at is not None:
-            notice = planned - booking.cancelled_at
+            notice = real_span(booking.cancelled_at, planned)
             if notice >= dt.timedelta(hours=limit):
                 hours = format_quantity(whole_hours(notice))
                 return Verdict(
@@ -251,7 +252,7 @@ class InterpreterRules:
             return None
         planned = dt.datetime.combine(booking.date, booking.planned_start)
         started = dt.datetime.combine(job.date, job.start)
-        late = int((started - planned).total_seconds() // 60)
+        late = int(real_span(planned, started).total_seconds() // 60)
         limit = self.config.late_arrival_minutes
         if late <= limit:
             return None
