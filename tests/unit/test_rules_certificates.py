@@ -22,6 +22,7 @@ from support.domain_builders import (
     certificate_invoice,
     certificate_rules,
     context,
+    line,
     requisition,
     with_lines,
 )
@@ -208,8 +209,24 @@ def _cert(**changes: Any) -> Spoil:
 
 
 def _tariff(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
-    return with_lines(inv, [inv.lines[0].model_copy(update={"unit_price": D("800.00"),
-                                                           "amount": D("800.00")})]), ctx
+    first = inv.lines[0].model_copy(update={"unit_price": D("800.00"), "amount": D("800.00")})
+    return with_lines(inv, [first, *inv.lines[1:]]), ctx
+
+
+def _lines(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    cfg["max_lines"] = 1
+    return with_lines(inv, [*inv.lines, line(2, "0", "0.00", vat_percent="0")]), ctx
+
+def _payee(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    """Pay to an account the supplier never gave us (a NemKonto invoice becomes a bank one);
+    only the account changes, so an earlier payment-means problem stays."""
+    p = inv.payment
+    if p.code == "97":
+        p = PaymentMeans(code="42", bank_reg="9570", bank_account="0099999999")
+    else:
+        p = p.model_copy(update={"bank_account": "0099999999", "fik_creditor": "89999999"})
+    return inv.model_copy(update={"payment": p}), ctx
+
 
 
 def _limit(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
@@ -219,8 +236,10 @@ def _limit(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
 
 SPOILERS: dict[Reason, Spoil] = {
     Reason.FORMAT: _inv(currency="EUR"),
+    Reason.TOO_MANY_LINES: _lines,
     Reason.CREDIT_NOTE: _inv(doc_type=DocType.CREDIT_NOTE),
     Reason.SUPPLIER: _inv(ydernummer="999999"),
+    Reason.SUPPLIER_NAME: _inv(supplier_name="Lægerne i Sundhedshuset ApS"),
     Reason.DUPLICATE: _ctx(duplicate_of="løbenr. 3 (samme erklæring)"),
     Reason.FORM: _cert(form="LÆ 155"),
     Reason.NO_REQUISITION: _ctx(requisitions=()),
@@ -228,7 +247,9 @@ SPOILERS: dict[Reason, Spoil] = {
     Reason.CERTIFICATE_DATE: _ctx(requisitions=(requisition(requested_on=dt.date(2026, 12, 1)),)),
     Reason.TARIFF: _tariff,
     Reason.AMOUNT: _limit,
+    Reason.DUE_BEFORE_ISSUE: _inv(issue_date=dt.date(2026, 11, 25)),
     Reason.PAYMENT_MEANS: _inv(payment=PaymentMeans(code="42")),
+    Reason.PAYEE_ACCOUNT: _payee,
     Reason.ACCOUNT_STRING: _ctx(active_accounts=frozenset()),
 }
 EXCLUSIVE = {Reason.NO_REQUISITION, Reason.REQUISITION_CANCELLED, Reason.CERTIFICATE_DATE}

@@ -350,10 +350,28 @@ def _limit(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
     return inv, ctx
 
 
+def _lines(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    cfg["max_lines"] = 1
+    return inv, ctx
+
+
+def _payee(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    """Pay to an account the supplier never gave us (a NemKonto invoice becomes a bank one);
+    only the account changes, so an earlier payment-means problem stays."""
+    p = inv.payment
+    if p.code == "97":
+        p = PaymentMeans(code="42", bank_reg="9570", bank_account="0099999999")
+    else:
+        p = p.model_copy(update={"bank_account": "0099999999", "fik_creditor": "89999999"})
+    return inv.model_copy(update={"payment": p}), ctx
+
+
 SPOILERS: dict[Reason, Spoil] = {
     Reason.FORMAT: _inv(currency="NOK"),
+    Reason.TOO_MANY_LINES: _lines,
     Reason.CREDIT_NOTE: _inv(doc_type=DocType.CREDIT_NOTE),
     Reason.SUPPLIER: _inv(supplier_cvr=UNKNOWN_SUPPLIER),
+    Reason.SUPPLIER_NAME: _inv(supplier_name="Tolkeservice Midt I/S"),
     Reason.DUPLICATE: _ctx(duplicate_of="løbenr. 5 (samme bestillingsreference)"),
     Reason.BOOKING: _booking(language="Tigrinya"),
     Reason.CANCELLATION: _booking(cancelled_at=dt.datetime(2024, 1, 10, 12, 0)),
@@ -361,7 +379,9 @@ SPOILERS: dict[Reason, Spoil] = {
     Reason.CONTRACT: _contract,
     Reason.ARITHMETIC: _inv(total=D("1.00")),
     Reason.AMOUNT: _limit,
+    Reason.DUE_BEFORE_ISSUE: _inv(issue_date=dt.date(2024, 3, 1)),
     Reason.PAYMENT_MEANS: _inv(payment=PaymentMeans(code="93", fik_card_type="71")),
+    Reason.PAYEE_ACCOUNT: _payee,
     Reason.ACCOUNT_STRING: _ctx(active_accounts=frozenset()),
 }
 

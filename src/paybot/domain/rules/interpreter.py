@@ -30,8 +30,12 @@ from paybot.domain.rules.common import (
     check_credit_note,
     check_currency,
     check_cvr_known,
+    check_due_not_before_issue,
     check_duplicate,
+    check_line_count,
+    check_payee_known,
     check_payment_means,
+    check_supplier_name,
     date_text,
     first_verdict,
     format_manual,
@@ -66,8 +70,10 @@ class InterpreterRules:
     needs_bookings: ClassVar[bool] = True
     check_order: ClassVar[tuple[Reason, ...]] = (
         Reason.FORMAT,
+        Reason.TOO_MANY_LINES,
         Reason.CREDIT_NOTE,
         Reason.SUPPLIER,
+        Reason.SUPPLIER_NAME,
         Reason.DUPLICATE,
         Reason.BOOKING,
         Reason.CANCELLATION,
@@ -75,7 +81,9 @@ class InterpreterRules:
         Reason.CONTRACT,
         Reason.ARITHMETIC,
         Reason.AMOUNT,
+        Reason.DUE_BEFORE_ISSUE,
         Reason.PAYMENT_MEANS,
+        Reason.PAYEE_ACCOUNT,
         Reason.ACCOUNT_STRING,
     )
     reason_codes: ClassVar[frozenset[str]] = frozenset(r.value for r in check_order)
@@ -84,10 +92,13 @@ class InterpreterRules:
         self.config = config
         self.rule_version = rule_version
         suppliers = {s.cvr: s.name for s in config.suppliers}
+        payees = {s.cvr: s for s in config.suppliers}
         self._checks: tuple[Check, ...] = (
             lambda inv, ctx: check_currency(inv) or self._check_job_present(inv),
+            lambda inv, ctx: check_line_count(inv, config.max_lines),
             lambda inv, ctx: check_credit_note(inv),
             lambda inv, ctx: check_cvr_known(inv, suppliers, "kendte tolkeleverandører"),
+            lambda inv, ctx: check_supplier_name(inv, suppliers),
             lambda inv, ctx: check_duplicate(ctx),
             self._check_booking,
             lambda inv, ctx: self._check_cancellation(self._job(inv), self._booking(ctx)),
@@ -95,7 +106,11 @@ class InterpreterRules:
             self._check_contract,
             lambda inv, ctx: check_arithmetic(inv, config.vat_percent),
             lambda inv, ctx: check_amount_limit(inv, config.max_amount),
+            lambda inv, ctx: check_due_not_before_issue(inv),
             lambda inv, ctx: check_payment_means(inv),
+            lambda inv, ctx: check_payee_known(
+                inv, payees.get(inv.supplier_cvr), suppliers.get(inv.supplier_cvr, "")
+            ),
             lambda inv, ctx: check_account_active(
                 config.account_string,
                 ctx,

@@ -30,8 +30,12 @@ from paybot.domain.rules.common import (
     check_amount_limit,
     check_credit_note,
     check_currency,
+    check_due_not_before_issue,
     check_duplicate,
+    check_line_count,
+    check_payee_known,
     check_payment_means,
+    check_supplier_name,
     date_text,
     first_verdict,
     format_manual,
@@ -40,7 +44,15 @@ from paybot.domain.rules.common import (
     posting_text_certificate,
 )
 from paybot.domain.rules.context import DecisionContext
-from paybot.domain.rules.medical_certificates_config import MedicalCertificatesConfig, Tariff
+from paybot.domain.rules.medical_certificates_config import (
+    MedicalCertificatesConfig,
+    Practice,
+    Tariff,
+)
+
+
+def invoice_practice_name(practice: Practice | None, invoice: Invoice) -> str:
+    return practice.name if practice is not None else invoice.supplier_cvr
 
 
 def _cpr_digits(cpr: str) -> str:
@@ -56,8 +68,10 @@ class MedicalCertificateRules:
     needs_bookings: ClassVar[bool] = False
     check_order: ClassVar[tuple[Reason, ...]] = (
         Reason.FORMAT,
+        Reason.TOO_MANY_LINES,
         Reason.CREDIT_NOTE,
         Reason.SUPPLIER,
+        Reason.SUPPLIER_NAME,
         Reason.DUPLICATE,
         Reason.FORM,
         Reason.NO_REQUISITION,
@@ -65,7 +79,9 @@ class MedicalCertificateRules:
         Reason.CERTIFICATE_DATE,
         Reason.TARIFF,
         Reason.AMOUNT,
+        Reason.DUE_BEFORE_ISSUE,
         Reason.PAYMENT_MEANS,
+        Reason.PAYEE_ACCOUNT,
         Reason.ACCOUNT_STRING,
     )
     reason_codes: ClassVar[frozenset[str]] = frozenset(r.value for r in check_order)
@@ -73,17 +89,23 @@ class MedicalCertificateRules:
     def __init__(self, config: MedicalCertificatesConfig, rule_version: str) -> None:
         self.config = config
         self.rule_version = rule_version
-        self._practices = {(p.cvr, p.ydernummer) for p in config.practices}
+        self._practices = {(p.cvr, p.ydernummer): p for p in config.practices}
         self._before_requisition: tuple[Check, ...] = (
             lambda inv, ctx: check_currency(inv) or self._check_certificate_present(inv),
+            lambda inv, ctx: check_line_count(inv, config.max_lines),
             lambda inv, ctx: check_credit_note(inv),
             lambda inv, ctx: self._check_practice(inv),
+            lambda inv, ctx: check_supplier_name(inv, self._practice_name(inv)),
             lambda inv, ctx: check_duplicate(ctx),
             lambda inv, ctx: self._check_form(self._cert(inv)),
         )
         self._after_tariff: tuple[Check, ...] = (
             lambda inv, ctx: check_amount_limit(inv, config.max_amount),
+            lambda inv, ctx: check_due_not_before_issue(inv),
             lambda inv, ctx: check_payment_means(inv),
+            lambda inv, ctx: check_payee_known(
+                inv, self._practice(inv), invoice_practice_name(self._practice(inv), inv)
+            ),
             lambda inv, ctx: check_account_active(
                 config.account_string(self._cert(inv).form),
                 ctx,
@@ -164,6 +186,14 @@ class MedicalCertificateRules:
             "erklæringsdato).",
             {"category": invoice.category.value},
         )
+
+    def _practice(self, invoice: Invoice) -> Practice | None:
+        return self._practices.get((invoice.supplier_cvr, (invoice.ydernummer or "").strip()))
+
+    def _practice_name(self, invoice: Invoice) -> dict[str, str]:
+        """CVR → the listed name of the practice with the invoice's CVR and ydernummer."""
+        practice = self._practice(invoice)
+        return {practice.cvr: practice.name} if practice is not None else {}
 
     def _check_practice(self, invoice: Invoice) -> Verdict | None:
         cvr = invoice.supplier_cvr

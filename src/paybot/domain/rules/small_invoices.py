@@ -20,8 +20,13 @@ from paybot.domain.rules.common import (
     check_credit_note,
     check_currency,
     check_cvr_known,
+    check_due_not_before_issue,
     check_duplicate,
+    check_line_count,
+    check_no_cpr_in_text,
+    check_payee_known,
     check_payment_means,
+    check_supplier_name,
     date_text,
     first_verdict,
     format_manual,
@@ -42,14 +47,19 @@ class SmallInvoiceRules:
     needs_bookings: ClassVar[bool] = False
     check_order: ClassVar[tuple[Reason, ...]] = (
         Reason.FORMAT,
+        Reason.TOO_MANY_LINES,
         Reason.CREDIT_NOTE,
         Reason.BUYER,
         Reason.SUPPLIER,
+        Reason.SUPPLIER_NAME,
         Reason.DUPLICATE,
+        Reason.PERSONAL_DATA,
         Reason.AMOUNT,
         Reason.ARITHMETIC,
+        Reason.DUE_BEFORE_ISSUE,
         Reason.DUE_DATE,
         Reason.PAYMENT_MEANS,
+        Reason.PAYEE_ACCOUNT,
         Reason.ACCOUNT_STRING,
     )
     reason_codes: ClassVar[frozenset[str]] = frozenset(r.value for r in check_order)
@@ -61,14 +71,19 @@ class SmallInvoiceRules:
         self._supplier_names = {s.cvr: s.name for s in config.suppliers}
         self._checks: tuple[Check, ...] = (
             lambda inv, ctx: check_currency(inv),
+            lambda inv, ctx: check_line_count(inv, config.max_lines),
             lambda inv, ctx: check_credit_note(inv),
             lambda inv, ctx: self._check_buyer(inv),
             lambda inv, ctx: check_cvr_known(inv, self._supplier_names),
+            lambda inv, ctx: check_supplier_name(inv, self._supplier_names),
             lambda inv, ctx: check_duplicate(ctx),
+            lambda inv, ctx: check_no_cpr_in_text(inv),
             lambda inv, ctx: check_amount_limit(inv, config.max_amount),
             lambda inv, ctx: check_arithmetic(inv, config.vat_percent),
+            lambda inv, ctx: check_due_not_before_issue(inv),
             lambda inv, ctx: self._check_due_date(inv),
             lambda inv, ctx: check_payment_means(inv),
+            lambda inv, ctx: self._check_payee(inv),
             self._check_account_string,
         )
 
@@ -171,6 +186,11 @@ class SmallInvoiceRules:
                 },
             )
         return None
+
+    def _check_payee(self, invoice: Invoice) -> Verdict | None:
+        supplier = self._suppliers.get(invoice.supplier_cvr)
+        name = supplier.name if supplier is not None else invoice.supplier_cvr
+        return check_payee_known(invoice, supplier, name)
 
     def _check_account_string(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | None:
         ref = (invoice.order_reference or "").strip()
