@@ -39,6 +39,7 @@ CLEAN: tuple[str, ...] = (
     "ok-fik73",
     "ok-at-limit",
     "ok-due-30-days",
+    "ok-name-long-form",
 )
 
 # (variant, expected reason, in the mandatory set for batches of 60 or more)
@@ -59,7 +60,15 @@ PROBLEMS: tuple[tuple[str, str, bool], ...] = (
     ("payment-fik-check-digit", "MANUAL_PAYMENT_MEANS", True),
     ("payment-bank-account", "MANUAL_PAYMENT_MEANS", True),
     ("account-string-missing", "MANUAL_ACCOUNT_STRING", True),
+    # what a clerk would stop at (issue 9)
+    ("lines-too-many", "MANUAL_TOO_MANY_LINES", True),
+    ("supplier-name-other", "MANUAL_SUPPLIER_NAME", True),
+    ("personal-data-cpr", "MANUAL_PERSONAL_DATA", True),
+    ("due-before-issue", "MANUAL_DUE_BEFORE_ISSUE", True),
+    ("payee-account-changed", "MANUAL_PAYEE_ACCOUNT", True),
 )
+
+_LONG_FORMS = {"A/S": "Aktieselskab", "ApS": "Anpartsselskab", "I/S": "Interessentskab"}
 
 # what each kind of supplier sells: (item id, text, unit, lowest and highest price in kr)
 _CATALOGS: dict[str, tuple[tuple[str, str, str, int, int], ...]] = {
@@ -248,6 +257,15 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
             return _clean(ctx, "ok-bank", history, supplier=_supplier_paying(ctx, "bank"))
     if variant == "ok-due-30-days":
         return _clean(ctx, variant, history, terms=small.max_payment_terms_days)
+    if variant == "ok-name-long-form":
+        # "Kontorland Aktieselskab" for "Kontorland A/S": the same company, paid
+        base = _clean(ctx, variant, history, supplier=_supplier_paying(ctx, "bank"))
+        short = base.doc.supplier.name
+        for form, long in _LONG_FORMS.items():
+            if short.endswith(" " + form):
+                short = short[: -len(form)] + long
+                break
+        return replace(base, doc=replace(base.doc, supplier=replace(base.doc.supplier, name=short)))
 
     reasons = {v: r for v, r, _ in PROBLEMS}
     if variant not in reasons:
@@ -257,6 +275,46 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
     reason = reasons[variant]
     if variant == "amount-over-limit":
         return _with_expected(_clean(ctx, variant, history, big=True), variant, reason)
+    if variant == "lines-too-many":
+        supplier = _supplier_paying(ctx, "bank")
+        item, text, unit, _, _ = _catalog(supplier)[0]
+        price = Decimal(ctx.rng.randint(1, 4))  # a few kroner a line: well within the limit
+        count = small.max_lines + ctx.rng.randint(1, 50)
+        many = with_vat(
+            [
+                LineSpec(
+                    item,
+                    f"{text}, levering {i}",
+                    Decimal(1),
+                    unit,
+                    price,
+                    price,
+                    Decimal(0),
+                    Decimal(0),
+                )
+                for i in range(1, count + 1)
+            ],
+            small.vat_percent,
+        )
+        base = _clean(ctx, variant, history, supplier=supplier, fixed_lines=many)
+        return _with_expected(base, variant, reason)
+    if variant == "payee-account-changed":
+        # a known supplier's invoice asking for payment to an account it never gave us
+        base = _clean(ctx, variant, history, supplier=_supplier_paying(ctx, "bank"))
+        assert base.doc.payment is not None
+        known = base.doc.payment.bank_account or ""
+        account = known
+        while account == known:
+            account = f"{ctx.rng.randrange(10**10):010d}"
+        payment = PaymentSpec(
+            "42",
+            base.doc.payment.due_date,
+            bank_reg=f"{ctx.rng.randint(1000, 9899)}",
+            bank_account=account,
+        )
+        return _with_expected(
+            replace(base, doc=replace(base.doc, payment=payment)), variant, reason
+        )
     if variant == "account-string-missing":
         base = _clean(ctx, variant, history, supplier=_supplier_without_account(ctx))
         unmapped = ctx.rng.choice((None, f"PO-{ctx.rng.randint(10000, 99999)}"))
@@ -311,6 +369,20 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
         doc = replace(
             doc, payment=replace(doc.payment, due_date=doc.issue_date + dt.timedelta(days=late))
         )
+    elif variant == "supplier-name-other":
+        # a known supplier's CVR under another supplier's name
+        other = ctx.rng.choice([s for s in ctx.world.small_suppliers if s.cvr != doc.supplier.cvr])
+        doc = replace(doc, supplier=replace(doc.supplier, name=other.name))
+    elif variant == "personal-data-cpr":
+        cpr = ctx.cpr()
+        shown = cpr if ctx.rng.random() < 0.5 else cpr.replace("-", "")
+        doc = replace(
+            doc, note=f"Vedr. borger {shown}: hjælpemiddel efter aftale med sagsbehandler"
+        )
+    elif variant == "due-before-issue":
+        assert doc.payment is not None
+        early = doc.issue_date - dt.timedelta(days=ctx.rng.choice((1, 7, 30)))
+        doc = replace(doc, payment=replace(doc.payment, due_date=early))
     elif variant == "due-date-missing":
         assert doc.payment is not None
         doc = replace(doc, payment=replace(doc.payment, due_date=None))
