@@ -72,11 +72,13 @@ _LONG_FORMS = {"A/S": "Aktieselskab", "ApS": "Anpartsselskab", "I/S": "Interesse
 
 # what each kind of supplier sells: (item id, text, unit, lowest and highest price in kr)
 _CATALOGS: dict[str, tuple[tuple[str, str, str, int, int], ...]] = {
-    "6.45.51-000-2.2": (
+    "6.45.51-000-2.9": (  # other purchases of goods: office supplies
         ("KP-A4", "Kopipapir A4 80 g, 500 ark", "PK", 35, 60),
         ("KUG-10", "Kuglepenne, blå, 10 stk.", "PK", 25, 45),
         ("RB-A4", "Ringbind A4, 2 ringe", "EA", 18, 40),
         ("TON-K", "Toner, sort, til kopimaskine", "EA", 450, 900),
+    ),
+    "6.45.51-000-2.2": (  # food
         ("KAF-1", "Kaffebønner, 1 kg", "KGM", 120, 220),
         ("TE-100", "Te, 100 breve", "PK", 30, 60),
     ),
@@ -92,7 +94,7 @@ _CATALOGS: dict[str, tuple[tuple[str, str, str, int, int], ...]] = {
         ("MAL-10", "Vægmaling, 10 l", "EA", 350, 700),
         ("SKR", "Skruer, 200 stk.", "PK", 40, 90),
     ),
-    "3.22.01-000-2.2": (
+    "3.22.01-000-2.9": (
         ("LB-DA", "Lærebog i dansk, 5. klasse", "EA", 150, 350),
         ("AH-MA", "Arbejdshæfte matematik", "EA", 45, 95),
     ),

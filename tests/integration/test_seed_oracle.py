@@ -247,6 +247,10 @@ class Oracle:
             ):
                 raise Manual("MANUAL_DUPLICATE")
         tariff = tariff_for(rules, form, cert_date)
+        periods = [t for t in rules.tariffs if t.form == form]
+        ended = tariff is None and periods and not all(t.by_time for t in periods)
+        if form.endswith("5") and ended:
+            raise Manual("MANUAL_TARIFF_PERIOD")
         if not form.endswith("5") or tariff is None or tariff.by_time or tariff.fee is None:
             raise Manual("MANUAL_FORM")
         candidates = self.conn.execute(

@@ -158,7 +158,7 @@ def make(
         today=lambda: TODAY,
         dry_run=False,
         ledger=ledger,
-        active_accounts=frozenset({"6.45.51-000-2.2"}),
+        active_accounts=frozenset({"6.45.51-000-2.9"}),  # Kontorland: office supplies, kind 2.9
         reference=ReferenceData(),
         order=KeyOrder(),
         breaker=CircuitBreaker(limit),

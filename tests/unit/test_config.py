@@ -209,8 +209,8 @@ def test_overlapping_tariff_periods(home: Path) -> None:
         load_rules(path, "medical_certificates")
     err = caught.value
     assert err.file == str(path)
-    assert err.key == "tariffs[4].valid_from"  # the shipped LÆ 135 period, now the fifth
-    assert err.value == "2013-07-01"
+    assert err.key == "tariffs[15].valid_from"  # the shipped 2026-27 LÆ 135 period
+    assert err.value == "2026-01-01"
     assert "overlaps tariffs[0]" in err.problem and "LÆ 135" in err.problem
 
 
@@ -218,8 +218,8 @@ def test_ended_period_followed_by_a_new_one_is_fine(home: Path) -> None:
     path = home / "config/rules/medical_certificates.yaml"
     edit(
         path,
-        '{form: "LÆ 135", valid_from: 2013-07-01, valid_to: null',
-        '{form: "LÆ 135", valid_from: 2013-07-01, valid_to: 2026-03-31',
+        '{form: "LÆ 135", valid_from: 2026-01-01, valid_to: 2027-12-31',
+        '{form: "LÆ 135", valid_from: 2026-01-01, valid_to: 2026-03-31',
     )
     edit(
         path,
@@ -228,15 +228,15 @@ def test_ended_period_followed_by_a_new_one_is_fine(home: Path) -> None:
     )
     rules = load_rules(path, "medical_certificates")
     assert isinstance(rules, MedicalCertificateRules)
-    assert len(rules.config.tariffs) == 12
+    assert len(rules.config.tariffs) == 23  # 22 shipped rows and the new one
 
 
 def test_overlapping_interpreter_rates(home: Path) -> None:
     path = home / "config/rules/interpreter_contract.yaml"
     edit(
         path,
-        "valid_from: 2023-04-01, valid_to: 2024-03-31",
-        "valid_from: 2023-04-01, valid_to: 2024-04-01",
+        "valid_from: 2023-07-01, valid_to: 2024-06-30",
+        "valid_from: 2023-07-01, valid_to: 2024-07-01",
     )
     with pytest.raises(ConfigError) as caught:
         load_rules(path, "interpreter")
@@ -246,7 +246,7 @@ def test_overlapping_interpreter_rates(home: Path) -> None:
 
 def test_period_ending_before_it_starts(home: Path) -> None:
     path = home / "config/rules/interpreter_contract.yaml"
-    edit(path, "valid_to: 2024-03-31", "valid_to: 2023-03-31")
+    edit(path, "valid_to: 2024-06-30", "valid_to: 2023-03-31")
     with pytest.raises(ConfigError) as caught:
         load_rules(path, "interpreter")
     assert caught.value.key == "rates[0]"
@@ -258,7 +258,7 @@ def test_invalid_date(home: Path) -> None:
     edit(path, "valid_from: 2024-01-01", 'valid_from: "2024-02-30"')
     with pytest.raises(ConfigError) as caught:
         load_rules(path, "interpreter")
-    assert_names(caught.value, path, "mileage.rates[0].valid_from", "2024-02-30")
+    assert_names(caught.value, path, "rates[1].valid_from", "2024-02-30")
 
 
 def test_unknown_key(home: Path) -> None:

@@ -230,9 +230,9 @@ def _raw_with_lines(count: int) -> RawInvoice:
 
 def test_an_invoice_of_5000_lines_is_not_paid_and_is_quick() -> None:
     raw = _raw_with_lines(5000)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the machine's other work does not count
     decision = SMALL.decide(parse_invoice(raw), context())
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     manual(decision, Reason.TOO_MANY_LINES)
     assert "5000 linjer" in decision.note and "200" in decision.note
     assert elapsed < 2.0, f"reading and deciding 5000 lines took {elapsed:.2f} s"

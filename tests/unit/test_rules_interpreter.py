@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -70,7 +71,7 @@ def test_worked_example_is_paid() -> None:
 
 
 def expect(
-    start: T, end: T, day: dt.date = dt.date(2024, 6, 3), **booking_changes: Any
+    start: T, end: T, day: dt.date = dt.date(2024, 9, 2), **booking_changes: Any
 ) -> dict[str, tuple[Decimal, Decimal]]:
     """Expected lines (item → quantity, amount) for a job on ``day`` (default a Monday)."""
     inv = interpreter_invoice([], date=day, start=start, end=end)
@@ -91,16 +92,16 @@ def test_units_start_at_the_billed_start_and_the_start_decides_the_rate() -> Non
 
 
 def test_across_midnight_into_the_weekend() -> None:
-    friday = dt.date(2024, 6, 7)
+    friday = dt.date(2024, 9, 6)
     # 22:15 Friday to 01:00 Saturday: 2h45 → 3 started hours, all double
     assert expect(T(22, 15), T(1, 0), friday, distance_km="0") == {
         "TOLK-DOBBELT": (D("3"), D("2244.00"))
     }
     # Sunday 06:00-09:00: all double (weekend); Monday 06:00-09:00: 2 double + 1 normal
-    assert expect(T(6, 0), T(9, 0), dt.date(2024, 6, 9), distance_km="0") == {
+    assert expect(T(6, 0), T(9, 0), dt.date(2024, 9, 8), distance_km="0") == {
         "TOLK-DOBBELT": (D("3"), D("2244.00"))
     }
-    assert expect(T(6, 0), T(9, 0), dt.date(2024, 6, 10), distance_km="0") == {
+    assert expect(T(6, 0), T(9, 0), dt.date(2024, 9, 9), distance_km="0") == {
         "TOLK": (D("1"), D("374.00")),
         "TOLK-DOBBELT": (D("2"), D("1496.00")),
     }
@@ -147,8 +148,8 @@ def test_a_late_start_and_a_cancellation_are_measured_in_real_time() -> None:
 
 
 def test_public_holiday_is_double() -> None:
-    ascension = dt.date(2024, 5, 9)
-    assert expect(T(10, 0), T(11, 0), ascension, distance_km="0") == {
+    christmas = dt.date(2024, 12, 25)  # a Wednesday
+    assert expect(T(10, 0), T(11, 0), christmas, distance_km="0") == {
         "TOLK-DOBBELT": (D("1"), D("748.00"))
     }
 
@@ -171,17 +172,17 @@ def test_sign_language_minimum_hour_then_half_hours() -> None:
 
 
 def test_transport_and_mileage_only_above_ten_km() -> None:
-    inv = interpreter_invoice([], date=dt.date(2024, 6, 3), transport_minutes=31, km="80")
+    inv = interpreter_invoice([], date=dt.date(2024, 9, 2), transport_minutes=31, km="80")
     assert inv.interpreter is not None
     far = expected_lines(
-        inv.interpreter, booking(date=dt.date(2024, 6, 3), distance_km="25"), CONTRACT
+        inv.interpreter, booking(date=dt.date(2024, 9, 2), distance_km="25"), CONTRACT
     )
     got = {ln.item_id: (ln.quantity, ln.unit_price, ln.amount) for ln in far}
     assert got["TRANSPORT"] == (D("2"), D("93.50"), D("187.00"))  # 2 started half hours
     # mileage: at most there and back (2 x 25 km) at 3.79
     assert got["KOERSEL"] == (D("50"), D("3.79"), D("189.50"))
     near = expected_lines(
-        inv.interpreter, booking(date=dt.date(2024, 6, 3), distance_km="10"), CONTRACT
+        inv.interpreter, booking(date=dt.date(2024, 9, 2), distance_km="10"), CONTRACT
     )
     assert {ln.item_id for ln in near} == {"TOLK"}
 
@@ -214,11 +215,35 @@ def test_double_rate_billed_in_normal_time() -> None:
 
 
 def test_no_rate_for_the_category_on_the_date() -> None:
-    # translatør has no rate before 1 April 2024 in the shipped contract
-    inv = worked_example(category="translatoer")
-    decision = RULES.decide(inv, context(booking=booking(category="translatoer")))
-    assert reason(decision) == Reason.CONTRACT
-    assert decision.explanation.rule == "interpreter.contract.no_rate"
+    # the shipped example contract has no rates for 2025 (2024's ended, 2026's not begun)
+    day = dt.date(2025, 6, 2)
+    inv = worked_example(date=day)
+    decision = RULES.decide(inv, context(booking=booking(date=day)))
+    assert reason(decision) == Reason.TARIFF_PERIOD
+    assert decision.explanation.rule == "interpreter.tariff_period.no_rate"
+    assert "02-06-2025" in decision.note
+
+
+def test_the_rates_of_the_issue() -> None:
+    """NSK 370.72 (øvrig) from 1 July 2023 to 30 June 2024; MVJ 654/436/374 for 2024; the
+    state's high mileage rate 3.79 (2024), 3.81 (2025), 3.94 (2026)."""
+    rate = CONTRACT.hourly_rate
+    assert rate("oevrig", dt.date(2023, 6, 30)) is None
+    assert rate("oevrig", dt.date(2023, 7, 1)) == D("370.72")
+    assert rate("oevrig", dt.date(2024, 6, 30)) == D("370.72")
+    assert rate("oevrig", dt.date(2024, 7, 1)) == D("374.00")
+    assert rate("translatoer", dt.date(2024, 1, 1)) == D("654.00")
+    assert rate("statsproevet", dt.date(2024, 12, 31)) == D("436.00")
+    assert rate("translatoer", dt.date(2025, 1, 1)) is None
+    km = CONTRACT.mileage_rate
+    assert (km(dt.date(2024, 12, 31)), km(dt.date(2025, 1, 1)), km(dt.date(2026, 6, 1))) == (
+        D("3.79"), D("3.81"), D("3.94")
+    )
+    for period in [*CONTRACT.rates, *CONTRACT.mileage.rates]:
+        assert period.valid_to is not None and period.source
+        if period.valid_from.year >= 2026 and period.source.startswith("EXAMPLE"):
+            continue
+        assert re.search(r"20\d\d", period.source)
 
 
 @pytest.mark.parametrize(
@@ -299,7 +324,7 @@ def test_a_late_cancellation_may_bill_nothing_else() -> None:
 
 def test_amount_limit() -> None:
     # 5 double hours for a translatør on a Saturday in 2024: 5 x 1,308 = 6,540 + VAT
-    sat = dt.date(2024, 6, 8)
+    sat = dt.date(2024, 9, 7)
     inv = interpreter_invoice(
         [line(1, "5", "1308.00", item="TOLK-DOBBELT")],
         date=sat,
@@ -355,6 +380,11 @@ def _lines(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
     return inv, ctx
 
 
+def _no_rates(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    cfg["rates"] = []  # no period of the rate table covers the job
+    return inv, ctx
+
+
 def _payee(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
     """Pay to an account the supplier never gave us (a NemKonto invoice becomes a bank one);
     only the account changes, so an earlier payment-means problem stays."""
@@ -376,6 +406,7 @@ SPOILERS: dict[Reason, Spoil] = {
     Reason.BOOKING: _booking(language="Tigrinya"),
     Reason.CANCELLATION: _booking(cancelled_at=dt.datetime(2024, 1, 10, 12, 0)),
     Reason.LATE: _late,
+    Reason.TARIFF_PERIOD: _no_rates,
     Reason.CONTRACT: _contract,
     Reason.ARITHMETIC: _inv(total=D("1.00")),
     Reason.AMOUNT: _limit,

@@ -43,7 +43,7 @@ def test_a_good_invoice_is_paid() -> None:
     decision = RULES.decide(inv, context())
     assert isinstance(decision, Pay)
     assert decision.amount == inv.payable_amount == D("874.88")
-    assert decision.account_string == "6.45.51-000-2.2"
+    assert decision.account_string == "6.45.51-000-2.9"
     assert decision.posting_text == "Kontorland A/S fakt. F-1001"
     assert decision.payment_date == dt.date(2026, 12, 10)
     version = decision.explanation.rule_version
@@ -237,7 +237,7 @@ def test_account_string_must_be_active_in_the_chart() -> None:
     chart = frozenset({"1.00.00-000-0.0"})
     decision = RULES.decide(small_invoice(), context(active_accounts=chart))
     assert manual_reason(decision) == Reason.ACCOUNT_STRING
-    assert "6.45.51-000-2.2" in decision.note
+    assert "6.45.51-000-2.9" in decision.note
 
 
 def test_posting_text_fits_50_characters() -> None:

@@ -34,6 +34,7 @@ class Reason(StrEnum):
     PERSONAL_DATA = "MANUAL_PERSONAL_DATA"
     DUE_BEFORE_ISSUE = "MANUAL_DUE_BEFORE_ISSUE"
     PAYEE_ACCOUNT = "MANUAL_PAYEE_ACCOUNT"
+    TARIFF_PERIOD = "MANUAL_TARIFF_PERIOD"
 
 
 ALL_REASONS: frozenset[str] = frozenset(r.value for r in Reason)

@@ -142,10 +142,12 @@ class KnownPayee(ConfigModel):
 
 
 class Period(ConfigModel):
-    """Valid from ``valid_from`` to ``valid_to``, both inclusive; no ``valid_to`` = open."""
+    """Valid from ``valid_from`` to ``valid_to``, both inclusive; no ``valid_to`` = open.
+    ``source`` names where the figure comes from, with its year."""
 
     valid_from: dt.date
     valid_to: dt.date | None = None
+    source: Text | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -160,6 +162,28 @@ class Period(ConfigModel):
         starts_before_other_ends = other.valid_to is None or self.valid_from <= other.valid_to
         ends_after_other_starts = self.valid_to is None or other.valid_from <= self.valid_to
         return starts_before_other_ends and ends_after_other_starts
+
+
+def tables_ending(
+    periods: Iterable[tuple[str, Period]], today: dt.date, within_days: int = 30
+) -> list[tuple[str, dt.date]]:
+    """Tables (periods grouped by name, e.g. ``"takst LÆ 135"``) whose last period ends from
+    ``today`` to ``within_days`` days after it, with that end date; sorted by date. A table
+    with an open period, or that ended before ``today``, is not listed."""
+    open_tables: set[str] = set()
+    last: dict[str, dt.date] = {}
+    for name, period in periods:
+        if period.valid_to is None:
+            open_tables.add(name)
+        elif name not in last or period.valid_to > last[name]:
+            last[name] = period.valid_to
+    horizon = today + dt.timedelta(days=within_days)
+    ending = [
+        (name, end)
+        for name, end in last.items()
+        if name not in open_tables and today <= end <= horizon
+    ]
+    return sorted(ending, key=lambda item: (item[1], item[0]))
 
 
 def check_no_overlaps(

@@ -43,6 +43,7 @@ from paybot.domain.rules.common import (
     pay,
     posting_text_interpreter,
 )
+from paybot.domain.rules.config_types import Period
 from paybot.domain.rules.context import DecisionContext
 from paybot.domain.rules.interpreter_calc import ContractGap, compare_lines, expected_lines
 from paybot.domain.rules.interpreter_config import InterpreterContractConfig
@@ -78,6 +79,7 @@ class InterpreterRules:
         Reason.BOOKING,
         Reason.CANCELLATION,
         Reason.LATE,
+        Reason.TARIFF_PERIOD,
         Reason.CONTRACT,
         Reason.ARITHMETIC,
         Reason.AMOUNT,
@@ -121,6 +123,14 @@ class InterpreterRules:
     @classmethod
     def from_config(cls, data: Mapping[str, Any], rule_version: str) -> Self:
         return cls(InterpreterContractConfig.model_validate(data), rule_version)
+
+    def table_periods(self) -> list[tuple[str, Period]]:
+        """Every period of the contract's tables, named by table (for preflight's warning
+        that a table is about to end)."""
+        rates: list[tuple[str, Period]] = [
+            (f"timepris {_category_name(r.category)}", r) for r in self.config.rates
+        ]
+        return rates + [("kilometertakst", m) for m in self.config.mileage.rates]
 
     # --- the decision ---------------------------------------------------------------------
 
@@ -290,7 +300,13 @@ class InterpreterRules:
         try:
             expected = expected_lines(job, booking, self.config)
         except ContractGap as gap:
-            return Verdict(Reason.CONTRACT, "contract.no_rate", gap.note, gap.compared)
+            return Verdict(
+                Reason.TARIFF_PERIOD,
+                "tariff_period.no_rate",
+                f"{gap.note} Kontraktens takster for perioden skal indlæses i robottens regler, "
+                "eller fakturaen behandles manuelt.",
+                gap.compared,
+            )
         mismatch = compare_lines(invoice.lines, expected)
         if mismatch is None:
             return None

@@ -43,6 +43,7 @@ from paybot.domain.rules.common import (
     pay,
     posting_text_certificate,
 )
+from paybot.domain.rules.config_types import Period
 from paybot.domain.rules.context import DecisionContext
 from paybot.domain.rules.medical_certificates_config import (
     MedicalCertificatesConfig,
@@ -74,6 +75,7 @@ class MedicalCertificateRules:
         Reason.SUPPLIER_NAME,
         Reason.DUPLICATE,
         Reason.FORM,
+        Reason.TARIFF_PERIOD,
         Reason.NO_REQUISITION,
         Reason.REQUISITION_CANCELLED,
         Reason.CERTIFICATE_DATE,
@@ -117,6 +119,11 @@ class MedicalCertificateRules:
     @classmethod
     def from_config(cls, data: Mapping[str, Any], rule_version: str) -> Self:
         return cls(MedicalCertificatesConfig.model_validate(data), rule_version)
+
+    def table_periods(self) -> list[tuple[str, Period]]:
+        """Every period of the tariff table, named by form (for preflight's warning that a
+        table is about to end)."""
+        return [(f"takst {t.form}", t) for t in self.config.tariffs]
 
     # --- the decision ---------------------------------------------------------------------
 
@@ -229,6 +236,22 @@ class MedicalCertificateRules:
             )
             return Verdict(Reason.FORM, "form.request_form", note, compared)
         tariff = self.config.tariff_on(form, day)
+        rows = [t for t in self.config.tariffs if t.form == form]
+        if tariff is None and rows and not all(t.by_time for t in rows):
+            periods = ", ".join(
+                f"{date_text(t.valid_from)}-{date_text(t.valid_to) if t.valid_to else ''}"
+                for t in rows
+            )
+            return Verdict(
+                Reason.TARIFF_PERIOD,
+                "tariff_period.certificate_date",
+                f"Erklæringen er dateret {date_text(day)}, men robottens takster for {form} "
+                f"gælder kun {periods}. Årets takster skal indlæses i robottens regler, eller "
+                "fakturaen behandles manuelt.",
+                {**compared, "periods": periods},
+            )
+        if tariff is None and rows:
+            tariff = rows[-1]  # billed by time in every period
         if tariff is not None and tariff.by_time:
             return Verdict(
                 Reason.FORM,
