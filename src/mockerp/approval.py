@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mockerp.auth import User, stamp
-from mockerp.bankdays import is_bank_day
+from mockerp.bankdays import is_bank_day, is_closing_day
 from mockerp.db import transaction
 from mockerp.formatting import (
     UnreadableValue,
@@ -37,6 +37,10 @@ MSG_MANUAL = "Fakturaen er sendt til manuel behandling og kan ikke godkendes."
 MSG_ACCOUNT = "Kontostrengen findes ikke i kontoplanen."
 MSG_AMOUNT = "Beløbet afviger fra fakturaens beløb med 1 kr. eller mere."
 MSG_DATE = "Betalingsdatoen skal være en bankdag fra i dag og frem."
+MSG_CLOSING_DAY = (
+    "Betalingsdatoen er en banklukkedag (bankerne gennemfører ingen betalinger den dag). "
+    "Vælg en anden bankdag."
+)
 MSG_MISSING = "Udfyld {felt}."
 MSG_CREDIT_NOTE = "En kreditnota kan ikke godkendes til betaling."
 MSG_TEXT_TOO_LONG = "Posteringsteksten må højst være 50 tegn."
@@ -156,6 +160,8 @@ def approve(
         payable = decimal_from_db(invoice["payable_amount"]) or Decimal(0)
         if abs(amount - payable) >= TOLERANCE:
             raise Refused(422, MSG_AMOUNT)
+        if day >= today and day.weekday() < 5 and is_closing_day(day):
+            raise Refused(422, MSG_CLOSING_DAY)
         if day < today or not is_bank_day(day):
             raise Refused(422, MSG_DATE)
         voucher = next_voucher(conn, today.year)

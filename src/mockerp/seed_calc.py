@@ -12,9 +12,11 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import holidays
 
+from mockerp.bankdays import is_closing_day
 from mockerp.seed_world import CertificateRules, InterpreterContract, Rate, Tariff
 
 CENT = Decimal("0.01")
@@ -39,7 +41,9 @@ def danish_holidays(years: Iterable[int]) -> frozenset[dt.date]:
 
 
 def is_bank_day(day: dt.date, public_holidays: Container[dt.date]) -> bool:
-    return day.weekday() < 5 and day not in public_holidays
+    """A weekday that is not in ``public_holidays`` and not a bank closing day
+    (:func:`mockerp.bankdays.is_closing_day`)."""
+    return day.weekday() < 5 and day not in public_holidays and not is_closing_day(day)
 
 
 def bank_day_on_or_before(day: dt.date, public_holidays: Container[dt.date]) -> dt.date:
@@ -115,7 +119,7 @@ def mileage_rate(contract: InterpreterContract, day: dt.date) -> Decimal:
 def is_double(
     contract: InterpreterContract, moment: dt.datetime, public_holidays: Container[dt.date]
 ) -> bool:
-    clock = moment.time()
+    clock = moment.time().replace(tzinfo=None)
     return (
         clock >= contract.evening_from
         or clock < contract.morning_until
@@ -124,14 +128,32 @@ def is_double(
     )
 
 
-def duration_minutes(start: dt.time, end: dt.time) -> int:
-    minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
-    return minutes + 24 * 60 if minutes < 0 else minutes
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+
+
+def _utc(day: dt.date, clock: dt.time) -> dt.datetime:
+    return dt.datetime.combine(day, clock, tzinfo=DANISH_TIME).astimezone(dt.UTC)
+
+
+def duration_minutes(start: dt.time, end: dt.time, day: dt.date | None = None) -> int:
+    """Minutes from ``start`` to ``end`` (an end before the start is the next day); with
+    ``day``, the minutes that really pass in Europe/Copenhagen across a change of summer time."""
+    if day is None:
+        minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+        return minutes + 24 * 60 if minutes < 0 else minutes
+    end_day = day if end >= start else day + dt.timedelta(days=1)
+    return int((_utc(end_day, end) - _utc(day, start)).total_seconds() // 60)
+
+
+def unit_starts(day: dt.date, start: dt.time, unit: int, count: int) -> list[dt.datetime]:
+    """The wall-clock starts (Danish time) of ``count`` units laid out in real time."""
+    begin = _utc(day, start)
+    return [(begin + dt.timedelta(minutes=k * unit)).astimezone(DANISH_TIME) for k in range(count)]
 
 
 def time_units(contract: InterpreterContract, job: Job) -> tuple[int, int]:
     """(unit length in minutes, number of units) for the billed time."""
-    minutes = duration_minutes(job.start, job.end)
+    minutes = duration_minutes(job.start, job.end, job.date)
     signs = {lang.casefold() for lang in contract.sign_languages}
     if job.mode in ("video", "telefon"):
         unit, minimum = contract.remote_minutes, contract.remote_minutes
@@ -152,11 +174,10 @@ def expected_lines(
         hours = Decimal(contract.cancellation_fee_hours)
         return (CalcLine("AFLYSNING", hours, rate, round_ore(hours * rate)),)
     unit, count = time_units(contract, job)
-    begin = dt.datetime.combine(job.date, job.start)
     double_units = sum(
         1
-        for k in range(count)
-        if is_double(contract, begin + dt.timedelta(minutes=k * unit), public_holidays)
+        for moment in unit_starts(job.date, job.start, unit, count)
+        if is_double(contract, moment, public_holidays)
     )
     normal_units = count - double_units
     lines: list[CalcLine] = []

@@ -74,6 +74,7 @@ PROBLEMS: tuple[tuple[str, str, bool], ...] = (
     ("requisition-cancelled", "MANUAL_REQUISITION_CANCELLED", True),
     ("certificate-date", "MANUAL_CERTIFICATE_DATE", True),
     ("tariff-wrong-amount", "MANUAL_TARIFF", True),
+    ("tariff-period-ended", "MANUAL_TARIFF_PERIOD", True),
     ("tariff-interpreter-not-approved", "MANUAL_TARIFF", False),
     ("tariff-variant", "MANUAL_TARIFF", False),
     ("tariff-zero-fee", "MANUAL_TARIFF", False),
@@ -123,12 +124,13 @@ def _certificate(
     requisition: RequisitionKind = "open",
     amount: Decimal | None = None,
     with_cpr: bool = True,
+    certificate_date: dt.date | None = None,
 ) -> Draft:
     rules = ctx.world.certificates
     chosen = practice or ctx.rng.choice(ctx.world.practices)
     cpr = ctx.cpr()
     issue = ctx.issue_date(history)
-    cert_date = issue - dt.timedelta(days=ctx.rng.randint(0, 4))
+    cert_date = certificate_date or issue - dt.timedelta(days=ctx.rng.randint(0, 4))
     tariff = tariff_for(rules, spec.form, cert_date)
     expected: Expected | None = None
     if amount is None:
@@ -190,6 +192,18 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
     if variant == "format-currency":
         draft = _certificate(ctx, variant, history, Spec("LÆ 135"))
         return _manual(replace(draft, doc=replace(draft.doc, currency="EUR")), reason)
+    if variant == "tariff-period-ended":
+        # a certificate billed long after it was written, dated where no table of the form
+        # has a period (the fee is today's, only the date is outside every period)
+        day = ctx.issue_date(history) - dt.timedelta(days=40)
+        while tariff_for(ctx.world.certificates, plain.form, day) is not None:
+            day -= dt.timedelta(days=30)
+        latest = [t for t in ctx.world.certificates.tariffs if t.form == plain.form][-1]
+        fee = latest.fee
+        if fee is None:
+            raise SeedError(f"{variant}: {plain.form} has no fixed fee")
+        draft = _certificate(ctx, variant, history, plain, amount=fee, certificate_date=day)
+        return _manual(draft, reason)
     if variant == "format-missing-cpr":
         return _manual(_certificate(ctx, variant, history, plain, with_cpr=False), reason)
     if variant == "credit-note":

@@ -58,6 +58,7 @@ CLEAN: tuple[str, ...] = (
     "ok-morning",
     "ok-language-case",
     "ok-start-15-min-late",
+    "ok-summer-time",
 )
 
 PROBLEMS: tuple[tuple[str, str, bool], ...] = (
@@ -118,6 +119,16 @@ def _day(ctx: Context, history: bool, kind: str) -> dt.date:
         if not weekday_holidays:
             raise SeedError(f"no weekday public holiday before {newest}")
         return weekday_holidays[-1 - ctx.rng.randint(0, 1)]
+    if kind == "summer-time":
+        # the last Sunday of March or October: the clocks change at 02:00/03:00
+        day = newest
+        while not (
+            day.weekday() == 6
+            and day.month in (3, 10)
+            and (day + dt.timedelta(days=7)).month != day.month
+        ):
+            day -= dt.timedelta(days=1)
+        return day
     day = newest - dt.timedelta(days=ctx.rng.randint(0, 26 if not history else 60))
     if kind == "weekend":
         while day.weekday() < 5:
@@ -326,6 +337,17 @@ def _clean_plan(ctx: Context, variant: str, history: bool) -> JobCase:
     if variant == "ok-language-case":
         jc = _plan(ctx, history)
         return replace(jc, job=replace(jc.job, language=jc.booking.language.upper()))
+    if variant == "ok-summer-time":
+        # 01:30-03:30 on the clock: one hour of work in March, three in October
+        return _plan(
+            ctx,
+            history,
+            day_kind="summer-time",
+            start=(90, 90),
+            duration=(120, 120),
+            delay=0,
+            distance=(0, 10),
+        )
     if variant == "ok-start-15-min-late":
         return _plan(ctx, history, delay=ctx.world.interpreter.late_arrival_minutes)
     raise SeedError(f"unknown interpreter variant {variant!r}")

@@ -43,6 +43,7 @@ CLEAN: tuple[str, ...] = (
     "ok-due-30-days",
     "ok-peppol",  # Peppol BIS 3, FIK in the Peppol form, line discount, 0 % line, freight
     "ok-allowances",  # OIOUBL 2.1 with the same: allowances, charges, two VAT categories
+    "ok-name-long-form",
 )
 
 # (variant, expected reason, in the mandatory set for batches of 60 or more)
@@ -64,15 +65,25 @@ PROBLEMS: tuple[tuple[str, str, bool], ...] = (
     ("payment-fik-check-digit", "MANUAL_PAYMENT_MEANS", True),
     ("payment-bank-account", "MANUAL_PAYMENT_MEANS", True),
     ("account-string-missing", "MANUAL_ACCOUNT_STRING", True),
+    # what a clerk would stop at (issue 9)
+    ("lines-too-many", "MANUAL_TOO_MANY_LINES", True),
+    ("supplier-name-other", "MANUAL_SUPPLIER_NAME", True),
+    ("personal-data-cpr", "MANUAL_PERSONAL_DATA", True),
+    ("due-before-issue", "MANUAL_DUE_BEFORE_ISSUE", True),
+    ("payee-account-changed", "MANUAL_PAYEE_ACCOUNT", True),
 )
+
+_LONG_FORMS = {"A/S": "Aktieselskab", "ApS": "Anpartsselskab", "I/S": "Interessentskab"}
 
 # what each kind of supplier sells: (item id, text, unit, lowest and highest price in kr)
 _CATALOGS: dict[str, tuple[tuple[str, str, str, int, int], ...]] = {
-    "6.45.51-000-2.2": (
+    "6.45.51-000-2.9": (  # other purchases of goods: office supplies
         ("KP-A4", "Kopipapir A4 80 g, 500 ark", "PK", 35, 60),
         ("KUG-10", "Kuglepenne, blå, 10 stk.", "PK", 25, 45),
         ("RB-A4", "Ringbind A4, 2 ringe", "EA", 18, 40),
         ("TON-K", "Toner, sort, til kopimaskine", "EA", 450, 900),
+    ),
+    "6.45.51-000-2.2": (  # food
         ("KAF-1", "Kaffebønner, 1 kg", "KGM", 120, 220),
         ("TE-100", "Te, 100 breve", "PK", 30, 60),
     ),
@@ -88,7 +99,7 @@ _CATALOGS: dict[str, tuple[tuple[str, str, str, int, int], ...]] = {
         ("MAL-10", "Vægmaling, 10 l", "EA", 350, 700),
         ("SKR", "Skruer, 200 stk.", "PK", 40, 90),
     ),
-    "3.22.01-000-2.2": (
+    "3.22.01-000-2.9": (
         ("LB-DA", "Lærebog i dansk, 5. klasse", "EA", 150, 350),
         ("AH-MA", "Arbejdshæfte matematik", "EA", 45, 95),
     ),
@@ -303,6 +314,15 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
         return _clean(ctx, variant, history, terms=small.max_payment_terms_days)
     if variant in ("ok-peppol", "ok-allowances"):
         return _with_extras(ctx, variant, history, "peppol" if variant == "ok-peppol" else "oioubl")
+    if variant == "ok-name-long-form":
+        # "Kontorland Aktieselskab" for "Kontorland A/S": the same company, paid
+        base = _clean(ctx, variant, history, supplier=_supplier_paying(ctx, "bank"))
+        short = base.doc.supplier.name
+        for form, long in _LONG_FORMS.items():
+            if short.endswith(" " + form):
+                short = short[: -len(form)] + long
+                break
+        return replace(base, doc=replace(base.doc, supplier=replace(base.doc.supplier, name=short)))
 
     reasons = {v: r for v, r, _ in PROBLEMS}
     if variant not in reasons:
@@ -316,6 +336,46 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
         # a Peppol invoice whose VAT is 5 øre more than its categories give (totals follow)
         draft = _with_extras(ctx, variant, history, "peppol", wrong_vat=Decimal("0.05"))
         return _with_expected(draft, variant, reason)
+    if variant == "lines-too-many":
+        supplier = _supplier_paying(ctx, "bank")
+        item, text, unit, _, _ = _catalog(supplier)[0]
+        price = Decimal(ctx.rng.randint(1, 4))  # a few kroner a line: well within the limit
+        count = small.max_lines + ctx.rng.randint(1, 50)
+        many = with_vat(
+            [
+                LineSpec(
+                    item,
+                    f"{text}, levering {i}",
+                    Decimal(1),
+                    unit,
+                    price,
+                    price,
+                    Decimal(0),
+                    Decimal(0),
+                )
+                for i in range(1, count + 1)
+            ],
+            small.vat_percent,
+        )
+        base = _clean(ctx, variant, history, supplier=supplier, fixed_lines=many)
+        return _with_expected(base, variant, reason)
+    if variant == "payee-account-changed":
+        # a known supplier's invoice asking for payment to an account it never gave us
+        base = _clean(ctx, variant, history, supplier=_supplier_paying(ctx, "bank"))
+        assert base.doc.payment is not None
+        known = base.doc.payment.bank_account or ""
+        account = known
+        while account == known:
+            account = f"{ctx.rng.randrange(10**10):010d}"
+        payment = PaymentSpec(
+            "42",
+            base.doc.payment.due_date,
+            bank_reg=f"{ctx.rng.randint(1000, 9899)}",
+            bank_account=account,
+        )
+        return _with_expected(
+            replace(base, doc=replace(base.doc, payment=payment)), variant, reason
+        )
     if variant == "account-string-missing":
         base = _clean(ctx, variant, history, supplier=_supplier_without_account(ctx))
         unmapped = ctx.rng.choice((None, f"PO-{ctx.rng.randint(10000, 99999)}"))
@@ -376,6 +436,20 @@ def build(ctx: Context, variant: str, *, history: bool = False) -> Draft:
         doc = replace(
             doc, payment=replace(doc.payment, due_date=doc.issue_date + dt.timedelta(days=late))
         )
+    elif variant == "supplier-name-other":
+        # a known supplier's CVR under another supplier's name
+        other = ctx.rng.choice([s for s in ctx.world.small_suppliers if s.cvr != doc.supplier.cvr])
+        doc = replace(doc, supplier=replace(doc.supplier, name=other.name))
+    elif variant == "personal-data-cpr":
+        cpr = ctx.cpr()
+        shown = cpr if ctx.rng.random() < 0.5 else cpr.replace("-", "")
+        doc = replace(
+            doc, note=f"Vedr. borger {shown}: hjælpemiddel efter aftale med sagsbehandler"
+        )
+    elif variant == "due-before-issue":
+        assert doc.payment is not None
+        early = doc.issue_date - dt.timedelta(days=ctx.rng.choice((1, 7, 30)))
+        doc = replace(doc, payment=replace(doc.payment, due_date=early))
     elif variant == "due-date-missing":
         assert doc.payment is not None
         doc = replace(doc, payment=replace(doc.payment, due_date=None))

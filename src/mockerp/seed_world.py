@@ -83,6 +83,7 @@ class SmallRules:
     max_amount: Decimal
     vat_percent: Decimal
     max_payment_terms_days: int
+    max_lines: int = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +346,7 @@ def load_world(path: Path | None = None) -> World:
             max_amount=ld.money(ld.get(small, "max_amount", "small_invoices"), "max_amount"),
             vat_percent=ld.money(ld.get(small, "vat_percent", "small_invoices"), "vat_percent"),
             max_payment_terms_days=int(ld.get(small, "max_payment_terms_days", "small_invoices")),
+            max_lines=int(ld.get(small, "max_lines", "small_invoices")),
         ),
         certificates=CertificateRules(
             max_amount=ld.money(ld.get(certs, "max_amount", "medical_certificates"), "max_amount"),

@@ -11,6 +11,7 @@ The public face of :mod:`paybot.config_models` (the shapes) and :mod:`paybot.con
 from __future__ import annotations
 
 from paybot.config_load import (
+    BANK_CALENDAR_FILE,
     ENV_HOME,
     ENV_PASSWORD,
     ENV_USERNAME,
@@ -20,6 +21,7 @@ from paybot.config_load import (
     RobotConfig,
     find_home,
     load_all_robot_configs,
+    load_bank_calendar,
     load_credentials,
     load_manifest,
     load_manifests,
@@ -49,6 +51,7 @@ from paybot.config_models import (
 )
 
 __all__ = [
+    "BANK_CALENDAR_FILE",
     "ENV_HOME",
     "ENV_PASSWORD",
     "ENV_USERNAME",
@@ -71,6 +74,7 @@ __all__ = [
     "TaskRef",
     "find_home",
     "load_all_robot_configs",
+    "load_bank_calendar",
     "load_credentials",
     "load_manifest",
     "load_manifests",

@@ -22,12 +22,14 @@ from typing import Any
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from paybot.config_models import (
+    BankCalendarFile,
     Credentials,
     ReasonTexts,
     RobotManifest,
     Settings,
 )
 from paybot.config_yaml import describe, dotted, read_yaml_mapping, validation_error
+from paybot.domain.calendar import DEFAULT_CALENDAR, BankCalendar
 from paybot.domain.reasons import ALL_REASONS
 from paybot.domain.rules import RobotRules, rules_class
 from paybot.domain.rules.config_types import ConfigIssue
@@ -42,6 +44,7 @@ ENV_PASSWORD = "PAYBOT_ERP_PASSWORD"  # noqa: S105 - the variable's name, not a 
 ENV_USERNAME = "PAYBOT_ERP_USERNAME"
 SETTINGS_FILE = Path("config/paybot.yaml")
 REASONS_FILE = Path("config/reasons.yaml")
+BANK_CALENDAR_FILE = Path("config/bank-calendar.yaml")
 ROBOTS_DIR = Path("robots")
 ENVIRONMENT = "environment"
 
@@ -280,6 +283,26 @@ def check_reasons_cover(reasons: ReasonTexts, codes: frozenset[str], file: str) 
         )
 
 
+# --- bank calendar -------------------------------------------------------------------------
+
+
+def load_bank_calendar(path: Path) -> BankCalendar:
+    """``config/bank-calendar.yaml``: the built-in bank days plus the file's extra closing
+    days. No file: the built-in rules alone (:data:`~paybot.domain.calendar.DEFAULT_CALENDAR`).
+    A bad date, an empty name or a date listed twice raises :class:`ConfigError` naming the
+    file, the key and the value."""
+    if not path.is_file():
+        return DEFAULT_CALENDAR
+    data, _ = read_yaml_mapping(path)
+    try:
+        parsed = BankCalendarFile.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(str(path), exc) from None
+    except ConfigIssue as issue:
+        raise ConfigError(str(path), issue.key, issue.value, issue.problem) from None
+    return BankCalendar({d.date: d.name for d in parsed.extra_closing_days})
+
+
 # --- manifests -----------------------------------------------------------------------------
 
 
@@ -389,6 +412,8 @@ class RobotConfig:
     reasons: ReasonTexts
     rules: RobotRules
     rules_file: Path
+    calendar: BankCalendar = DEFAULT_CALENDAR
+    """Bank days for payment dates (``config/bank-calendar.yaml``)."""
 
     @property
     def name(self) -> str:
@@ -440,6 +465,7 @@ def load_robot_config(
         keyed_hash = load_pseudonym_key(settings, env)
     rules = load_rules(rules_file, manifest.kind, keyed_hash)
     check_reasons_cover(reasons, rules.reason_codes, str(reasons_path))
+    calendar = load_bank_calendar(home / BANK_CALENDAR_FILE)
     return RobotConfig(
         home=home,
         settings=settings,
@@ -447,6 +473,7 @@ def load_robot_config(
         reasons=reasons,
         rules=rules,
         rules_file=rules_file,
+        calendar=calendar,
     )
 
 

@@ -1,4 +1,5 @@
-"""The shapes of ``config/paybot.yaml``, ``config/reasons.yaml`` and ``robots/*.yaml``.
+"""The shapes of ``config/paybot.yaml``, ``config/reasons.yaml``, ``config/bank-calendar.yaml``
+and ``robots/*.yaml``.
 
 Pydantic v2 models; unknown keys are errors. The rules files' shapes live next to their rules
 in :mod:`paybot.domain.rules`. Loading, environment overrides and error messages that name the
@@ -7,6 +8,7 @@ file are in :mod:`paybot.config_load`.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Self
@@ -208,6 +210,38 @@ class ReasonTexts(ConfigModel):
 
     def text(self, code: str) -> str:
         return self.reasons[code]
+
+
+# --- config/bank-calendar.yaml -------------------------------------------------------------
+
+
+class ClosingDay(ConfigModel):
+    """A day the banks are closed that the built-in rules do not know."""
+
+    date: dt.date
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class BankCalendarFile(ConfigModel):
+    """Extra bank closing days on top of the built-in ones (public holidays, 5 June, the Friday
+    after Ascension Day, 24 and 31 December: :mod:`paybot.domain.calendar`)."""
+
+    version: Annotated[str, Field(min_length=1)] = "1"
+    source: Annotated[str, Field(min_length=1)]
+    extra_closing_days: list[ClosingDay] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        seen: dict[dt.date, int] = {}
+        for j, day in enumerate(self.extra_closing_days):
+            if day.date in seen:
+                raise ConfigIssue(
+                    f"extra_closing_days[{j}].date",
+                    day.date.isoformat(),
+                    f"already listed as extra_closing_days[{seen[day.date]}]",
+                )
+            seen[day.date] = j
+        return self
 
 
 # --- robots/*.yaml -------------------------------------------------------------------------

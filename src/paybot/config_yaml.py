@@ -4,6 +4,7 @@
 - ``17:00`` stays the text ``"17:00"`` (YAML 1.1 would read it as the number 1020), and
   ``045120`` stays ``"045120"`` (YAML 1.1 would read an octal number).
 - A key written twice in one mapping is an error (the second would silently win).
+- A date that does not exist (``2027-13-01``) stays text, so validation names its key.
 - Syntax errors name the file and the line.
 
 :func:`validation_error` turns a pydantic ``ValidationError`` into a
@@ -50,6 +51,14 @@ def _construct_float(loader: _Loader, node: Node) -> object:
         return text  # .inf / .nan: left as text, refused by validation
 
 
+def _construct_timestamp(loader: _Loader, node: Node) -> object:
+    assert isinstance(node, ScalarNode)
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return str(loader.construct_scalar(node))  # 2027-13-01: refused by validation
+
+
 def _construct_mapping(loader: _Loader, node: Node) -> dict[Hashable, Any]:
     assert isinstance(node, MappingNode)
     seen: dict[Hashable, int] = {}
@@ -71,6 +80,7 @@ def _construct_mapping(loader: _Loader, node: Node) -> dict[Hashable, Any]:
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def parse_yaml(text: str, file: str) -> object:

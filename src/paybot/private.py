@@ -67,8 +67,14 @@ def private_file(path: Path) -> Path:
     """``path`` created empty (``0600``) if missing, else tightened to ``0600``; its folder is
     made with :func:`private_dir`. Returns ``path``."""
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-    os.close(fd)
+    if not path.exists():
+        # Never open (and close) a file that exists: for a SQLite database, closing any
+        # descriptor of the file drops every POSIX lock this process holds on it, including
+        # those of open connections (fcntl semantics), which SQLite reports as "disk I/O
+        # error" or, worse, does not notice.
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+            os.close(fd)
     tighten(path)
     return path
 

@@ -11,6 +11,7 @@ import pytest
 from mockerp.oioubl_import import import_paths
 from paybot.domain.models import DocType, Invoice, Manual, Pay
 from paybot.domain.parsing import parse_invoice
+from paybot.domain.rules import SmallInvoiceRules
 from paybot.domain.rules.common import Passed, check_arithmetic, check_payment_means
 from paybot.erp import screens
 from support.domain_builders import context, small_rules
@@ -78,7 +79,22 @@ def test_peppol_invoice_is_read_checked_and_paid_like_oioubl(world: World) -> No
     assert (inv.payment.fik_creditor, inv.payment.bank_account) == ("85432109", None)
     assert isinstance(check_arithmetic(inv, STANDARD), Passed)
     assert isinstance(check_payment_means(inv), Passed)
-    decision = small_rules().decide(inv, context())
+    # Kontorland has agreed a bank account only: a FIK creditor it never gave us goes to a
+    # person (read from the Peppol form like the OIOUBL one) ...
+    shipped = small_rules()
+    refused = shipped.decide(inv, context())
+    assert isinstance(refused, Manual) and refused.reason == "MANUAL_PAYEE_ACCOUNT", refused
+    # ... and once the creditor is agreed, the Peppol invoice is paid like an OIOUBL one
+    suppliers = [
+        s.model_copy(update={"fik_creditors": [*s.fik_creditors, "85432109"]})
+        if s.cvr == "20433213"
+        else s
+        for s in shipped.config.suppliers
+    ]
+    agreed = SmallInvoiceRules(
+        shipped.config.model_copy(update={"suppliers": suppliers}), shipped.rule_version
+    )
+    decision = agreed.decide(inv, context())
     assert isinstance(decision, Pay), decision
     assert decision.amount == Decimal("740.00")
 

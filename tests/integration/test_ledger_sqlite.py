@@ -220,3 +220,4 @@ def test_upgraded_keys_leave_no_trace_in_the_files(db: Path) -> None:
     assert b"cvr+nr:86483505:L-17" in stored  # the search can see what is there
     assert [k for k in old if k.encode() in stored] == []
     assert [k for k in old if k.removeprefix("cvr+cpr+blanket:sha256:").encode() in stored] == []
+

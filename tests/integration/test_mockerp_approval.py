@@ -197,6 +197,26 @@ def test_payment_date_must_be_a_bank_day_from_today(world: World, date: str) -> 
     assert payments_of(world.conn, invoice) == []
 
 
+@pytest.mark.parametrize(
+    "date",
+    [
+        "24-12-2026",  # Christmas Eve, a Thursday: the banks are closed
+        "31-12-2026",  # New Year's Eve, a Thursday
+        "07-05-2027",  # the Friday after Ascension Day 2027
+        "24-12-2027",  # Christmas Eve, a Friday
+    ],
+)
+def test_a_bank_closing_day_is_refused_as_a_bank_would(world: World, date: str) -> None:
+    invoice = insert_invoice(world.conn)
+    client = world.client("robot")
+    response = client.post(
+        f"/faktura/{invoice}/godkend", data=approve_form(session_csrf(client), date=date)
+    )
+    assert response.status_code == 422
+    assert "banklukkedag" in read(response.data).error
+    assert payments_of(world.conn, invoice) == []
+
+
 def test_a_later_bank_day_is_accepted(world: World) -> None:
     invoice = insert_invoice(world.conn)
     client = world.client("robot")

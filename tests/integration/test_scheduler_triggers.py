@@ -15,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from paybot.config import ROBOTS_DIR, load_manifests
 from paybot.cron import crontab_weekdays
+from paybot.domain.calendar import BankCalendar
 from paybot.errors import ConfigError
 from paybot.scheduler.jobs import robot_trigger
 from paybot.scheduler.triggers import RobotTrigger
@@ -153,13 +154,41 @@ def test_bank_days_only_skips_weekends_and_easter() -> None:
 
 
 def test_bank_days_only_skips_holidays_in_the_week_and_new_year() -> None:
-    """Ascension Day 2027 is Thursday 6 May; 1 January 2028 is a Saturday."""
+    """Ascension Day 2027 is Thursday 6 May (and the banks are closed on Friday 7 May); 1
+    January 2028 is a Saturday."""
     trigger = RobotTrigger("45 1 * * 1-5", bank_days_only=True)
     assert wall(fire_times(trigger, local("2027-05-05 12:00"), 2)) == [
-        "Fri 05-07 01:45 CEST",
         "Mon 05-10 01:45 CEST",
+        "Tue 05-11 01:45 CEST",
     ]
     assert wall(fire_times(trigger, local("2027-12-31 12:00"), 1)) == ["Mon 01-03 01:45 CET"]
+
+
+def test_bank_days_only_skips_the_banks_closing_days() -> None:
+    """The Friday after Ascension is 7 May 2027; 5 June 2026 is a Friday; 24 and 31 December
+    2027 are Fridays."""
+    trigger = RobotTrigger("30 1 * * 1-5", bank_days_only=True)
+    assert wall(fire_times(trigger, local("2027-05-06 12:00"), 1)) == ["Mon 05-10 01:30 CEST"]
+    assert wall(fire_times(trigger, local("2026-06-04 12:00"), 1)) == ["Mon 06-08 01:30 CEST"]
+    assert wall(fire_times(trigger, local("2027-12-23 12:00"), 2)) == [
+        "Mon 12-27 01:30 CET",
+        "Tue 12-28 01:30 CET",
+    ]
+    assert wall(fire_times(trigger, local("2027-12-30 12:00"), 1)) == ["Mon 01-03 01:30 CET"]
+    may_day = RobotTrigger("30 1 1 5 *", bank_days_only=True)  # 1 May 2028 is a Monday
+    assert wall(fire_times(may_day, local("2027-06-01 00:00"), 1)) == ["Mon 05-01 01:30 CEST"]
+
+
+def test_bank_days_only_skips_a_municipalitys_extra_closing_day_and_keeps_it_stored() -> None:
+    calendar = BankCalendar({dt.date(2027, 3, 24): "Ekstra lukkedag"})
+    trigger = RobotTrigger("0 2 * * *", bank_days_only=True, calendar=calendar)
+    assert wall(fire_times(trigger, local("2027-03-23 12:00"), 1)) == ["Tue 03-30 02:00 CEST"]
+    state = trigger.__getstate__()
+    assert state["closing_days"] == [["2027-03-24", "Ekstra lukkedag"]]
+    copy = pickle.loads(pickle.dumps(trigger))  # noqa: S301 - our own bytes
+    assert copy == trigger
+    assert copy != RobotTrigger("0 2 * * *", bank_days_only=True)
+    assert copy.calendar == calendar
 
 
 def test_a_schedule_with_no_bank_day_never_fires() -> None:

@@ -97,7 +97,8 @@ def test_the_mix_is_half_small_a_quarter_each_and_mostly_clean(seeded: Seeded) -
     assert len(by_category["oevrige"]) == n // 2
     assert len(by_category["laegeerklaering"]) == len(by_category["tolk"]) == n // 4
     pay = sum(1 for e in seeded.new if e["expected"]["decision"] == "pay")
-    assert pay >= n * 0.3  # at n=60 every reason must fit, so fewer clean cases
+    # at n=60 every problem case must fit (21 of the 30 small invoices), so fewer clean cases
+    assert pay >= n * 0.2
     if n >= 200:
         assert 0.6 <= pay / n <= 0.75
 

@@ -101,6 +101,40 @@ def _opt(value: str | None) -> Decimal:
     return Decimal(value) if value not in (None, "") else Decimal(0)
 
 
+_SHORT_FORMS = {"aktieselskab": "a/s", "anpartsselskab": "aps", "interessentskab": "i/s"}
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Case, spaces, punctuation and a spelled-out legal form aside, the same words."""
+
+    def plain(name: str) -> str:
+        words = [_SHORT_FORMS.get(w, w) for w in name.lower().split()]
+        return "".join(ch for ch in "".join(words) if ch.isalnum())
+
+    return plain(a) == plain(b) != ""
+
+
+def _has_cpr(text: str) -> bool:
+    for m in re.finditer(r"(?<![\d-])(\d{6})-?(\d{4})(?![\d-])", text):
+        if _cpr_ok(f"{m[1]}-{m[2]}"):
+            return True
+    return False
+
+
+def _payee_known(doc: Doc, payee: Any) -> bool:
+    code = doc["payment_means_code"]
+    if code == "42":
+        return payee.kind == "bank" and (
+            doc["bank_reg"],
+            (doc["bank_account"] or "").zfill(10),
+        ) == (payee.bank_reg, (payee.bank_account or "").zfill(10))
+    if code == "93":
+        return payee.kind.startswith("fik") and doc["creditor_account"] == payee.fik_creditor
+    if code == "50":
+        return payee.kind == "giro" and doc["bank_account"] == payee.giro_account
+    return True
+
+
 def _arithmetic_ok(doc: Doc, vat_percent: Decimal) -> bool:
     """EN 16931 as docs/rules.md states it: line net within an øre, VAT per category on the
     category's taxable amount rounded once, stated sums exact."""
@@ -181,6 +215,8 @@ class Oracle:
         required = ["invoice_number", "issue_date", "supplier_cvr", "payable_amount"]
         if any(not doc[k] for k in required + extra_required) or doc["currency"] != "DKK":
             raise Manual("MANUAL_FORMAT")
+        if len(doc.lines) > self.world.small.max_lines:  # the same limit for every robot
+            raise Manual("MANUAL_TOO_MANY_LINES")
         if doc["doc_type"] == "credit_note":
             raise Manual("MANUAL_CREDIT_NOTE")
 
@@ -205,6 +241,8 @@ class Oracle:
         cvr = doc["supplier_cvr"]
         if not cvr_valid(cvr) or cvr not in suppliers:
             raise Manual("MANUAL_SUPPLIER")
+        if not _same_name(doc["supplier_name"], suppliers[cvr].name):
+            raise Manual("MANUAL_SUPPLIER_NAME")
         for other in self.earlier(doc):
             same_number = other["invoice_number"] == doc["invoice_number"]
             same_amount_day = (
@@ -213,16 +251,23 @@ class Oracle:
             )
             if other["supplier_cvr"] == cvr and (same_number or same_amount_day):
                 raise Manual("MANUAL_DUPLICATE")
+        texts = [doc["note"] or "", *(line["description"] for line in doc.lines)]
+        if any(_has_cpr(text) for text in texts):
+            raise Manual("MANUAL_PERSONAL_DATA")
         if not 0 < doc.dec("payable_amount") <= rules.max_amount:
             raise Manual("MANUAL_AMOUNT")
         if not _arithmetic_ok(doc, rules.vat_percent):
             raise Manual("MANUAL_ARITHMETIC")
         due, issue = _date(doc["due_date"]), _date(doc["issue_date"])
         assert issue is not None
+        if due is not None and due < issue:
+            raise Manual("MANUAL_DUE_BEFORE_ISSUE")
         if due is None or due > issue + dt.timedelta(days=rules.max_payment_terms_days):
             raise Manual("MANUAL_DUE_DATE")
         if not _payment_ok(doc):
             raise Manual("MANUAL_PAYMENT_MEANS")
+        if not _payee_known(doc, suppliers[cvr].payee):
+            raise Manual("MANUAL_PAYEE_ACCOUNT")
         account = suppliers[cvr].account_string or self.world.order_references.get(
             doc["order_reference"] or ""
         )
@@ -248,6 +293,10 @@ class Oracle:
             ):
                 raise Manual("MANUAL_DUPLICATE")
         tariff = tariff_for(rules, form, cert_date)
+        periods = [t for t in rules.tariffs if t.form == form]
+        ended = tariff is None and periods and not all(t.by_time for t in periods)
+        if form.endswith("5") and ended:
+            raise Manual("MANUAL_TARIFF_PERIOD")
         if not form.endswith("5") or tariff is None or tariff.by_time or tariff.fee is None:
             raise Manual("MANUAL_FORM")
         candidates = self.conn.execute(

@@ -167,7 +167,7 @@ def make(
         today=lambda: TODAY,
         dry_run=False,
         ledger=ledger,
-        active_accounts=frozenset({"6.45.51-000-2.2"}),
+        active_accounts=frozenset({"6.45.51-000-2.9"}),  # Kontorland: office supplies, kind 2.9
         reference=ReferenceData(),
         order=KeyOrder(),
         breaker=CircuitBreaker(limit),
@@ -282,7 +282,7 @@ def test_the_decision_record_lists_every_check_with_the_bank_account_masked(
     cfg: RobotConfig, tmp_path: Path
 ) -> None:
     worker, ledger, erp = make(cfg, tmp_path, items=1)
-    bank = good_invoice(1).fields | {"betalingskode": "42", "regnr": "1234"}
+    bank = good_invoice(1).fields | {"betalingskode": "42", "regnr": "9570"}
     bank |= {"kontonr": "0012345678"}
     erp.read_invoice = lambda erp_id: RawInvoice(  # type: ignore[method-assign]
         fields=bank, lines=good_invoice(erp_id).lines

@@ -24,9 +24,9 @@ from mockerp import db as mockdb
 TEST_HASH_METHOD = "pbkdf2:sha256:1000"
 
 ACCOUNTS: tuple[tuple[str, str, bool], ...] = (
-    ("6.45.51-000-2.2", "Sekretariat, varekøb", True),
+    ("6.45.51-000-2.2", "Sekretariat, fødevarer", True),
     ("6.45.51-000-4.0", "Sekretariat, tjenesteydelser", True),
-    ("5.57.72-004-4.0", "Sygedagpenge, lægeerklæringer", True),
+    ("5.57.72-004-4.0", "Sociale formål, lægeerklæringer", True),
     ("5.46.60-014-4.0", "Integration, tolkebistand", True),
     ("6.45.51-000-2.9", "Sekretariat, øvrige varekøb (lukket)", False),
 )

@@ -122,6 +122,12 @@ def test_cpr_shaped_text_anywhere_is_masked() -> None:
     assert out["url"] == f"/rekvisitioner?cpr={MASKED}"
 
 
+def test_cpr_written_with_a_space_is_masked_too() -> None:
+    """As an invoice's note may write it, and the robot reads it (MANUAL_PERSONAL_DATA)."""
+    spaced = f"{CPR_DIGITS[:6]} {CPR_DIGITS[6:]}"
+    assert mask_text(f"Vedr. borger {spaced}, bad") == f"Vedr. borger {MASKED}, bad"
+
+
 def test_cpr_glued_to_letters_is_masked_too() -> None:
     assert mask_text(f"cpr{CPR_DIGITS}x") == f"cpr{MASKED}x"
     assert mask_text(f"id_{CPR}") == f"id_{MASKED}"

@@ -7,8 +7,11 @@ import datetime as dt
 import pytest
 
 from paybot.domain.calendar import (
+    BankCalendar,
     DoubleRateWindow,
+    bank_closing_days,
     danish_timestamp,
+    elapsed_minutes,
     is_bank_day,
     is_double_rate_moment,
     is_public_holiday,
@@ -26,8 +29,75 @@ def test_bank_days() -> None:
     assert not is_bank_day(D(2026, 12, 25))  # Christmas Day
     assert not is_bank_day(D(2026, 4, 3))  # Good Friday
     assert is_public_holiday(D(2026, 5, 14))  # Ascension Day
-    assert next_bank_day(D(2026, 12, 24)) == D(2026, 12, 24)  # a weekday, not a public holiday
+    assert next_bank_day(D(2026, 12, 23)) == D(2026, 12, 23)
     assert next_bank_day(D(2026, 12, 25)) == D(2026, 12, 28)
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        D(2026, 6, 5),  # Grundlovsdag, a Friday
+        D(2026, 5, 15),  # the Friday after Ascension Day 2026
+        D(2027, 5, 7),  # the Friday after Ascension Day 2027
+        D(2026, 12, 24),  # Christmas Eve, a Thursday
+        D(2026, 12, 31),  # New Year's Eve, a Thursday
+        D(2027, 12, 24),  # a Friday
+    ],
+)
+def test_the_banks_closing_days_are_no_bank_days(day: dt.date) -> None:
+    assert not is_public_holiday(day)  # not a public holiday ...
+    assert not is_bank_day(day)  # ... but the banks are closed (Danmarks Nationalbank)
+
+
+def test_may_day_is_a_bank_day_and_the_closing_days_have_names() -> None:
+    assert is_bank_day(D(2026, 5, 1))
+    assert is_bank_day(D(2027, 6, 4))  # the day before Grundlovsdag
+    assert dict(bank_closing_days(2026)) == {
+        D(2026, 5, 15): "Fredag efter Kristi himmelfartsdag",
+        D(2026, 6, 5): "Grundlovsdag",
+        D(2026, 12, 24): "Juleaftensdag",
+        D(2026, 12, 31): "Nytårsaftensdag",
+    }
+
+
+def test_no_payment_date_falls_on_a_closing_day_in_two_years() -> None:
+    closing = set(bank_closing_days(2026)) | set(bank_closing_days(2027))
+    day = D(2026, 1, 1)
+    while day < D(2028, 1, 1):
+        for due in (day, day + dt.timedelta(days=3), None):
+            assert payment_date(day, due) not in closing
+        day += dt.timedelta(days=1)
+
+
+def test_a_municipality_can_add_closing_days() -> None:
+    extra = BankCalendar({D(2026, 11, 26): "Ekstra lukkedag"})
+    assert is_bank_day(D(2026, 11, 26))
+    assert not extra.is_bank_day(D(2026, 11, 26))
+    assert extra.closed_because(D(2026, 11, 26)) == "Ekstra lukkedag"
+    assert extra.payment_date(D(2026, 11, 23), D(2026, 11, 26)) == D(2026, 11, 25)
+    assert extra.next_bank_day(D(2026, 11, 26)) == D(2026, 11, 27)
+    assert extra == BankCalendar({D(2026, 11, 26): "Ekstra lukkedag"})
+    assert hash(extra) == hash(BankCalendar({D(2026, 11, 26): "Ekstra lukkedag"}))
+
+
+@pytest.mark.parametrize(
+    ("day", "start", "end", "minutes"),
+    [
+        (D(2026, 3, 29), (1, 30), (3, 30), 60),  # last Sunday of March: the clocks jump
+        (D(2026, 10, 25), (1, 30), (3, 30), 180),  # last Sunday of October: 02-03 twice
+        (D(2027, 3, 28), (1, 30), (3, 30), 60),
+        (D(2027, 10, 31), (1, 30), (3, 30), 180),
+        (D(2026, 3, 28), (1, 30), (3, 30), 120),  # the day before: as the clock says
+        (D(2026, 10, 24), (23, 0), (4, 0), 360),  # over midnight into the change: 5 h + 1
+        (D(2026, 3, 28), (23, 0), (4, 0), 240),  # over midnight into the jump: 5 h - 1
+        (D(2026, 11, 23), (9, 0), (9, 0), 0),  # an end at the start: nothing
+        (D(2026, 11, 23), (9, 0), (8, 0), 23 * 60),  # an end before the start: the next day
+    ],
+)
+def test_elapsed_minutes_follow_the_clock_on_the_wall(
+    day: dt.date, start: tuple[int, int], end: tuple[int, int], minutes: int
+) -> None:
+    assert elapsed_minutes(day, dt.time(*start), dt.time(*end)) == minutes
 
 
 @pytest.mark.parametrize(
@@ -48,6 +118,16 @@ def test_bank_days() -> None:
         (D(2026, 12, 25), D(2026, 12, 1), D(2026, 12, 28)),
         # no due date: as soon as possible
         (D(2026, 11, 22), None, D(2026, 11, 23)),
+        # due on a bank closing day: the bank day before
+        (D(2026, 5, 4), D(2026, 5, 15), D(2026, 5, 13)),  # 14 May is Ascension Day
+        (D(2026, 12, 1), D(2026, 12, 24), D(2026, 12, 23)),
+        (D(2026, 12, 28), D(2026, 12, 31), D(2026, 12, 30)),
+        (D(2026, 6, 1), D(2026, 6, 5), D(2026, 6, 4)),
+        # today a closing day, due passed: the next bank day
+        (D(2026, 12, 24), D(2026, 12, 20), D(2026, 12, 28)),
+        (D(2026, 12, 31), None, D(2027, 1, 4)),
+        # 1 May is a bank day
+        (D(2026, 4, 27), D(2026, 5, 1), D(2026, 5, 1)),
     ],
 )
 def test_payment_date(today: dt.date, due: dt.date | None, expected: dt.date) -> None:

@@ -16,6 +16,7 @@ from paybot.config import (
     Schedule,
     find_home,
     load_all_robot_configs,
+    load_bank_calendar,
     load_credentials,
     load_manifest,
     load_manifests,
@@ -25,6 +26,7 @@ from paybot.config import (
     load_settings,
     settings_env_names,
 )
+from paybot.domain.calendar import DEFAULT_CALENDAR
 from paybot.domain.reasons import ALL_REASONS
 from paybot.domain.rules import (
     RULES_BY_KIND,
@@ -198,32 +200,44 @@ def test_negative_amount(home: Path) -> None:
 
 def test_overlapping_tariff_periods(home: Path) -> None:
     path = home / "config/rules/medical_certificates.yaml"
-    edit(path, "tariffs:\n", "tariffs:\n"
-         '  - {form: "LÆ 135", valid_from: 2026-04-01, valid_to: null, fee: 820.00}\n')
+    edit(
+        path,
+        "tariffs:\n",
+        'tariffs:\n  - {form: "LÆ 135", valid_from: 2026-04-01, valid_to: null, fee: 820.00}\n',
+    )
     with pytest.raises(ConfigError) as caught:
         load_rules(path, "medical_certificates")
     err = caught.value
     assert err.file == str(path)
-    assert err.key == "tariffs[4].valid_from"  # the shipped LÆ 135 period, now the fifth
-    assert err.value == "2013-07-01"
+    assert err.key == "tariffs[15].valid_from"  # the shipped 2026-27 LÆ 135 period
+    assert err.value == "2026-01-01"
     assert "overlaps tariffs[0]" in err.problem and "LÆ 135" in err.problem
 
 
 def test_ended_period_followed_by_a_new_one_is_fine(home: Path) -> None:
     path = home / "config/rules/medical_certificates.yaml"
-    edit(path, '{form: "LÆ 135", valid_from: 2013-07-01, valid_to: null',
-         '{form: "LÆ 135", valid_from: 2013-07-01, valid_to: 2026-03-31')
-    edit(path, "tariffs:\n", "tariffs:\n"
-         '  - {form: "LÆ 135", valid_from: 2026-04-01, valid_to: null, fee: 820.00}\n')
+    edit(
+        path,
+        '{form: "LÆ 135", valid_from: 2026-01-01, valid_to: 2027-12-31',
+        '{form: "LÆ 135", valid_from: 2026-01-01, valid_to: 2026-03-31',
+    )
+    edit(
+        path,
+        "tariffs:\n",
+        'tariffs:\n  - {form: "LÆ 135", valid_from: 2026-04-01, valid_to: null, fee: 820.00}\n',
+    )
     rules = load_rules(path, "medical_certificates")
     assert isinstance(rules, MedicalCertificateRules)
-    assert len(rules.config.tariffs) == 12
+    assert len(rules.config.tariffs) == 23  # 22 shipped rows and the new one
 
 
 def test_overlapping_interpreter_rates(home: Path) -> None:
     path = home / "config/rules/interpreter_contract.yaml"
-    edit(path, "valid_from: 2023-04-01, valid_to: 2024-03-31", "valid_from: 2023-04-01, "
-         "valid_to: 2024-04-01")
+    edit(
+        path,
+        "valid_from: 2023-07-01, valid_to: 2024-06-30",
+        "valid_from: 2023-07-01, valid_to: 2024-07-01",
+    )
     with pytest.raises(ConfigError) as caught:
         load_rules(path, "interpreter")
     assert caught.value.key == "rates[3].valid_from"
@@ -232,7 +246,7 @@ def test_overlapping_interpreter_rates(home: Path) -> None:
 
 def test_period_ending_before_it_starts(home: Path) -> None:
     path = home / "config/rules/interpreter_contract.yaml"
-    edit(path, "valid_to: 2024-03-31", "valid_to: 2023-03-31")
+    edit(path, "valid_to: 2024-06-30", "valid_to: 2023-03-31")
     with pytest.raises(ConfigError) as caught:
         load_rules(path, "interpreter")
     assert caught.value.key == "rates[0]"
@@ -244,7 +258,7 @@ def test_invalid_date(home: Path) -> None:
     edit(path, "valid_from: 2024-01-01", 'valid_from: "2024-02-30"')
     with pytest.raises(ConfigError) as caught:
         load_rules(path, "interpreter")
-    assert_names(caught.value, path, "mileage.rates[0].valid_from", "2024-02-30")
+    assert_names(caught.value, path, "rates[1].valid_from", "2024-02-30")
 
 
 def test_unknown_key(home: Path) -> None:
@@ -499,3 +513,53 @@ def test_a_manifests_weekdays_are_read_as_crontab_reads_them() -> None:
             days.append(moment.strftime("%a"))
             moment += dt.timedelta(minutes=1)
         assert days == ["Mon", "Tue", "Wed", "Thu", "Fri"], (m.name, days)
+
+
+# --- the bank calendar ----------------------------------------------------------------------
+
+
+def test_the_shipped_bank_calendar_loads_and_a_robot_gets_it() -> None:
+    calendar = load_bank_calendar(ROOT / "config/bank-calendar.yaml")
+    assert calendar == DEFAULT_CALENDAR
+    assert load_robot_config(ROOT, "pay-small-invoices", env={}).calendar == calendar
+
+
+def test_a_municipality_adds_a_closing_day(home: Path) -> None:
+    path = home / "config/bank-calendar.yaml"
+    edit(
+        path,
+        "extra_closing_days: []",
+        'extra_closing_days:\n  - {date: 2027-06-04, name: "Ekstra lukkedag"}',
+    )
+    cfg = load_robot_config(home, "pay-small-invoices", env={})
+    assert not cfg.calendar.is_bank_day(dt.date(2027, 6, 4))
+    assert cfg.calendar.payment_date(dt.date(2027, 6, 1), dt.date(2027, 6, 4)) == dt.date(
+        2027, 6, 3
+    )
+
+
+def test_no_bank_calendar_file_means_the_built_in_rules(home: Path) -> None:
+    (home / "config/bank-calendar.yaml").unlink()
+    assert load_robot_config(home, "pay-small-invoices", env={}).calendar == DEFAULT_CALENDAR
+
+
+@pytest.mark.parametrize(
+    ("entries", "key", "value"),
+    [
+        ('  - {date: 2027-13-01, name: "x"}', "extra_closing_days[0].date", "2027-13-01"),
+        ('  - {date: 2027-06-04, name: ""}', "extra_closing_days[0].name", ""),
+        (
+            '  - {date: 2027-06-04, name: "a"}\n  - {date: 2027-06-04, name: "b"}',
+            "extra_closing_days[1].date",
+            "2027-06-04",
+        ),
+    ],
+)
+def test_a_bad_closing_day_names_file_key_and_value(
+    home: Path, entries: str, key: str, value: str
+) -> None:
+    path = home / "config/bank-calendar.yaml"
+    edit(path, "extra_closing_days: []", "extra_closing_days:\n" + entries)
+    with pytest.raises(ConfigError) as caught:
+        load_robot_config(home, "pay-small-invoices", env={})
+    assert_names(caught.value, path, key, value)

@@ -28,6 +28,7 @@ from support.domain_builders import (
     certificate_invoice,
     certificate_rules,
     context,
+    line,
     requisition,
     with_lines,
 )
@@ -117,15 +118,41 @@ def test_forms_without_a_fixed_fee(form: str, rule: str) -> None:
 def test_tariff_period_is_the_one_on_the_certificate_date() -> None:
     before = certificate_invoice("LÆ 285", "1140.00", certificate_date=dt.date(2021, 3, 31))
     req = requisition("LÆ 285", requested_on=dt.date(2021, 3, 1))
-    assert reason(decide(before, req)) == Reason.FORM
+    assert reason(decide(before, req)) == Reason.TARIFF_PERIOD
     on_first_day = certificate_invoice("LÆ 285", "1140.00", certificate_date=dt.date(2021, 4, 1))
     assert isinstance(decide(on_first_day, req), Pay)
+
+
+def test_a_certificate_dated_outside_every_period_goes_to_a_person() -> None:
+    """The 2013 table ended on 31 March 2014 and the example table begins in 2026: a 2025
+    certificate is checked against no table, never against the 2013 fees."""
+    old = certificate_invoice(certificate_date=dt.date(2025, 6, 2))
+    req = requisition(requested_on=dt.date(2025, 5, 1))
+    decision = decide(old, req)
+    assert reason(decision) == Reason.TARIFF_PERIOD
+    assert decision.explanation.rule == "medical_certificates.tariff_period.certificate_date"
+    assert "02-06-2025" in decision.note and "01-07-2013-31-03-2014" in decision.note
+    in_2013 = certificate_invoice(certificate_date=dt.date(2013, 9, 2))
+    assert isinstance(decide(in_2013, requisition(requested_on=dt.date(2013, 8, 1))), Pay)
+    by_time = certificate_invoice("LÆ 155", "1000.00", certificate_date=dt.date(2025, 6, 2))
+    assert reason(decide(by_time, requisition("LÆ 155", requested_on=dt.date(2025, 5, 1)))) == (
+        Reason.FORM
+    )
+
+
+def test_every_shipped_tariff_ends_and_names_its_source() -> None:
+    for tariff in RULES.config.tariffs:
+        assert tariff.valid_to is not None, tariff.form
+        assert tariff.source and ("20" in tariff.source), tariff.form
+    examples = [t for t in RULES.config.tariffs if (t.source or "").startswith("EXAMPLE")]
+    assert {t.form for t in examples} == {t.form for t in RULES.config.tariffs}
+    assert "EXAMPLE" in RULES.config.source
 
 
 def test_new_tariff_period_applies_from_its_first_day() -> None:
     data = RULES.config.model_dump()
     for tariff in data["tariffs"]:
-        if tariff["form"] == "LÆ 135":
+        if tariff["form"] == "LÆ 135" and tariff["valid_to"] == dt.date(2027, 12, 31):
             tariff["valid_to"] = dt.date(2027, 3, 31)
     data["tariffs"].append({"form": "LÆ 135", "valid_from": dt.date(2027, 4, 1), "fee": "820.00"})
     rules = MedicalCertificateRules(
@@ -222,9 +249,24 @@ def _cert(**changes: Any) -> Spoil:
 
 
 def _tariff(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
-    return with_lines(
-        inv, [inv.lines[0].model_copy(update={"unit_price": D("800.00"), "amount": D("800.00")})]
-    ), ctx
+    first = inv.lines[0].model_copy(update={"unit_price": D("800.00"), "amount": D("800.00")})
+    return with_lines(inv, [first, *inv.lines[1:]]), ctx
+
+
+def _lines(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    cfg["max_lines"] = 1
+    return with_lines(inv, [*inv.lines, line(2, "0", "0.00", vat_percent="0")]), ctx
+
+def _payee(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    """Pay to an account the supplier never gave us (a NemKonto invoice becomes a bank one);
+    only the account changes, so an earlier payment-means problem stays."""
+    p = inv.payment
+    if p.code == "97":
+        p = PaymentMeans(code="42", bank_reg="9570", bank_account="0099999999")
+    else:
+        p = p.model_copy(update={"bank_account": "0099999999", "fik_creditor": "89999999"})
+    return inv.model_copy(update={"payment": p}), ctx
+
 
 
 def _limit(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
@@ -234,16 +276,21 @@ def _limit(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
 
 SPOILERS: dict[Reason, Spoil] = {
     Reason.FORMAT: _inv(currency="EUR"),
+    Reason.TOO_MANY_LINES: _lines,
     Reason.CREDIT_NOTE: _inv(doc_type=DocType.CREDIT_NOTE),
     Reason.SUPPLIER: _inv(ydernummer="999999"),
+    Reason.SUPPLIER_NAME: _inv(supplier_name="Lægerne i Sundhedshuset ApS"),
     Reason.DUPLICATE: _ctx(duplicate_of="løbenr. 3 (samme erklæring)"),
     Reason.FORM: _cert(form="LÆ 155"),
+    Reason.TARIFF_PERIOD: _cert(certificate_date=dt.date(2025, 6, 2)),
     Reason.NO_REQUISITION: _ctx(requisitions=()),
     Reason.REQUISITION_CANCELLED: _ctx(requisitions=(requisition(cancelled=True),)),
     Reason.CERTIFICATE_DATE: _ctx(requisitions=(requisition(requested_on=dt.date(2026, 12, 1)),)),
     Reason.TARIFF: _tariff,
     Reason.AMOUNT: _limit,
+    Reason.DUE_BEFORE_ISSUE: _inv(issue_date=dt.date(2026, 11, 25)),
     Reason.PAYMENT_MEANS: _inv(payment=PaymentMeans(code="42")),
+    Reason.PAYEE_ACCOUNT: _payee,
     Reason.ACCOUNT_STRING: _ctx(active_accounts=frozenset()),
 }
 EXCLUSIVE = {Reason.NO_REQUISITION, Reason.REQUISITION_CANCELLED, Reason.CERTIFICATE_DATE}

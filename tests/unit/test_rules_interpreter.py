@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -71,7 +72,7 @@ def test_worked_example_is_paid() -> None:
 
 
 def expect(
-    start: T, end: T, day: dt.date = dt.date(2024, 6, 3), **booking_changes: Any
+    start: T, end: T, day: dt.date = dt.date(2024, 9, 2), **booking_changes: Any
 ) -> dict[str, tuple[Decimal, Decimal]]:
     """Expected lines (item → quantity, amount) for a job on ``day`` (default a Monday)."""
     inv = interpreter_invoice([], date=day, start=start, end=end)
@@ -92,24 +93,64 @@ def test_units_start_at_the_billed_start_and_the_start_decides_the_rate() -> Non
 
 
 def test_across_midnight_into_the_weekend() -> None:
-    friday = dt.date(2024, 6, 7)
+    friday = dt.date(2024, 9, 6)
     # 22:15 Friday to 01:00 Saturday: 2h45 → 3 started hours, all double
     assert expect(T(22, 15), T(1, 0), friday, distance_km="0") == {
         "TOLK-DOBBELT": (D("3"), D("2244.00"))
     }
     # Sunday 06:00-09:00: all double (weekend); Monday 06:00-09:00: 2 double + 1 normal
-    assert expect(T(6, 0), T(9, 0), dt.date(2024, 6, 9), distance_km="0") == {
+    assert expect(T(6, 0), T(9, 0), dt.date(2024, 9, 8), distance_km="0") == {
         "TOLK-DOBBELT": (D("3"), D("2244.00"))
     }
-    assert expect(T(6, 0), T(9, 0), dt.date(2024, 6, 10), distance_km="0") == {
+    assert expect(T(6, 0), T(9, 0), dt.date(2024, 9, 9), distance_km="0") == {
         "TOLK": (D("1"), D("374.00")),
         "TOLK-DOBBELT": (D("2"), D("1496.00")),
     }
 
 
+def test_time_is_taken_from_the_clock_on_the_wall_across_summer_time() -> None:
+    """01:30-03:30 on the last Sunday of March is one hour of work; in October three."""
+    march = dt.date(2024, 3, 31)
+    double = 2 * (CONTRACT.hourly_rate("oevrig", march) or D(0))
+    assert expect(T(1, 30), T(3, 30), march, distance_km="0") == {"TOLK-DOBBELT": (D("1"), double)}
+    assert expect(T(1, 30), T(3, 30), dt.date(2024, 10, 27), distance_km="0") == {
+        "TOLK-DOBBELT": (D("3"), D("2244.00"))
+    }
+    # Saturday 27 October 2024 23:00 to 07:30 Sunday: 9.5 hours of work, 10 started hours
+    assert expect(T(23, 0), T(7, 30), dt.date(2024, 10, 26), distance_km="0") == {
+        "TOLK-DOBBELT": (D("10"), D("7480.00"))
+    }
+
+
+def test_a_late_start_and_a_cancellation_are_measured_in_real_time() -> None:
+    # planned 01:30 on 31 March 2024, started 03:40 on the wall: 70 minutes late, not 130
+    sunday = dt.date(2024, 3, 31)
+    inv = interpreter_invoice([], date=sunday, start=T(3, 40), end=T(4, 40))
+    decision = RULES.decide(inv, context(booking=booking(date=sunday, start=T(1, 30))))
+    assert isinstance(decision, Manual) and decision.reason == Reason.LATE
+    assert decision.explanation.compared["minutes_late"] == "70"
+    # cancelled 11:00 on 26 October 2024 for a start 10:00 the next day: 23 hours on the
+    # clock but 24 in real time (the clocks go back in between), so not a late cancellation
+    cancelled = booking(
+        date=dt.date(2024, 10, 27),
+        start=T(10, 0),
+        cancelled_at=dt.datetime(2024, 10, 26, 11, 0),
+    )
+    inv = interpreter_invoice(
+        [line(1, "1", "374.00", item="AFLYSNING")],
+        date=dt.date(2024, 10, 27),
+        start=T(10, 0),
+        end=T(10, 0),
+        cancelled=True,
+    )
+    decision = RULES.decide(inv, context(booking=cancelled))
+    assert isinstance(decision, Manual) and decision.reason == Reason.CANCELLATION
+    assert decision.explanation.rule.endswith("cancellation.in_time")
+
+
 def test_public_holiday_is_double() -> None:
-    ascension = dt.date(2024, 5, 9)
-    assert expect(T(10, 0), T(11, 0), ascension, distance_km="0") == {
+    christmas = dt.date(2024, 12, 25)  # a Wednesday
+    assert expect(T(10, 0), T(11, 0), christmas, distance_km="0") == {
         "TOLK-DOBBELT": (D("1"), D("748.00"))
     }
 
@@ -132,16 +173,18 @@ def test_sign_language_minimum_hour_then_half_hours() -> None:
 
 
 def test_transport_and_mileage_only_above_ten_km() -> None:
-    inv = interpreter_invoice([], date=dt.date(2024, 6, 3), transport_minutes=31, km="80")
+    inv = interpreter_invoice([], date=dt.date(2024, 9, 2), transport_minutes=31, km="80")
     assert inv.interpreter is not None
-    far = expected_lines(inv.interpreter, booking(date=dt.date(2024, 6, 3), distance_km="25"),
-                         CONTRACT)
+    far = expected_lines(
+        inv.interpreter, booking(date=dt.date(2024, 9, 2), distance_km="25"), CONTRACT
+    )
     got = {ln.item_id: (ln.quantity, ln.unit_price, ln.amount) for ln in far}
     assert got["TRANSPORT"] == (D("2"), D("93.50"), D("187.00"))  # 2 started half hours
     # mileage: at most there and back (2 x 25 km) at 3.79
     assert got["KOERSEL"] == (D("50"), D("3.79"), D("189.50"))
-    near = expected_lines(inv.interpreter, booking(date=dt.date(2024, 6, 3), distance_km="10"),
-                          CONTRACT)
+    near = expected_lines(
+        inv.interpreter, booking(date=dt.date(2024, 9, 2), distance_km="10"), CONTRACT
+    )
     assert {ln.item_id for ln in near} == {"TOLK"}
 
 
@@ -152,8 +195,10 @@ def test_billing_transport_for_a_short_distance_is_a_contract_problem() -> None:
 
 
 def test_wrong_quantity_and_missing_line() -> None:
-    wrong = with_lines(worked_example(), [line(1, "3", "370.72", item="TOLK"),
-                               line(2, "3", "92.68", item="TRANSPORT")])
+    wrong = with_lines(
+        worked_example(),
+        [line(1, "3", "370.72", item="TOLK"), line(2, "3", "92.68", item="TRANSPORT")],
+    )
     decision = RULES.decide(wrong, context(booking=booking()))
     assert reason(decision) == Reason.CONTRACT
     assert "faktureret 3 = 1.112,16 kr." in decision.note
@@ -163,17 +208,43 @@ def test_wrong_quantity_and_missing_line() -> None:
 
 
 def test_double_rate_billed_in_normal_time() -> None:
-    inv = with_lines(worked_example(), [line(1, "2", "741.44", item="TOLK-DOBBELT"),
-                                        line(2, "3", "92.68", item="TRANSPORT")])
+    inv = with_lines(
+        worked_example(),
+        [line(1, "2", "741.44", item="TOLK-DOBBELT"), line(2, "3", "92.68", item="TRANSPORT")],
+    )
     assert reason(RULES.decide(inv, context(booking=booking()))) == Reason.CONTRACT
 
 
 def test_no_rate_for_the_category_on_the_date() -> None:
-    # translatør has no rate before 1 April 2024 in the shipped contract
-    inv = worked_example(category="translatoer")
-    decision = RULES.decide(inv, context(booking=booking(category="translatoer")))
-    assert reason(decision) == Reason.CONTRACT
-    assert decision.explanation.rule == "interpreter.contract.no_rate"
+    # the shipped example contract has no rates for 2025 (2024's ended, 2026's not begun)
+    day = dt.date(2025, 6, 2)
+    inv = worked_example(date=day)
+    decision = RULES.decide(inv, context(booking=booking(date=day)))
+    assert reason(decision) == Reason.TARIFF_PERIOD
+    assert decision.explanation.rule == "interpreter.tariff_period.no_rate"
+    assert "02-06-2025" in decision.note
+
+
+def test_the_rates_of_the_issue() -> None:
+    """NSK 370.72 (øvrig) from 1 July 2023 to 30 June 2024; MVJ 654/436/374 for 2024; the
+    state's high mileage rate 3.79 (2024), 3.81 (2025), 3.94 (2026)."""
+    rate = CONTRACT.hourly_rate
+    assert rate("oevrig", dt.date(2023, 6, 30)) is None
+    assert rate("oevrig", dt.date(2023, 7, 1)) == D("370.72")
+    assert rate("oevrig", dt.date(2024, 6, 30)) == D("370.72")
+    assert rate("oevrig", dt.date(2024, 7, 1)) == D("374.00")
+    assert rate("translatoer", dt.date(2024, 1, 1)) == D("654.00")
+    assert rate("statsproevet", dt.date(2024, 12, 31)) == D("436.00")
+    assert rate("translatoer", dt.date(2025, 1, 1)) is None
+    km = CONTRACT.mileage_rate
+    assert (km(dt.date(2024, 12, 31)), km(dt.date(2025, 1, 1)), km(dt.date(2026, 6, 1))) == (
+        D("3.79"), D("3.81"), D("3.94")
+    )
+    for period in [*CONTRACT.rates, *CONTRACT.mileage.rates]:
+        assert period.valid_to is not None and period.source
+        if period.valid_from.year >= 2026 and period.source.startswith("EXAMPLE"):
+            continue
+        assert re.search(r"20\d\d", period.source)
 
 
 @pytest.mark.parametrize(
@@ -192,8 +263,9 @@ def test_booking_must_match(booking_changes: dict[str, Any], what: str) -> None:
 
 
 def test_booking_language_is_case_insensitive_and_missing_booking() -> None:
-    assert isinstance(RULES.decide(worked_example(), context(booking=booking(language="ARABISK"))),
-                      Pay)
+    assert isinstance(
+        RULES.decide(worked_example(), context(booking=booking(language="ARABISK"))), Pay
+    )
     assert reason(RULES.decide(worked_example(), context())) == Reason.BOOKING
 
 
@@ -212,16 +284,18 @@ def cancellation_invoice(rate: str = "370.72") -> Invoice:
 
 def test_late_cancellation_is_paid_as_one_hour() -> None:
     cancelled = dt.datetime(2024, 1, 14, 8, 1)  # 23 h 59 min before 08:00
-    decision = RULES.decide(cancellation_invoice(),
-                            context(booking=booking(cancelled_at=cancelled)))
+    decision = RULES.decide(
+        cancellation_invoice(), context(booking=booking(cancelled_at=cancelled))
+    )
     assert isinstance(decision, Pay)
     assert decision.amount == D("463.40")
 
 
 def test_cancellation_in_time_is_not_paid() -> None:
     cancelled = dt.datetime(2024, 1, 14, 8, 0)  # exactly 24 hours before
-    decision = RULES.decide(cancellation_invoice(),
-                            context(booking=booking(cancelled_at=cancelled)))
+    decision = RULES.decide(
+        cancellation_invoice(), context(booking=booking(cancelled_at=cancelled))
+    )
     assert reason(decision) == Reason.CANCELLATION
     assert "24 timer" in decision.note
 
@@ -241,17 +315,24 @@ def test_job_billed_although_the_booking_was_cancelled() -> None:
 
 def test_a_late_cancellation_may_bill_nothing_else() -> None:
     cancelled = dt.datetime(2024, 1, 15, 7, 0)
-    inv = interpreter_invoice([line(1, "1", "370.72", item="AFLYSNING"),
-                               line(2, "3", "92.68", item="TRANSPORT")], cancelled=True)
+    inv = interpreter_invoice(
+        [line(1, "1", "370.72", item="AFLYSNING"), line(2, "3", "92.68", item="TRANSPORT")],
+        cancelled=True,
+    )
     decision = RULES.decide(inv, context(booking=booking(cancelled_at=cancelled)))
     assert reason(decision) == Reason.CONTRACT
 
 
 def test_amount_limit() -> None:
     # 5 double hours for a translatør on a Saturday in 2024: 5 x 1,308 = 6,540 + VAT
-    sat = dt.date(2024, 6, 8)
-    inv = interpreter_invoice([line(1, "5", "1308.00", item="TOLK-DOBBELT")], date=sat,
-                              start=T(10, 0), end=T(15, 0), category="translatoer")
+    sat = dt.date(2024, 9, 7)
+    inv = interpreter_invoice(
+        [line(1, "5", "1308.00", item="TOLK-DOBBELT")],
+        date=sat,
+        start=T(10, 0),
+        end=T(15, 0),
+        category="translatoer",
+    )
     b = booking(date=sat, start=T(10, 0), end=T(15, 0), category="translatoer", distance_km="5")
     decision = RULES.decide(inv, context(booking=b))
     assert reason(decision) == Reason.AMOUNT
@@ -285,8 +366,9 @@ def _late(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
 
 
 def _contract(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
-    return with_lines(inv, [line(1, "2", "370.72", item="TOLK"),
-                            line(2, "4", "92.68", item="TRANSPORT")]), ctx
+    return with_lines(
+        inv, [line(1, "2", "370.72", item="TOLK"), line(2, "4", "92.68", item="TRANSPORT")]
+    ), ctx
 
 
 def _limit(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
@@ -294,18 +376,44 @@ def _limit(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
     return inv, ctx
 
 
+def _lines(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    cfg["max_lines"] = 1
+    return inv, ctx
+
+
+def _no_rates(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    cfg["rates"] = []  # no period of the rate table covers the job
+    return inv, ctx
+
+
+def _payee(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    """Pay to an account the supplier never gave us (a NemKonto invoice becomes a bank one);
+    only the account changes, so an earlier payment-means problem stays."""
+    p = inv.payment
+    if p.code == "97":
+        p = PaymentMeans(code="42", bank_reg="9570", bank_account="0099999999")
+    else:
+        p = p.model_copy(update={"bank_account": "0099999999", "fik_creditor": "89999999"})
+    return inv.model_copy(update={"payment": p}), ctx
+
+
 SPOILERS: dict[Reason, Spoil] = {
     Reason.FORMAT: _inv(currency="NOK"),
+    Reason.TOO_MANY_LINES: _lines,
     Reason.CREDIT_NOTE: _inv(doc_type=DocType.CREDIT_NOTE),
     Reason.SUPPLIER: _inv(supplier_cvr=UNKNOWN_SUPPLIER),
+    Reason.SUPPLIER_NAME: _inv(supplier_name="Tolkeservice Midt I/S"),
     Reason.DUPLICATE: _ctx(duplicate_of="løbenr. 5 (samme bestillingsreference)"),
     Reason.BOOKING: _booking(language="Tigrinya"),
     Reason.CANCELLATION: _booking(cancelled_at=dt.datetime(2024, 1, 10, 12, 0)),
     Reason.LATE: _late,
+    Reason.TARIFF_PERIOD: _no_rates,
     Reason.CONTRACT: _contract,
     Reason.ARITHMETIC: _inv(total=D("1.00")),
     Reason.AMOUNT: _limit,
+    Reason.DUE_BEFORE_ISSUE: _inv(issue_date=dt.date(2024, 3, 1)),
     Reason.PAYMENT_MEANS: _inv(payment=PaymentMeans(code="93", fik_card_type="71")),
+    Reason.PAYEE_ACCOUNT: _payee,
     Reason.ACCOUNT_STRING: _ctx(active_accounts=frozenset()),
 }
 
@@ -342,9 +450,15 @@ def test_duplicate_keys() -> None:
     assert keys == ("cvr+nr:11226914:T-9001", "bestilling:TB-2024-0042")
     same_job = worked_example(booking_ref=" tb-2024-0042 ", invoice_number="T-9002")
     assert RULES.duplicate_keys(same_job)[1] == keys[1]
-    entry = RegisterEntry(erp_id=77, category=inv.category, status=inv.status,
-                          supplier_cvr=inv.supplier_cvr, invoice_number=inv.invoice_number,
-                          issue_date=inv.issue_date, payable_amount=inv.payable_amount)
+    entry = RegisterEntry(
+        erp_id=77,
+        category=inv.category,
+        status=inv.status,
+        supplier_cvr=inv.supplier_cvr,
+        invoice_number=inv.invoice_number,
+        issue_date=inv.issue_date,
+        payable_amount=inv.payable_amount,
+    )
     assert RULES.register_keys(entry) == keys[:1]
     assert RULES.needs_bookings and not RULES.needs_requisitions
 

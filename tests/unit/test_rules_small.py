@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from paybot.domain.models import DocType, Manual, Pay, PaymentMeans, RegisterEntry
+from paybot.domain.models import DocType, Invoice, Manual, Pay, PaymentMeans, RegisterEntry
 from paybot.domain.parsing import InvoiceFormatError
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import SmallInvoiceRules
@@ -20,6 +20,7 @@ from support.decisions import assert_every_check_passed, assert_passed_then_fail
 from support.domain_builders import (
     BAD_CVR,
     BYGGEMARKEDET,
+    CITIZEN,
     KONTORLAND,
     OTHER_GLN,
     OUR_GLN,
@@ -45,7 +46,7 @@ def test_a_good_invoice_is_paid() -> None:
     decision = RULES.decide(inv, context())
     assert isinstance(decision, Pay)
     assert decision.amount == inv.payable_amount == D("874.88")
-    assert decision.account_string == "6.45.51-000-2.2"
+    assert decision.account_string == "6.45.51-000-2.9"
     assert decision.posting_text == "Kontorland A/S fakt. F-1001"
     assert decision.payment_date == dt.date(2026, 12, 10)
     version = decision.explanation.rule_version
@@ -161,6 +162,23 @@ def test_due_date() -> None:
     assert manual_reason(RULES.decide(small_invoice(due_date=None), context())) == "MANUAL_DUE_DATE"
 
 
+def _with_supplier(**changes: Any) -> SmallInvoiceRules:
+    """The shipped rules with Kontorland's entry changed."""
+    suppliers = [
+        s.model_copy(update=changes) if s.cvr == "20433213" else s for s in RULES.config.suppliers
+    ]
+    return SmallInvoiceRules(
+        RULES.config.model_copy(update={"suppliers": suppliers}), RULES.rule_version
+    )
+
+
+ALL_ACCOUNTS = _with_supplier(
+    bank_accounts=["9570-0012345678"],
+    giro_accounts=["0001234567"],
+    fik_creditors=["85432109", "87654321"],
+)
+
+
 @pytest.mark.parametrize(
     ("payment", "ok"),
     [
@@ -196,7 +214,8 @@ def test_due_date() -> None:
     ],
 )
 def test_payment_means(payment: PaymentMeans, ok: bool) -> None:
-    decision = RULES.decide(small_invoice(payment=payment), context())
+    # Kontorland is known with every account used here, so only the means' own checks decide
+    decision = ALL_ACCOUNTS.decide(small_invoice(payment=payment), context())
     if ok:
         assert isinstance(decision, Pay)
     else:
@@ -205,9 +224,12 @@ def test_payment_means(payment: PaymentMeans, ok: bool) -> None:
             assert payment.bank_account not in decision.note  # type: ignore[union-attr]
 
 
+BYGGEMARKEDET_BANK = PaymentMeans(code="42", bank_reg="7890", bank_account="0099887766")
+
+
 def test_account_string_from_order_reference() -> None:
     inv = small_invoice(supplier_cvr=BYGGEMARKEDET, supplier_name="Byggemarkedet Syd A/S",
-                        order_reference="IND-2026-0415")
+                        order_reference="IND-2026-0415", payment=BYGGEMARKEDET_BANK)
     decision = RULES.decide(inv, context())
     assert isinstance(decision, Pay)
     assert decision.account_string == "0.25.11-000-4.0"
@@ -215,7 +237,8 @@ def test_account_string_from_order_reference() -> None:
 
 @pytest.mark.parametrize("ref", [None, "IND-1999-0001"])
 def test_no_account_string(ref: str | None) -> None:
-    inv = small_invoice(supplier_cvr=BYGGEMARKEDET, order_reference=ref)
+    inv = small_invoice(supplier_cvr=BYGGEMARKEDET, supplier_name="Byggemarkedet Syd A/S",
+                        order_reference=ref, payment=BYGGEMARKEDET_BANK)
     decision = RULES.decide(inv, context())
     assert manual_reason(decision) == Reason.ACCOUNT_STRING
     assert decision.explanation.rule == "small_invoices.account_string.missing"
@@ -225,13 +248,13 @@ def test_account_string_must_be_active_in_the_chart() -> None:
     chart = frozenset({"1.00.00-000-0.0"})
     decision = RULES.decide(small_invoice(), context(active_accounts=chart))
     assert manual_reason(decision) == Reason.ACCOUNT_STRING
-    assert "6.45.51-000-2.2" in decision.note
+    assert "6.45.51-000-2.9" in decision.note
 
 
 def test_posting_text_fits_50_characters() -> None:
-    inv = small_invoice(supplier_name="Et meget langt leverandørnavn der aldrig slutter A/S",
-                        invoice_number="2026-000123")
-    decision = RULES.decide(inv, context())
+    long_name = "Et meget langt leverandørnavn der aldrig slutter A/S"
+    inv = small_invoice(supplier_name=long_name, invoice_number="2026-000123")
+    decision = _with_supplier(name=long_name).decide(inv, context())
     assert isinstance(decision, Pay)
     assert len(decision.posting_text) <= 50
     assert decision.posting_text.endswith(" fakt. 2026-000123")
@@ -258,16 +281,32 @@ def _cfg(**changes: Any) -> Spoil:
     return spoil
 
 
+def _payee(inv: Invoice, ctx: DecisionContext, cfg: dict[str, Any]) -> Any:
+    """Pay to an account the supplier never gave us (a NemKonto invoice becomes a bank one);
+    only the account changes, so an earlier payment-means problem stays."""
+    p = inv.payment
+    if p.code == "97":
+        p = PaymentMeans(code="42", bank_reg="9570", bank_account="0099999999")
+    else:
+        p = p.model_copy(update={"bank_account": "0099999999", "fik_creditor": "89999999"})
+    return inv.model_copy(update={"payment": p}), ctx
+
+
 SPOILERS: dict[Reason, Spoil] = {
     Reason.FORMAT: _inv(currency="SEK"),
+    Reason.TOO_MANY_LINES: _cfg(max_lines=1),
     Reason.CREDIT_NOTE: _inv(doc_type=DocType.CREDIT_NOTE),
     Reason.BUYER: _inv(buyer_gln=OTHER_GLN),
     Reason.SUPPLIER: _inv(supplier_cvr=UNKNOWN_SUPPLIER),
+    Reason.SUPPLIER_NAME: _inv(supplier_name="Kontorland Nord A/S"),
     Reason.DUPLICATE: _ctx(duplicate_of="løbenr. 3"),
+    Reason.PERSONAL_DATA: _inv(note=f"Vedr. borger {CITIZEN}"),
     Reason.AMOUNT: _cfg(max_amount=D("100.00")),
     Reason.ARITHMETIC: _inv(total=D("1.00")),
-    Reason.DUE_DATE: _inv(due_date=None),
+    Reason.DUE_BEFORE_ISSUE: _inv(issue_date=dt.date(2026, 12, 20)),
+    Reason.DUE_DATE: _cfg(max_payment_terms_days=10),
     Reason.PAYMENT_MEANS: _inv(payment=PaymentMeans(code="31")),
+    Reason.PAYEE_ACCOUNT: _payee,
     Reason.ACCOUNT_STRING: _ctx(active_accounts=frozenset()),
 }
 
@@ -347,7 +386,7 @@ def test_a_pay_decision_records_every_check_passed_with_its_values() -> None:
     assert values["arithmetic"]["tax_amount"] == "174.98"
     assert values["due_date"]["due_date"] == "2026-12-10"
     assert values["payment_means"]["code"] == "42"
-    assert values["account_string"] == {"account_string": "6.45.51-000-2.2"}
+    assert values["account_string"] == {"account_string": "6.45.51-000-2.9"}
 
 
 @pytest.mark.parametrize("failing", list(SPOILERS))

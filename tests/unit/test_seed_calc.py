@@ -125,7 +125,7 @@ def test_transport_only_above_ten_km_per_started_half_hour_at_half_rate() -> Non
 
 def test_mileage_at_most_there_and_back() -> None:
     lines = _lines(distance_km=D(20), transport_minutes=30, km=D(55))
-    assert lines["KOERSEL"] == (D(40), D("3.79"), D("151.60"))
+    assert lines["KOERSEL"] == (D(40), D("3.94"), D("157.60"))  # 2026: 3.94 kr/km
     assert "KOERSEL" not in _lines(distance_km=D(8), km=D(16))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
@@ -54,12 +55,21 @@ def test_figures_from_domain_md() -> None:
     assert fees["LÆ 285"] == (d("1140.00"), d("1290.00"), {})
     assert fees["LÆ 105"][0] == fees["LÆ 165"][0] == d("0.00")
     rates = {c: [r.amount for r in rs] for c, rs in WORLD.interpreter.rates.items()}
-    assert rates == {
-        "translatoer": [d("654.00")],
-        "statsproevet": [d("436.00")],
-        "oevrig": [d("370.72"), d("374.00")],
+    assert rates == {  # NSK 2023/24, MVJ 2024, and the 2026-27 example repeating MVJ 2024
+        "translatoer": [d("654.00"), d("654.00")],
+        "statsproevet": [d("436.00"), d("436.00")],
+        "oevrig": [d("370.72"), d("374.00"), d("374.00")],
     }
-    assert [r.amount for r in WORLD.interpreter.mileage_rates] == [d("3.79")]
+    nsk = WORLD.interpreter.rates["oevrig"][0].period
+    assert (nsk.valid_from, nsk.valid_to) == (dt.date(2023, 7, 1), dt.date(2024, 6, 30))
+    # Skattestyrelsen 2024, 2025, 2026; 2027 repeats 2026 as an example
+    assert [r.amount for r in WORLD.interpreter.mileage_rates] == [
+        d("3.79"),
+        d("3.81"),
+        d("3.94"),
+        d("3.94"),
+    ]
+    assert all(t.period.valid_to is not None for t in WORLD.certificates.tariffs)
     assert WORLD.small.max_amount == d("3000.00")
     assert WORLD.small.max_payment_terms_days == 30
 

@@ -84,6 +84,7 @@ def _groups(inv: sqlite3.Row, voucher: str) -> list[Group]:
                     "Kontostreng (fra faktura)",
                     _text(inv["accounting_cost"]),
                 ),
+                Field("note", "Note", _text(inv["note"])),
             ),
         ),
         Group(

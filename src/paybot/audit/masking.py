@@ -12,7 +12,7 @@ Kept: invoice ids, CVR, GLN, amounts, state changes. Masked:
 
 - by field: a dict with ``field`` and ``value`` (``{"event": "field_read", "field": "cpr",
   "value": …}``, also a decision's ``compared``) has ``value`` masked as the key ``field`` would be;
-- everywhere: any CPR-shaped substring of any string (six digits, an optional ``-``, four
+- everywhere: any CPR-shaped substring of any string (six digits, an optional ``-`` or space, four
   digits, not part of a longer run of digits, the first six a real date DDMMYY) →
   ``DDMMYY-****``. This catches CPR numbers in error messages,
   notes and URLs; a ten-digit number that only looks like one is masked too (safe side).
@@ -30,7 +30,7 @@ from paybot.audit.plain import JSONValue, to_plain
 
 # ``\b\d{6}-?\d{4}\b``, but bounded by non-digits rather than word boundaries, so that a CPR
 # number glued to letters (``cpr0707611234``, ``id_0707611234``) is masked too.
-CPR_SHAPE = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})-?(\d{4})(?!\d)")
+CPR_SHAPE = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})[- ]?(\d{4})(?!\d)")
 _WHOLE_CPR = re.compile(r"\s*(\d{6})-?(\d{4}|\*{4})\s*")  # masked already: idempotent
 
 SECRET = "[secret]"  # noqa: S105 - the mask that replaces a secret

@@ -111,6 +111,42 @@ def cpr_shape_valid(cpr: str) -> bool:
     return cpr_birth_date(cpr) is not None
 
 
+_CPR_IN_TEXT = re.compile(r"(?<![\d-])(\d{6})(?:-| |)(\d{4})(?![\d-])")
+
+
+def cpr_numbers_in(text: str) -> list[str]:
+    """Every CPR-shaped number in free text, as ``DDMMYY-SSSS``: ``DDMMYY-SSSS``,
+    ``DDMMYY SSSS`` or ten digits in a row (not part of a longer number) whose first six are
+    a real date (:func:`cpr_shape_valid`; no modulus-11 test). An order number such as
+    ``4500012345`` is not one (there is no 45th day)."""
+    found: list[str] = []
+    for m in _CPR_IN_TEXT.finditer(text):
+        cpr = f"{m[1]}-{m[2]}"
+        if cpr_shape_valid(cpr) and cpr not in found:
+            found.append(cpr)
+    return found
+
+
+def mask_cpr(cpr: str) -> str:
+    """``DDMMYY-****``: the birth date stays, the sequence number does not."""
+    return f"{cpr[:6]}-****"
+
+
+def mask_digits(value: str, keep: int = 2) -> str:
+    """Every digit but the last ``keep`` replaced by ``*`` (``0012345678`` → ``********78``),
+    as the audit trail masks bank accounts."""
+    digits = sum(ch.isdigit() for ch in value)
+    out: list[str] = []
+    seen = 0
+    for ch in value:
+        if ch.isdigit():
+            seen += 1
+            out.append(ch if seen > digits - keep else "*")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def normalise_cpr(value: str) -> str | None:
     """``DDMMYY-SSSS`` from ``DDMMYY-SSSS`` or ``DDMMYYSSSS`` (spaces ignored); ``None`` when
     the value has another shape. The date is not checked here."""

@@ -189,6 +189,8 @@ class Invoice(Frozen):
     buyer_gln: str | None = None
     order_reference: str | None = None
     accounting_cost: str | None = None
+    note: str = ""
+    """The invoice's free-text note (OIOUBL ``cbc:Note``), empty when there is none."""
     lines: tuple[InvoiceLine, ...] = ()
     line_extension_amount: Decimal
     tax_amount: Decimal  # VAT total in the document currency

@@ -408,6 +408,7 @@ def parse_invoice(raw: RawInvoice) -> Invoice:
         buyer_gln=r.optional_text("koeber-gln"),
         order_reference=r.optional_text("ordrereference"),
         accounting_cost=r.optional_text("kontostreng-faktura"),
+        note=r.text("note"),
         lines=lines,
         line_extension_amount=r.required("linjesum", read_amount),
         tax_amount=r.optional("moms", read_amount) or Decimal("0.00"),

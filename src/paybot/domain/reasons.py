@@ -32,6 +32,12 @@ class Reason(StrEnum):
     REPEATED_FAILURES = "MANUAL_REPEATED_FAILURES"
     """Not a rule's decision: the robot could not handle the invoice for ``runner.max_nights``
     runs in a row (application errors), so a person takes it."""
+    TOO_MANY_LINES = "MANUAL_TOO_MANY_LINES"
+    SUPPLIER_NAME = "MANUAL_SUPPLIER_NAME"
+    PERSONAL_DATA = "MANUAL_PERSONAL_DATA"
+    DUE_BEFORE_ISSUE = "MANUAL_DUE_BEFORE_ISSUE"
+    PAYEE_ACCOUNT = "MANUAL_PAYEE_ACCOUNT"
+    TARIFF_PERIOD = "MANUAL_TARIFF_PERIOD"
 
 
 ALL_REASONS: frozenset[str] = frozenset(r.value for r in Reason)

@@ -38,6 +38,8 @@ class Report:
     left_for_next_run: int = 0
     message: str = ""
     finished_at: str = ""
+    warnings: list[str] = field(default_factory=list)
+    """Preflight's warnings (a tariff table about to end); the run goes on."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,6 +75,8 @@ def markdown(report: Report) -> str:
     ]
     if report.message:
         lines.append(f"- Note: {mask_data(report.message)}")
+    for warning in report.warnings:
+        lines.append(f"- Warning: {warning}")
     by = {r: [i for i in report.items if i.result == r] for r in Result}
     paid = by[Result.PAID] + by[Result.WOULD_PAY]
     if paid:

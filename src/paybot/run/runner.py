@@ -29,6 +29,7 @@ from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.models import ErpStatus, business_key
 from paybot.domain.parsing import parse_register_row
 from paybot.domain.rules import keys
+from paybot.domain.rules.config_types import tables_ending
 from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
 from paybot.erp.reference import ReferenceData, load_reference_data
@@ -43,6 +44,8 @@ from paybot.run.worker import CircuitBreaker, ItemOutcome, Result, Shared, Worke
 from paybot.run_folder import Counts, Outcome
 
 T = TypeVar("T")
+TABLE_WARNING_DAYS = 30
+"""Preflight warns when a tariff or rate table ends within this many days."""
 
 
 def today_in_denmark(now: dt.datetime | None = None) -> dt.date:
@@ -191,6 +194,20 @@ class Runner:
         self._retry("invoice screen", lambda: self.check_invoice_screen(session), session)
         return session, accounts, reference
 
+    def table_warnings(self) -> list[str]:
+        """Preflight's warning for every tariff or rate table of the robot's rules that ends
+        within :data:`TABLE_WARNING_DAYS` days (nothing stops: after the end date, invoices
+        dated later go to a person with ``MANUAL_TARIFF_PERIOD``)."""
+        periods = getattr(self.cfg.rules, "table_periods", None)
+        if periods is None:
+            return []
+        today = self.req.today()
+        return [
+            f"the table '{name}' in {self.cfg.rules_file.name} ends {end:%d-%m-%Y} "
+            f"(in {(end - today).days} days): add the next period's figures (docs/rules.md)"
+            for name, end in tables_ending(periods(), today, TABLE_WARNING_DAYS)
+        ]
+
     def collect(self, session: ErpSession) -> int:
         """Sync the register from the inbox, page by page from the high-water mark; returns how
         many new invoices became work. Each page is written to the ledger as it is read, so a
@@ -304,7 +321,11 @@ class Runner:
                 outcome = Outcome(EXIT_PREFLIGHT, Counts(), f"preflight failed: {exc}")
                 self.report.message = outcome.message
                 return self._finish(outcome)
-            self.audit.event("preflight_passed", accounts=len(accounts))
+            warnings = self.table_warnings()
+            self.report.warnings = warnings
+            for warning in warnings:
+                req.progress(f"warning: {warning}")
+            self.audit.event("preflight_passed", accounts=len(accounts), warnings=warnings)
             outcomes = self.work(session, accounts, reference)
             return self._finish(self._outcome(outcomes))
         finally:

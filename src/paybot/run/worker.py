@@ -398,6 +398,7 @@ class Worker:
             duplicate_of=duplicate_of,
             requisitions=self.s.reference.requisitions_for(cert.cpr if cert else None),
             booking=self.s.reference.booking(interp.booking_ref if interp else None),
+            calendar=self.s.cfg.calendar,
         )
 
     # --- acting -----------------------------------------------------------------------------

@@ -26,8 +26,14 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from paybot.config import ROBOTS_DIR, RobotManifest, Settings
-from paybot.domain.calendar import DANISH_TIME
+from paybot.config import (
+    BANK_CALENDAR_FILE,
+    ROBOTS_DIR,
+    RobotManifest,
+    Settings,
+    load_bank_calendar,
+)
+from paybot.domain.calendar import DANISH_TIME, DEFAULT_CALENDAR, BankCalendar
 from paybot.errors import ConfigError
 from paybot.private import private_file
 from paybot.scheduler.triggers import RobotTrigger
@@ -80,20 +86,24 @@ def manifest_file(home: Path, robot: str) -> str:
     return str(home / ROBOTS_DIR / f"{robot}.yaml")
 
 
-def robot_trigger(manifest: RobotManifest, file: str) -> RobotTrigger:
-    """The manifest's schedule as a trigger; a cron line we cannot read names file, key and
-    value."""
+def robot_trigger(
+    manifest: RobotManifest, file: str, calendar: BankCalendar = DEFAULT_CALENDAR
+) -> RobotTrigger:
+    """The manifest's schedule as a trigger (bank days from ``calendar``); a cron line we
+    cannot read names file, key and value."""
     s = manifest.schedule
     try:
-        return RobotTrigger(s.cron, s.timezone, s.bank_days_only)
+        return RobotTrigger(s.cron, s.timezone, s.bank_days_only, calendar)
     except ValueError as exc:
         raise ConfigError(file, "schedule.cron", s.cron, str(exc)) from None
 
 
 def check_schedules(home: Path, manifests: Mapping[str, RobotManifest]) -> None:
-    """Every manifest's schedule can be turned into a trigger (raises :class:`ConfigError`)."""
+    """Every manifest's schedule can be turned into a trigger, and the bank calendar can be
+    read (raises :class:`ConfigError`)."""
+    calendar = load_bank_calendar(home / BANK_CALENDAR_FILE)
     for name, manifest in manifests.items():
-        robot_trigger(manifest, manifest_file(home, name))
+        robot_trigger(manifest, manifest_file(home, name), calendar)
 
 
 def grace_seconds(manifest: RobotManifest) -> int:
@@ -167,9 +177,10 @@ class JobBook:
         self.scheduler = scheduler
         self.home = home
         self.manifests = dict(manifests)
+        self.calendar = load_bank_calendar(home / BANK_CALENDAR_FILE)
 
     def _trigger(self, robot: str) -> RobotTrigger:
-        return robot_trigger(self.manifests[robot], manifest_file(self.home, robot))
+        return robot_trigger(self.manifests[robot], manifest_file(self.home, robot), self.calendar)
 
     def _jobs(self) -> dict[str, Any]:
         return {job.id: job for job in self.scheduler.get_jobs(jobstore=STORE)}

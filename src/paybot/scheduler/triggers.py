@@ -11,11 +11,14 @@ otherwise trip over:
   exist on the last Sunday of March (02:30 in Copenhagen) runs right after the clocks jump
   (03:30 summer time), and a time that happens twice on the last Sunday of October runs only
   the first time. Jobs with ``*`` in the hour field run on every hour that happens.
-- **Bank days** (``bank_days_only``): fire times on Saturdays, Sundays and Danish public
-  holidays (``paybot.domain.calendar``, the ``holidays`` package) are skipped.
+- **Bank days** (``bank_days_only``): fire times on Saturdays, Sundays, Danish public
+  holidays and the banks' closing days (5 June, the Friday after Ascension Day, 24 and 31
+  December, and the extra days of ``config/bank-calendar.yaml``: a
+  :class:`~paybot.domain.calendar.BankCalendar`) are skipped.
 
 The trigger is pickled into the job store by the text of its settings alone (cron line, time
-zone, bank days), so a stored job survives an APScheduler upgrade.
+zone, bank days, the extra closing days as ISO dates), so a stored job survives an APScheduler
+upgrade.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 
 from paybot.cron import cron_trigger
-from paybot.domain.calendar import is_bank_day
+from paybot.domain.calendar import DEFAULT_CALENDAR, BankCalendar
 
 _MAX_SKIPS = 5000
 """Fire times skipped (repeated hours, non-bank days) before giving up: ``None`` = never."""
@@ -44,14 +47,27 @@ def _is_repeated_hour(moment: dt.datetime) -> bool:
 class RobotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler has no type hints
     """A robot's schedule: a crontab line in a time zone, optionally on bank days only."""
 
-    __slots__ = ("_fixed_hour", "_inner", "_zone", "bank_days_only", "cron", "timezone")
+    __slots__ = (
+        "_fixed_hour",
+        "_inner",
+        "_zone",
+        "bank_days_only",
+        "calendar",
+        "cron",
+        "timezone",
+    )
 
     def __init__(
-        self, cron: str, timezone: str = "Europe/Copenhagen", bank_days_only: bool = False
+        self,
+        cron: str,
+        timezone: str = "Europe/Copenhagen",
+        bank_days_only: bool = False,
+        calendar: BankCalendar = DEFAULT_CALENDAR,
     ) -> None:
         self.cron = " ".join(cron.split())
         self.timezone = timezone
         self.bank_days_only = bank_days_only
+        self.calendar = calendar
         self._build()
 
     def _build(self) -> None:
@@ -70,7 +86,7 @@ class RobotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler has no typ
             local = candidate.astimezone(dt.UTC).astimezone(self._zone)  # a real wall time
             if self._fixed_hour and _is_repeated_hour(local):
                 candidate = self._inner.get_next_fire_time(local, local)
-            elif self.bank_days_only and not is_bank_day(local.date()):
+            elif self.bank_days_only and not self.calendar.is_bank_day(local.date()):
                 next_day = dt.datetime.combine(
                     local.date() + dt.timedelta(days=1), dt.time(0), tzinfo=self._zone
                 )
@@ -84,12 +100,17 @@ class RobotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler has no typ
         return f"{self.cron} {self.timezone}" + (", bank days only" if self.bank_days_only else "")
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
+        state: dict[str, Any] = {
             "version": STATE_VERSION,
             "cron": self.cron,
             "timezone": self.timezone,
             "bank_days_only": self.bank_days_only,
         }
+        if self.calendar.extra_closing_days:  # absent when empty: older stores read the same
+            state["closing_days"] = [
+                [day.isoformat(), name] for day, name in self.calendar.extra_closing_days.items()
+            ]
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if state.get("version", 1) > STATE_VERSION:
@@ -100,6 +121,9 @@ class RobotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler has no typ
         self.cron = state["cron"]
         self.timezone = state["timezone"]
         self.bank_days_only = bool(state["bank_days_only"])
+        self.calendar = BankCalendar(
+            {dt.date.fromisoformat(day): name for day, name in state.get("closing_days", [])}
+        )
         self._build()
 
     def __eq__(self, other: object) -> bool:
@@ -108,7 +132,7 @@ class RobotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler has no typ
         return self.__getstate__() == other.__getstate__()
 
     def __hash__(self) -> int:
-        return hash((self.cron, self.timezone, self.bank_days_only))
+        return hash((self.cron, self.timezone, self.bank_days_only, self.calendar))
 
     def __str__(self) -> str:
         return f"robot-cron[{self.describe()}]"

@@ -23,13 +23,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from paybot.domain import en16931
-from paybot.domain.calendar import payment_date
 from paybot.domain.checks import (
     bank_account_valid,
+    cpr_numbers_in,
     cvr_valid,
     fik_creditor_valid,
     fik_id_valid,
     giro_account_valid,
+    mask_cpr,
+    mask_digits,
 )
 from paybot.domain.models import (
     CheckMade,
@@ -41,8 +43,10 @@ from paybot.domain.models import (
     PaymentMeans,
 )
 from paybot.domain.money import format_kr, plain
+from paybot.domain.names import normalise_company_name, same_company_name
 from paybot.domain.parsing import InvoiceFormatError
 from paybot.domain.reasons import Reason
+from paybot.domain.rules.config_types import KnownPayee, bank_account_key
 from paybot.domain.rules.context import DecisionContext
 
 MAX_POSTING_TEXT = 50
@@ -147,7 +151,7 @@ def pay(
     checks: Sequence[CheckMade] = (),
 ) -> Pay:
     """Pay ``invoice``; ``checks`` are the checks made (all passed)."""
-    day = payment_date(ctx.today, invoice.due_date)
+    day = ctx.calendar.payment_date(ctx.today, invoice.due_date)
     values = {
         "payable_amount": plain(invoice.payable_amount),
         "account_string": account_string,
@@ -437,3 +441,138 @@ def check_account_active(
             {"account_string": account_string},
         )
     return Passed("account_string", {"account_string": account_string})
+
+
+# --- what a clerk would stop at (issue 9) -----------------------------------------------------
+
+
+def check_line_count(invoice: Invoice, max_lines: int) -> Verdict | Passed:
+    """At most ``max_lines`` lines: a long invoice is no routine purchase, and the robot
+    should not spend minutes on it."""
+    count = len(invoice.lines)
+    if count <= max_lines:
+        return Passed("lines", {"lines": str(count), "max_lines": str(max_lines)})
+    return Verdict(
+        Reason.TOO_MANY_LINES,
+        "lines.too_many",
+        f"Fakturaen har {count} linjer; robotten behandler højst {max_lines}. "
+        "Gennemgå fakturaen manuelt.",
+        {"lines": str(count), "max_lines": str(max_lines)},
+    )
+
+
+def check_supplier_name(invoice: Invoice, known: Mapping[str, str]) -> Verdict | Passed:
+    """The supplier's name on the invoice is the name on the list for its CVR (``known``: CVR
+    → name), compared by :func:`~paybot.domain.names.same_company_name`: case, spaces,
+    punctuation and the long or short legal form (``A/S`` = ``Aktieselskab``) do not matter;
+    anything else does. Never a fuzzy match: a different name goes to a person. Runs after the
+    CVR is known to be on the list."""
+    listed = known.get(invoice.supplier_cvr)
+    if listed is None or same_company_name(invoice.supplier_name, listed):
+        return Passed(
+            "supplier.name",
+            {"supplier_name": invoice.supplier_name, "listed_name": listed or ""},
+        )
+    shown = invoice.supplier_name.strip() or "(uden navn)"
+    return Verdict(
+        Reason.SUPPLIER_NAME,
+        "supplier.name",
+        f"Fakturaen er fra '{shown}' med CVR {invoice.supplier_cvr}, men på leverandørlisten "
+        f"hedder CVR {invoice.supplier_cvr} '{listed}'. Kontrollér, at fakturaen er fra den "
+        "rigtige leverandør (en anden virksomheds CVR-nummer kan være brugt).",
+        {
+            "cvr": invoice.supplier_cvr,
+            "supplier_name": invoice.supplier_name,
+            "listed_name": listed,
+            "normalised": normalise_company_name(invoice.supplier_name),
+            "listed_normalised": normalise_company_name(listed),
+        },
+    )
+
+
+def check_due_not_before_issue(invoice: Invoice) -> Verdict | Passed:
+    """A due date (when there is one) is not before the invoice date."""
+    due = invoice.due_date
+    if due is None or due >= invoice.issue_date:
+        return Passed(
+            "due_date.not_before_issue",
+            {
+                "issue_date": invoice.issue_date.isoformat(),
+                "due_date": due.isoformat() if due else "",
+            },
+        )
+    days = (invoice.issue_date - due).days
+    return Verdict(
+        Reason.DUE_BEFORE_ISSUE,
+        "due_date.before_issue",
+        f"Forfaldsdatoen {date_text(due)} ligger {days} dage før fakturadatoen "
+        f"{date_text(invoice.issue_date)}. Kontrollér datoerne med leverandøren.",
+        {
+            "issue_date": invoice.issue_date.isoformat(),
+            "due_date": due.isoformat(),
+            "days_before": str(days),
+        },
+    )
+
+
+def free_text(invoice: Invoice) -> str:
+    """The invoice's free text: its note and every line's description, one per line."""
+    return "\n".join([invoice.note, *(line.description for line in invoice.lines)])
+
+
+def check_no_cpr_in_text(invoice: Invoice) -> Verdict | Passed:
+    """No CPR-shaped number (``DDMMYY-SSSS`` or ten digits with a real date:
+    :func:`~paybot.domain.checks.cpr_numbers_in`) in the note or a line's description: such an
+    invoice belongs to a citizen's case, not a routine purchase. The number is shown masked
+    (``DDMMYY-****``)."""
+    numbers = cpr_numbers_in(free_text(invoice))
+    if not numbers:
+        return Passed("personal_data.cpr_in_text", {"cpr_numbers": "0"})
+    where = "noten" if cpr_numbers_in(invoice.note) else "en linjetekst"
+    masked = ", ".join(mask_cpr(n) for n in numbers)
+    return Verdict(
+        Reason.PERSONAL_DATA,
+        "personal_data.cpr_in_text",
+        f"Fakturaen indeholder et CPR-nummer ({masked}) i {where}. Det tyder på en borgersag, "
+        "ikke et almindeligt indkøb; fakturaen skal behandles i sagen.",
+        {"cpr_numbers": str(len(numbers)), "where": where},
+    )
+
+
+def check_payee_known(
+    invoice: Invoice, payee: KnownPayee | None, name: str
+) -> Verdict | Passed:
+    """The bank account (42), giro account (50) or FIK creditor number (93) on the invoice is
+    one of those agreed with the supplier (``payee``, from the rules file); NemKonto (97) has
+    none and passes. A changed account is the commonest invoice fraud, so an account the robot
+    does not know goes to a person, who checks it with the supplier on a known telephone
+    number. Accounts are shown masked (every digit but the last two)."""
+    p = invoice.payment
+    code = (p.code or "").strip()
+    known = payee or KnownPayee()
+    if code == "42":
+        given = bank_account_key(p.bank_reg or "", p.bank_account or "")
+        agreed, what = known.bank_accounts, "Kontonummeret"
+    elif code == "50":
+        given = (p.bank_account or "").strip().zfill(10)
+        agreed, what = known.giro_accounts, "Girokontonummeret"
+    elif code == "93":
+        given = fik_parts(p)[2]  # OIOUBL's creditor field, or Peppol's payee account
+        agreed, what = known.fik_creditors, "FIK-kreditornummeret"
+    else:
+        return Passed("payee.known_account", {"code": code})
+    if given in agreed:
+        return Passed(
+            "payee.known_account",
+            {"code": code, "bank_account": mask_digits(given), "known_accounts": str(len(agreed))},
+        )
+    masked = mask_digits(given)
+    listed = ", ".join(mask_digits(a) for a in agreed) or "ingen"
+    return Verdict(
+        Reason.PAYEE_ACCOUNT,
+        "payee.unknown_account",
+        f"{what} på fakturaen ({masked}) er ikke et af dem, vi kender for {name} "
+        f"(kendte: {listed}). Kontrollér det hos leverandøren på et kendt telefonnummer, "
+        "ikke via fakturaen, før der betales.",
+        {"code": code, "bank_account": masked, "known_accounts": str(len(agreed))},
+    )

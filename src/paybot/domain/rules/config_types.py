@@ -93,11 +93,61 @@ Version = Annotated[str, BeforeValidator(_version), Field(min_length=1)]
 Text = Annotated[str, Field(min_length=1)]
 
 
+_BANK_ACCOUNT_RE = re.compile(r"^(\d{4})[- ]?(\d{1,10})$")
+
+
+def _bank_account(value: str) -> str:
+    m = _BANK_ACCOUNT_RE.match(value.strip())
+    if m is None:
+        raise ValueError(
+            'not a bank account like "9570-0012345678" (reg.nr. 4 digits, account 1-10)'
+        )
+    return f"{m[1]}-{m[2].zfill(10)}"
+
+
+def _fik_creditor(value: str) -> str:
+    if not re.fullmatch(r"8\d{7}", value.strip()):
+        raise ValueError("not a FIK creditor number (8 digits starting with 8, in quotes)")
+    return value.strip()
+
+
+def _giro_account(value: str) -> str:
+    if not re.fullmatch(r"\d{1,10}", value.strip()):
+        raise ValueError("not a giro account (1-10 digits, in quotes)")
+    return value.strip().zfill(10)
+
+
+BankAccount = Annotated[str, AfterValidator(_bank_account)]
+"""``9570-0012345678``: reg.nr. and account number, the account zero-padded to 10 digits."""
+FikCreditor = Annotated[str, AfterValidator(_fik_creditor)]
+GiroAccount = Annotated[str, AfterValidator(_giro_account)]
+MaxLines = Annotated[int, Field(ge=1, le=100_000)]
+"""The most invoice lines a robot reads before it hands the invoice to a person."""
+DEFAULT_MAX_LINES = 200
+
+
+def bank_account_key(reg: str, account: str) -> str:
+    """The comparable form of an invoice's bank account (as :data:`BankAccount`)."""
+    return f"{reg.strip()}-{account.strip().zfill(10)}"
+
+
+class KnownPayee(ConfigModel):
+    """Where a supplier is paid, as agreed with it (not as its invoice says): a bank account,
+    FIK creditor number or giro account on an invoice must be one of these. NemKonto (code 97)
+    carries no account and is always accepted."""
+
+    bank_accounts: list[BankAccount] = Field(default_factory=list)
+    fik_creditors: list[FikCreditor] = Field(default_factory=list)
+    giro_accounts: list[GiroAccount] = Field(default_factory=list)
+
+
 class Period(ConfigModel):
-    """Valid from ``valid_from`` to ``valid_to``, both inclusive; no ``valid_to`` = open."""
+    """Valid from ``valid_from`` to ``valid_to``, both inclusive; no ``valid_to`` = open.
+    ``source`` names where the figure comes from, with its year."""
 
     valid_from: dt.date
     valid_to: dt.date | None = None
+    source: Text | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -112,6 +162,28 @@ class Period(ConfigModel):
         starts_before_other_ends = other.valid_to is None or self.valid_from <= other.valid_to
         ends_after_other_starts = self.valid_to is None or other.valid_from <= self.valid_to
         return starts_before_other_ends and ends_after_other_starts
+
+
+def tables_ending(
+    periods: Iterable[tuple[str, Period]], today: dt.date, within_days: int = 30
+) -> list[tuple[str, dt.date]]:
+    """Tables (periods grouped by name, e.g. ``"takst LÆ 135"``) whose last period ends from
+    ``today`` to ``within_days`` days after it, with that end date; sorted by date. A table
+    with an open period, or that ended before ``today``, is not listed."""
+    open_tables: set[str] = set()
+    last: dict[str, dt.date] = {}
+    for name, period in periods:
+        if period.valid_to is None:
+            open_tables.add(name)
+        elif name not in last or period.valid_to > last[name]:
+            last[name] = period.valid_to
+    horizon = today + dt.timedelta(days=within_days)
+    ending = [
+        (name, end)
+        for name, end in last.items()
+        if name not in open_tables and today <= end <= horizon
+    ]
+    return sorted(ending, key=lambda item: (item[1], item[0]))
 
 
 def check_no_overlaps(

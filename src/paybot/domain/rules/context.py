@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from paybot.domain.calendar import DEFAULT_CALENDAR, BankCalendar
 from paybot.domain.models import Booking, Requisition
 
 
@@ -25,3 +26,6 @@ class DecisionContext:
     """Certificates: every requisition for the invoice's CPR number (any form, any status)."""
     booking: Booking | None = None
     """Interpreter invoices: the booking with the invoice's booking reference, if any."""
+    calendar: BankCalendar = DEFAULT_CALENDAR
+    """Bank days for the payment date (public holidays, the banks' closing days and the
+    municipality's extra closing days from ``config/bank-calendar.yaml``)."""

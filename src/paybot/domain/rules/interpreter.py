@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
+from paybot.domain.calendar import real_span
 from paybot.domain.models import Booking, Category, InterpreterInfo, Invoice
 from paybot.domain.money import format_kr, format_quantity, plain
 from paybot.domain.reasons import Reason
@@ -19,11 +20,16 @@ from paybot.domain.rules.common import (
     check_credit_note,
     check_currency,
     check_cvr_known,
+    check_due_not_before_issue,
     check_duplicate,
+    check_line_count,
+    check_payee_known,
     check_payment_means,
+    check_supplier_name,
     date_text,
     posting_text_interpreter,
 )
+from paybot.domain.rules.config_types import Period
 from paybot.domain.rules.context import DecisionContext
 from paybot.domain.rules.interpreter_calc import (
     ContractGap,
@@ -31,7 +37,7 @@ from paybot.domain.rules.interpreter_calc import (
     compare_lines,
     expected_lines,
 )
-from paybot.domain.rules.interpreter_config import InterpreterContractConfig
+from paybot.domain.rules.interpreter_config import InterpreterContractConfig, InterpreterSupplier
 from paybot.domain.rules.table import Payment, TableRules
 from paybot.domain.values import INTERPRETER_CATEGORY_NAMES
 
@@ -67,6 +73,7 @@ class InterpreterRules(TableRules):
     checks = (
         (Reason.FORMAT, lambda r, inv, ctx: check_currency(inv)),
         (Reason.FORMAT, lambda r, inv, ctx: r._check_job_present(inv)),
+        (Reason.TOO_MANY_LINES, lambda r, inv, ctx: check_line_count(inv, r.config.max_lines)),
         (Reason.CREDIT_NOTE, lambda r, inv, ctx: check_credit_note(inv)),
         (
             Reason.SUPPLIER,
@@ -74,6 +81,7 @@ class InterpreterRules(TableRules):
                 inv, {s.cvr: s.name for s in r.config.suppliers}, "kendte tolkeleverandører"
             ),
         ),
+        (Reason.SUPPLIER_NAME, lambda r, inv, ctx: check_supplier_name(inv, r._names())),
         (Reason.DUPLICATE, lambda r, inv, ctx: check_duplicate(ctx, r.duplicate_keys(inv))),
         (Reason.BOOKING, lambda r, inv, ctx: r._check_booking(inv, ctx)),
         (
@@ -81,10 +89,18 @@ class InterpreterRules(TableRules):
             lambda r, inv, ctx: r._check_cancellation(r._job(inv), r._booking(ctx)),
         ),
         (Reason.LATE, lambda r, inv, ctx: r._check_late(r._job(inv), r._booking(ctx))),
+        (Reason.TARIFF_PERIOD, lambda r, inv, ctx: r._check_tariff_period(inv, ctx)),
         (Reason.CONTRACT, lambda r, inv, ctx: r._check_contract(inv, ctx)),
         (Reason.ARITHMETIC, lambda r, inv, ctx: check_arithmetic(inv, r.config.vat_percent)),
         (Reason.AMOUNT, lambda r, inv, ctx: check_amount_limit(inv, r.config.max_amount)),
+        (Reason.DUE_BEFORE_ISSUE, lambda r, inv, ctx: check_due_not_before_issue(inv)),
         (Reason.PAYMENT_MEANS, lambda r, inv, ctx: check_payment_means(inv)),
+        (
+            Reason.PAYEE_ACCOUNT,
+            lambda r, inv, ctx: check_payee_known(
+                inv, r._payee(inv), r._names().get(inv.supplier_cvr, "")
+            ),
+        ),
         (
             Reason.ACCOUNT_STRING,
             lambda r, inv, ctx: check_account_active(
@@ -94,6 +110,36 @@ class InterpreterRules(TableRules):
             ),
         ),
     )
+
+    def table_periods(self) -> list[tuple[str, Period]]:
+        """Every period of the contract's tables, named by table (for preflight's warning
+        that a table is about to end)."""
+        rates: list[tuple[str, Period]] = [
+            (f"timepris {_category_name(r.category)}", r) for r in self.config.rates
+        ]
+        return rates + [("kilometertakst", m) for m in self.config.mileage.rates]
+
+    def _names(self) -> dict[str, str]:
+        return {s.cvr: s.name for s in self.config.suppliers}
+
+    def _payee(self, invoice: Invoice) -> InterpreterSupplier | None:
+        return next((s for s in self.config.suppliers if s.cvr == invoice.supplier_cvr), None)
+
+    def _check_tariff_period(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | Passed:
+        """The contract has a rate and a mileage rate for the job's date (a table that ended
+        or has not begun goes to a person with ``MANUAL_TARIFF_PERIOD``)."""
+        job, booking = self._job(invoice), self._booking(ctx)
+        try:
+            expected_lines(job, booking, self.config)
+        except ContractGap as gap:
+            return Verdict(
+                Reason.TARIFF_PERIOD,
+                "tariff_period.no_rate",
+                f"{gap.note} Kontraktens takster for perioden skal indlæses i robottens regler, "
+                "eller fakturaen behandles manuelt.",
+                gap.compared,
+            )
+        return Passed("tariff_period", {"date": job.date.isoformat()})
 
     def payment(self, invoice: Invoice, ctx: DecisionContext) -> Payment:
         job = self._job(invoice)
@@ -205,7 +251,7 @@ class InterpreterRules(TableRules):
                 compared,
             )
         if job.cancelled and booking.cancelled_at is not None:
-            notice = planned - booking.cancelled_at
+            notice = real_span(booking.cancelled_at, planned)
             if notice >= dt.timedelta(hours=limit):
                 hours = format_quantity(whole_hours(notice))
                 return Verdict(
@@ -231,7 +277,7 @@ class InterpreterRules(TableRules):
             return Passed("late.cancelled", {"invoice_cancelled": "ja"})
         planned = dt.datetime.combine(booking.date, booking.planned_start)
         started = dt.datetime.combine(job.date, job.start)
-        late = int((started - planned).total_seconds() // 60)
+        late = int(real_span(planned, started).total_seconds() // 60)
         limit = self.config.late_arrival_minutes
         compared = {
             "start": job.start.strftime("%H:%M"),
@@ -255,7 +301,13 @@ class InterpreterRules(TableRules):
         try:
             expected = expected_lines(job, booking, self.config)
         except ContractGap as gap:
-            return Verdict(Reason.CONTRACT, "contract.no_rate", gap.note, gap.compared)
+            return Verdict(
+                Reason.TARIFF_PERIOD,
+                "tariff_period.no_rate",
+                f"{gap.note} Kontraktens takster for perioden skal indlæses i robottens regler, "
+                "eller fakturaen behandles manuelt.",
+                gap.compared,
+            )
         mismatch = compare_lines(invoice.lines, expected)
         if mismatch is None:
             return Passed("contract", {"lines": _lines_text(expected)})

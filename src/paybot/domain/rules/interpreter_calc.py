@@ -12,7 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from paybot.domain.calendar import DoubleRateWindow, is_double_rate_moment
+from paybot.domain.calendar import (
+    DoubleRateWindow,
+    add_real_minutes,
+    elapsed_minutes,
+    is_double_rate_moment,
+)
 from paybot.domain.models import Booking, InterpreterInfo, InvoiceLine
 from paybot.domain.money import round_ore, within
 from paybot.domain.rules.interpreter_config import InterpreterContractConfig, TimeUnit
@@ -55,8 +60,13 @@ class Mismatch:
     expected_amount: Decimal
 
 
-def duration_minutes(start: dt.time, end: dt.time) -> int:
-    """Minutes from ``start`` to ``end``; an end before the start is on the next day."""
+def duration_minutes(start: dt.time, end: dt.time, day: dt.date | None = None) -> int:
+    """Minutes from ``start`` to ``end``; an end before the start is on the next day. With
+    ``day``, the minutes that really pass in Europe/Copenhagen
+    (:func:`~paybot.domain.calendar.elapsed_minutes`: 01:30-03:30 is 60 minutes on the last
+    Sunday of March and 180 on the last Sunday of October); without, the clock difference."""
+    if day is not None:
+        return elapsed_minutes(day, start, end)
     minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
     return minutes if minutes >= 0 else minutes + 24 * 60
 
@@ -80,12 +90,13 @@ def time_unit(config: InterpreterContractConfig, mode: str, language: str) -> Ti
 def split_units(
     start: dt.datetime, count: int, unit_minutes: int, window: DoubleRateWindow
 ) -> tuple[int, int]:
-    """(normal, double) units when ``count`` units are laid out one after another from
-    ``start``; a unit is double when the moment it starts is in the double-rate window."""
+    """(normal, double) units when ``count`` units are laid out one after another in real
+    time from ``start`` (a wall-clock time in Europe/Copenhagen when it has no time zone); a
+    unit is double when the wall-clock moment it starts is in the double-rate window."""
     double = sum(
         1
         for i in range(count)
-        if is_double_rate_moment(start + dt.timedelta(minutes=i * unit_minutes), window)
+        if is_double_rate_moment(add_real_minutes(start, i * unit_minutes), window)
     )
     return count - double, double
 
@@ -113,7 +124,7 @@ def expected_lines(
 
     unit = time_unit(config, booking.mode, booking.language)
     billable = billable_minutes(
-        duration_minutes(info.start, info.end), unit.unit_minutes, unit.minimum_minutes
+        duration_minutes(info.start, info.end, info.date), unit.unit_minutes, unit.minimum_minutes
     )
     count = billable // unit.unit_minutes
     normal, double = split_units(

@@ -10,11 +10,14 @@ from pydantic import Field, model_validator
 
 from paybot.domain.calendar import DoubleRateWindow
 from paybot.domain.rules.config_types import (
+    DEFAULT_MAX_LINES,
     AccountString,
     Amount,
     ConfigModel,
     Cvr,
     Factor,
+    KnownPayee,
+    MaxLines,
     Percent,
     Period,
     Rate,
@@ -29,7 +32,7 @@ Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
 Kilometres = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
 
-class InterpreterSupplier(ConfigModel):
+class InterpreterSupplier(KnownPayee):
     cvr: Cvr
     name: Text
 
@@ -108,6 +111,7 @@ class InterpreterContractConfig(ConfigModel):
     version: Version
     source: Text
     max_amount: Amount = Decimal("5000.00")
+    max_lines: MaxLines = DEFAULT_MAX_LINES
     vat_percent: Percent = Decimal(25)
     account_string: AccountString
     suppliers: list[InterpreterSupplier]

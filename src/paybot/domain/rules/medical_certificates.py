@@ -23,14 +23,27 @@ from paybot.domain.rules.common import (
     check_amount_limit,
     check_credit_note,
     check_currency,
+    check_due_not_before_issue,
     check_duplicate,
+    check_line_count,
+    check_payee_known,
     check_payment_means,
+    check_supplier_name,
     date_text,
     posting_text_certificate,
 )
+from paybot.domain.rules.config_types import Period
 from paybot.domain.rules.context import DecisionContext
-from paybot.domain.rules.medical_certificates_config import MedicalCertificatesConfig, Tariff
+from paybot.domain.rules.medical_certificates_config import (
+    MedicalCertificatesConfig,
+    Practice,
+    Tariff,
+)
 from paybot.domain.rules.table import Payment, TableRules
+
+
+def invoice_practice_name(practice: Practice | None, invoice: Invoice) -> str:
+    return practice.name if practice is not None else invoice.supplier_cvr
 
 
 def _cpr_digits(cpr: str) -> str:
@@ -70,10 +83,13 @@ class MedicalCertificateRules(TableRules):
     checks = (
         (Reason.FORMAT, lambda r, inv, ctx: check_currency(inv)),
         (Reason.FORMAT, lambda r, inv, ctx: r._check_certificate_present(inv)),
+        (Reason.TOO_MANY_LINES, lambda r, inv, ctx: check_line_count(inv, r.config.max_lines)),
         (Reason.CREDIT_NOTE, lambda r, inv, ctx: check_credit_note(inv)),
         (Reason.SUPPLIER, lambda r, inv, ctx: r._check_practice(inv)),
+        (Reason.SUPPLIER_NAME, lambda r, inv, ctx: check_supplier_name(inv, r._practice_name(inv))),
         (Reason.DUPLICATE, lambda r, inv, ctx: check_duplicate(ctx, r.duplicate_keys(inv))),
         (Reason.FORM, lambda r, inv, ctx: r._check_form(r._cert(inv))),
+        (Reason.TARIFF_PERIOD, lambda r, inv, ctx: r._check_tariff_period(r._cert(inv))),
         (Reason.NO_REQUISITION, lambda r, inv, ctx: r._check_requisition_exists(inv, ctx)),
         (
             Reason.REQUISITION_CANCELLED,
@@ -82,7 +98,14 @@ class MedicalCertificateRules(TableRules):
         (Reason.CERTIFICATE_DATE, lambda r, inv, ctx: r._check_requisition_dated(inv, ctx)),
         (Reason.TARIFF, lambda r, inv, ctx: r._check_tariff(inv, ctx)),
         (Reason.AMOUNT, lambda r, inv, ctx: check_amount_limit(inv, r.config.max_amount)),
+        (Reason.DUE_BEFORE_ISSUE, lambda r, inv, ctx: check_due_not_before_issue(inv)),
         (Reason.PAYMENT_MEANS, lambda r, inv, ctx: check_payment_means(inv)),
+        (
+            Reason.PAYEE_ACCOUNT,
+            lambda r, inv, ctx: check_payee_known(
+                inv, r._practice(inv), invoice_practice_name(r._practice(inv), inv)
+            ),
+        ),
         (
             Reason.ACCOUNT_STRING,
             lambda r, inv, ctx: check_account_active(
@@ -105,7 +128,7 @@ class MedicalCertificateRules(TableRules):
     ) -> None:
         super().__init__(config, rule_version)
         self._keyed_hash = keyed_hash
-        self._practices = {(p.cvr, p.ydernummer) for p in config.practices}
+        self._practices = {(p.cvr, p.ydernummer): p for p in config.practices}
 
     @classmethod
     def from_config(
@@ -118,6 +141,11 @@ class MedicalCertificateRules(TableRules):
         """Without ``keyed_hash`` the rules can be checked but not run (``duplicate_keys``
         raises)."""
         return cls(MedicalCertificatesConfig.model_validate(data), rule_version, keyed_hash)
+
+    def table_periods(self) -> list[tuple[str, Period]]:
+        """Every period of the tariff table, named by form (for preflight's warning that a
+        table is about to end)."""
+        return [(f"takst {t.form}", t) for t in self.config.tariffs]
 
     def payment(self, invoice: Invoice, ctx: DecisionContext) -> Payment:
         cert = self._cert(invoice)
@@ -196,6 +224,46 @@ class MedicalCertificateRules(TableRules):
             {"category": invoice.category.value},
         )
 
+    def _practice(self, invoice: Invoice) -> Practice | None:
+        return self._practices.get((invoice.supplier_cvr, (invoice.ydernummer or "").strip()))
+
+    def _practice_name(self, invoice: Invoice) -> dict[str, str]:
+        """CVR → the listed name of the practice with the invoice's CVR and ydernummer."""
+        practice = self._practice(invoice)
+        return {practice.cvr: practice.name} if practice is not None else {}
+
+    def _check_tariff_period(self, cert: CertificateInfo) -> Verdict | Passed:
+        """The tariff table has a period for the certificate's date; a fixed-fee form dated
+        outside every period goes to a person (``MANUAL_TARIFF_PERIOD``): this year's fees
+        must be loaded. Records the period found."""
+        form, day = cert.form, cert.certificate_date
+        compared = {"form": form, "certificate_date": day.isoformat()}
+        tariff = self.config.tariff_on(form, day)
+        rows = [t for t in self.config.tariffs if t.form == form]
+        if tariff is None and rows and not all(t.by_time for t in rows):
+            periods = ", ".join(
+                f"{date_text(t.valid_from)}-{date_text(t.valid_to) if t.valid_to else ''}"
+                for t in rows
+            )
+            return Verdict(
+                Reason.TARIFF_PERIOD,
+                "tariff_period.certificate_date",
+                f"Erklæringen er dateret {date_text(day)}, men robottens takster for {form} "
+                f"gælder kun {periods}. Årets takster skal indlæses i robottens regler, eller "
+                "fakturaen behandles manuelt.",
+                {**compared, "periods": periods},
+            )
+        if tariff is None:
+            return Passed("tariff_period", compared)
+        return Passed(
+            "tariff_period",
+            {
+                **compared,
+                "valid_from": tariff.valid_from.isoformat(),
+                "valid_to": tariff.valid_to.isoformat() if tariff.valid_to else "",
+            },
+        )
+
     def _check_practice(self, invoice: Invoice) -> Verdict | Passed:
         cvr = invoice.supplier_cvr
         yder = (invoice.ydernummer or "").strip()
@@ -230,6 +298,11 @@ class MedicalCertificateRules(TableRules):
             )
             return Verdict(Reason.FORM, "form.request_form", note, compared)
         tariff = self.config.tariff_on(form, day)
+        rows = [t for t in self.config.tariffs if t.form == form]
+        if tariff is None and rows and not all(t.by_time for t in rows):
+            return Passed("form", compared)  # a fixed-fee form; its period is the next check
+        if tariff is None and rows:
+            tariff = rows[-1]  # billed by time in every period
         if tariff is not None and tariff.by_time:
             return Verdict(
                 Reason.FORM,

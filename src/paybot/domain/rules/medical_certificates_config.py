@@ -9,12 +9,15 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from paybot.domain.rules.config_types import (
+    DEFAULT_MAX_LINES,
     AccountString,
     Amount,
     ConfigIssue,
     ConfigModel,
     Cvr,
     FormName,
+    KnownPayee,
+    MaxLines,
     Period,
     Text,
     Version,
@@ -27,7 +30,7 @@ from paybot.domain.values import normalise_form
 DEFAULT_ACCOUNT = "default"
 
 
-class Practice(ConfigModel):
+class Practice(KnownPayee):
     """A doctor's practice the robot knows: CVR + ydernummer."""
 
     cvr: Cvr
@@ -74,6 +77,7 @@ class MedicalCertificatesConfig(ConfigModel):
     version: Version
     source: Text
     max_amount: Amount = Decimal("2500.00")
+    max_lines: MaxLines = DEFAULT_MAX_LINES
     practices: list[Practice]
     tariffs: list[Tariff]
     account_strings: dict[str, AccountString]

@@ -16,8 +16,13 @@ from paybot.domain.rules.common import (
     check_credit_note,
     check_currency,
     check_cvr_known,
+    check_due_not_before_issue,
     check_duplicate,
+    check_line_count,
+    check_no_cpr_in_text,
+    check_payee_known,
     check_payment_means,
+    check_supplier_name,
     date_text,
     posting_text_small,
 )
@@ -37,14 +42,19 @@ class SmallInvoiceRules(TableRules):
     _supplier_names: dict[str, str]
     checks = (
         (Reason.FORMAT, lambda r, inv, ctx: check_currency(inv)),
+        (Reason.TOO_MANY_LINES, lambda r, inv, ctx: check_line_count(inv, r.config.max_lines)),
         (Reason.CREDIT_NOTE, lambda r, inv, ctx: check_credit_note(inv)),
         (Reason.BUYER, lambda r, inv, ctx: r._check_buyer(inv)),
         (Reason.SUPPLIER, lambda r, inv, ctx: check_cvr_known(inv, r._supplier_names)),
+        (Reason.SUPPLIER_NAME, lambda r, inv, ctx: check_supplier_name(inv, r._supplier_names)),
         (Reason.DUPLICATE, lambda r, inv, ctx: check_duplicate(ctx, r.duplicate_keys(inv))),
+        (Reason.PERSONAL_DATA, lambda r, inv, ctx: check_no_cpr_in_text(inv)),
         (Reason.AMOUNT, lambda r, inv, ctx: check_amount_limit(inv, r.config.max_amount)),
         (Reason.ARITHMETIC, lambda r, inv, ctx: check_arithmetic(inv, r.config.vat_percent)),
+        (Reason.DUE_BEFORE_ISSUE, lambda r, inv, ctx: check_due_not_before_issue(inv)),
         (Reason.DUE_DATE, lambda r, inv, ctx: r._check_due_date(inv)),
         (Reason.PAYMENT_MEANS, lambda r, inv, ctx: check_payment_means(inv)),
+        (Reason.PAYEE_ACCOUNT, lambda r, inv, ctx: r._check_payee(inv)),
         (Reason.ACCOUNT_STRING, lambda r, inv, ctx: r._check_account_string(inv, ctx)),
     )
 
@@ -137,6 +147,11 @@ class SmallInvoiceRules(TableRules):
                 compared,
             )
         return Passed("due_date", compared)
+
+    def _check_payee(self, invoice: Invoice) -> Verdict | Passed:
+        supplier = self._suppliers.get(invoice.supplier_cvr)
+        name = supplier.name if supplier is not None else invoice.supplier_cvr
+        return check_payee_known(invoice, supplier, name)
 
     def _check_account_string(self, invoice: Invoice, ctx: DecisionContext) -> Verdict | Passed:
         ref = (invoice.order_reference or "").strip()

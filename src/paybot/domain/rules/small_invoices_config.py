@@ -8,11 +8,14 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from paybot.domain.rules.config_types import (
+    DEFAULT_MAX_LINES,
     AccountString,
     Amount,
     ConfigModel,
     Cvr,
     Gln,
+    KnownPayee,
+    MaxLines,
     Percent,
     Text,
     Version,
@@ -20,7 +23,7 @@ from paybot.domain.rules.config_types import (
 )
 
 
-class SmallSupplier(ConfigModel):
+class SmallSupplier(KnownPayee):
     cvr: Cvr
     name: Text
     account_string: AccountString | None = None
@@ -31,6 +34,7 @@ class SmallInvoicesConfig(ConfigModel):
     version: Version
     source: Text
     max_amount: Amount = Decimal("3000.00")
+    max_lines: MaxLines = DEFAULT_MAX_LINES
     vat_percent: Percent = Decimal(25)
     max_payment_terms_days: Annotated[int, Field(ge=0, le=365)] = 30
     buyer_glns: Annotated[list[Gln], Field(min_length=1)]
