@@ -78,6 +78,13 @@ class RunnerSettings(ConfigModel):
     """Stop the run after this many invoices in a row failed with application errors."""
     lease_seconds: Annotated[int, Field(ge=1)] = 600
     """How long a claimed invoice stays reserved to one worker."""
+    max_browser_restarts: Annotated[int, Field(ge=0, le=100)] = 3
+    """How many times a run replaces a dead or hung browser (Chromium crashed, "invalid
+    session id", a renderer that stopped answering) before it stops, naming the browser. Apart
+    from ``max_consecutive_failures``, which counts the finance system's failures."""
+    browser_restart_every: Annotated[int, Field(ge=0)] = 0
+    """Start a fresh browser (and log in again) after this many invoices per worker, to keep a
+    long run's memory flat; 0: never."""
 
 
 class MunicipalitySettings(ConfigModel):

@@ -26,7 +26,12 @@ Finance system session
   ``login`` (user; never the password) · ``logout`` · ``page_opened`` (page, url)
 Collecting
   ``collected`` (from_loebenr, rows, new: the inbox rows read and the invoices that became
-  work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder)
+  work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder) ·
+  ``leftovers_swept`` (what: browser processes or export files a killed run left, ended or
+  deleted at start-up)
+Browser
+  ``browser_restarted`` (error, restarts: a dead or hung browser replaced; or planned,
+  every: a fresh browser every ``runner.browser_restart_every`` invoices)
 Reading and deciding
   ``field_read`` (field, value; or fields: every field read on a page, ``{name: value}``;
   values masked by field name: ``cpr``, ``kontonr``, ``bank_account``, ``regnr``) ·
@@ -85,6 +90,8 @@ class Event(StrEnum):
     ITEM_LEFT = "item_left"
     COLLECTED = "collected"
     LEASES_RELEASED = "leases_released"
+    BROWSER_RESTARTED = "browser_restarted"
+    LEFTOVERS_SWEPT = "leftovers_swept"
     SCHEDULER_JOB_ADDED = "scheduler_job_added"
     SCHEDULER_JOB_REMOVED = "scheduler_job_removed"
     SCHEDULER_JOB_PAUSED = "scheduler_job_paused"

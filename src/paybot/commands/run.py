@@ -4,7 +4,9 @@
 value), takes the robot's lock (exit 4 when another run holds it), records the run in the
 history, and runs the robot's task module through robocorp-tasks in a child process that
 inherits the lock. The child's console output is shown and kept in the run folder
-(``console.log``); SIGTERM or Ctrl-C asks the run to stop between two invoices.
+(``console.log``); SIGTERM or Ctrl-C asks the run to stop between two invoices. When the child
+has ended, however it ended (killed with SIGKILL by the OOM killer, say), every browser process
+of the run that is still there is ended (see :mod:`paybot.erp.processes`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from paybot.config import (
     load_manifests,
     load_robot_config,
 )
+from paybot.erp.processes import end_processes, marker_prefix
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
 from paybot.ledger import Ledger
@@ -122,9 +125,19 @@ def cmd_run(ns: argparse.Namespace) -> int:
         sys.stdout.write(f"{cfg.name}: run {run_id} against {settings.erp.url}\n")
         sys.stdout.flush()
         returncode = _run_child(cfg, folder, env, lock.fd)
+        leftovers = end_processes(marker_prefix(settings.data_dir, cfg.name, run_id))
         outcome = Outcome.read(folder) or Outcome(
-            EXIT_FAILED, Counts(), f"the run ended without an outcome (robocorp exit {returncode})"
+            EXIT_FAILED,
+            Counts(),
+            f"the run ended without an outcome (robocorp exit {returncode}: "
+            f"{_how_it_ended(returncode)})",
         )
+        if leftovers:
+            outcome.message = "; ".join(
+                m
+                for m in (outcome.message, f"ended {leftovers} browser process(es) it left")
+                if m
+            )
         ledger.finish_run(run_id, outcome.exit_code, outcome.counts, outcome.message or None)
     finally:
         ledger.close()
@@ -171,6 +184,14 @@ def _run_child(cfg: RobotConfig, folder: Path, env: dict[str, str], lock_fd: int
         finally:
             for s, previous in old.items():
                 signal.signal(s, previous)
+
+
+def _how_it_ended(returncode: int) -> str:
+    if returncode == -signal.SIGKILL:
+        return "the robot's process was killed (SIGKILL; the kernel's OOM killer does this)"
+    if returncode < 0:
+        return f"the robot's process was ended by signal {-returncode}"
+    return "the robot's process ended before it wrote one"
 
 
 def _tee(stream: IO[str] | None, log: IO[str]) -> None:

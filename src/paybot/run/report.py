@@ -37,6 +37,11 @@ class Report:
     left_for_next_run: int = 0
     message: str = ""
     finished_at: str = ""
+    browser_restarts: int = 0
+    """Dead or hung browsers replaced during the run (see ``runner.max_browser_restarts``)."""
+    swept: list[str] = field(default_factory=list)
+    """What an earlier, killed run left and this run cleaned up at start-up (no personal
+    data): browser processes, export files with personal data."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -70,8 +75,11 @@ def markdown(report: Report) -> str:
         ),
         f"- Left for the next run: {report.left_for_next_run}",
     ]
+    if report.browser_restarts:
+        lines.append(f"- Browser restarts: {report.browser_restarts}")
     if report.message:
         lines.append(f"- Note: {mask_data(report.message)}")
+    lines += [f"- Cleaned up at start: {note}" for note in report.swept]
     by = {r: [i for i in report.items if i.result == r] for r in Result}
     paid = by[Result.PAID] + by[Result.WOULD_PAY]
     if paid:
