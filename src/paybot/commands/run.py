@@ -134,9 +134,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         )
         if leftovers:
             outcome.message = "; ".join(
-                m
-                for m in (outcome.message, f"ended {leftovers} browser process(es) it left")
-                if m
+                m for m in (outcome.message, f"ended {leftovers} browser process(es) it left") if m
             )
         ledger.finish_run(run_id, outcome.exit_code, outcome.counts, outcome.message or None)
     finally:
