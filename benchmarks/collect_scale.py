@@ -11,7 +11,7 @@ ledger (a first sync: every inbox page of the category from Løbenr 1), stops it
 reads from the audit trail:
 
 - collect phase: from the end of the preflight (the record before the first inbox page with
-  ``fra_loebenr``) to ``collected``; split into reading the pages (to the last page's
+  ``after=``) to ``collected``; split into reading the pages (to the last page's
   ``page_opened``) and the ledger's work (register upsert and a work item per new invoice);
 - time per inbox page (median; first and last tenth of the pages, as an ``OFFSET`` query
   grows with the page);
@@ -150,7 +150,7 @@ def analyse(run: RunResult) -> Collect:
     pages = [
         i
         for i, r in enumerate(run.records)
-        if r["event"] == "page_opened" and "fra_loebenr" in r.get("path", "")
+        if r["event"] == "page_opened" and "after=" in r.get("path", "")
     ]
     done = events.index("collected")
     begin = run.ts[pages[0] - 1]

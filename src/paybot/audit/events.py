@@ -25,8 +25,9 @@ Runs and preflight
 Finance system session
   ``login`` (user; never the password) · ``logout`` · ``page_opened`` (page, url)
 Collecting
-  ``collected`` (from_loebenr, rows, new: the inbox rows read and the invoices that became
-  work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder) ·
+  ``collected`` (from_loebenr, to_loebenr, pages, rows, new: the inbox rows read and the
+  invoices that became work) · ``leases_released`` (erp_ids: leases a dead run left, freed
+  by the lock holder) ·
   ``leftovers_swept`` (what: browser processes or export files a killed run left, ended or
   deleted at start-up)
 Browser

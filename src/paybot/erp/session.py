@@ -349,13 +349,10 @@ class ErpSession:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def inbox_page(self, category: str, from_loebenr: int, side: int) -> screens.ListPage:
-        """One page of the inbox category (all statuses) from Løbenr ``from_loebenr`` on."""
-        page = self.open(
-            loc.INBOX,
-            loc.SCREEN_INBOX,
-            {"kategori": category, "fra_loebenr": from_loebenr, "side": side},
-        )
+    def inbox_page(self, category: str, after: int) -> screens.ListPage:
+        """The page of the inbox category (all statuses) after Løbenr ``after``: paged by
+        Løbenr (keyset), so every page costs the same however far in it is."""
+        page = self.open(loc.INBOX, loc.SCREEN_INBOX, {"kategori": category, "after": after})
         return screens.read_list(page, loc.INBOX_TABLE_ID, loc.INBOX_ROW_CLASS)
 
     def list_all(

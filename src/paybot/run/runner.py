@@ -264,31 +264,41 @@ class Runner:
         return session, accounts, reference
 
     def collect(self, session: ErpSession) -> int:
-        """Sync the register from the inbox, page by page from the high-water mark; returns how
-        many new invoices became work. Each page is written to the ledger as it is read, so a
-        long first sync that fails late keeps what it has read and goes on from there."""
+        """Sync the register from the inbox, page by page after the collect mark (the highest
+        Løbenr of the last page committed); returns how many new invoices became work. Each
+        page is committed to the ledger with its work items and the new mark in one
+        transaction as it is read, and only one page is held in memory: a first sync of a
+        large inbox that fails at page N (or a run killed there) goes on at page N next time,
+        and memory does not grow with the inbox."""
         robot, rules = self.cfg.name, self.cfg.rules
         category = self.cfg.manifest.category.value
-        start = self.ledger.register_high_water(robot) + 1
-        rows = new = 0
-        side = 1
+        start = after = self.ledger.collect_mark(robot, category)
+        rows = new = pages = 0
         while True:
             listing = self._retry(
-                f"inbox page {side}", partial(session.inbox_page, category, start, side), session
+                f"inbox page after Løbenr {after}",
+                partial(session.inbox_page, category, after),
+                session,
             )
             entries = [parse_register_row(row) for row in listing.rows]
-            self.ledger.upsert_register(robot, [(e, rules.register_keys(e)) for e in entries])
             work = [
                 (e.erp_id, business_key(e.supplier_cvr, e.invoice_number))
                 for e in entries
                 if e.status == ErpStatus.NEW
             ]
-            self.ledger.ensure_work_many(robot, work, self.req.run_id)
-            rows, new = rows + len(entries), new + len(work)
-            if not listing.has_next:
+            after = self.ledger.record_inbox_page(
+                robot,
+                category,
+                [(e, rules.register_keys(e)) for e in entries],
+                work,
+                self.req.run_id,
+            )
+            rows, new, pages = rows + len(entries), new + len(work), pages + 1
+            if not listing.has_next or not entries:
                 break
-            side += 1
-        self.audit.event("collected", from_loebenr=start, rows=rows, new=new)
+        self.audit.event(
+            "collected", from_loebenr=start + 1, to_loebenr=after, pages=pages, rows=rows, new=new
+        )
         return new
 
     def check_invoice_screen(self, session: ErpSession) -> None:
