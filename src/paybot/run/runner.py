@@ -89,11 +89,19 @@ class RunRequest:
 BrowserFactory = Callable[[str, BrowserOptions], Browser]
 
 
+def private_tmp(data_dir: Path) -> Path:
+    """``<data_dir>/tmp``, readable by the robot's user only (0700): the browsers' profiles
+    and the export files live there."""
+    parent = data_dir / "tmp"
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    parent.chmod(0o700)
+    return parent
+
+
 def export_folder(data_dir: Path, robot: str, run_id: str) -> Path:
     """A private folder (0700) for the export files this run downloads (they hold CPR numbers
     and are deleted as soon as they are read)."""
-    parent = data_dir / "tmp"
-    parent.mkdir(parents=True, exist_ok=True)
+    parent = private_tmp(data_dir)
     folder = parent / f"exports-{robot}-{run_id}"
     folder.mkdir(mode=0o700)
     return folder
