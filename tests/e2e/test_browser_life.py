@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -159,3 +160,17 @@ def test_browsers_a_killed_run_left_are_swept_at_start_and_reported(
         assert "Cleaned up at start: ended" in report
         assert world.compare_with_truth(CATEGORY) == []
         assert all(n == 1 for n in world.payments_per_invoice().values())
+
+
+def test_an_unreachable_finance_system_is_named_a_network_failure(
+    template: Template, tmp_path: Path
+) -> None:
+    with socket.socket() as s:  # a free port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with robot_world(tmp_path, template) as world:
+        down = world.robot("run", ROBOT, env={"PAYBOT_ERP_URL": f"http://127.0.0.1:{port}"})
+        assert down.returncode == 3, down.stdout + down.stderr
+        assert "preflight failed (network)" in down.stdout
+        assert "ERR_CONNECTION_REFUSED" in down.stdout
+        assert not ours(world)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import http.client
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -77,6 +78,7 @@ _BROWSER_GONE = (
     "browser has closed",
 )
 _RENDERER_TIMEOUT = "timed out receiving message from renderer"
+_NET_ERROR = re.compile(r"(?:net::)?ERR_[A-Z_]+")
 
 
 def why(exc: BaseException) -> str:
@@ -313,8 +315,23 @@ class ErpSession:
             raise ApplicationError(
                 f"{self.current_path}: the finance system answered with an error page ({code})"
             )
+        if not page.screen:
+            self._network_error_page(page)
         raise ScreenChanged(
             f"{self.current_path}: expected the screen '{expect}', got '{page.screen or 'unknown'}'"
+        )
+
+    def _network_error_page(self, page: screens.Page) -> None:
+        """Chromium shows its own error page (``<body class="neterror">``, the address
+        ``chrome-error://``) when the finance system cannot be reached: a
+        :class:`NetworkError`, not a changed screen."""
+        if not page.doc.xpath("//body[contains(@class, 'neterror')]"):
+            return
+        codes = [str(t) for t in page.doc.xpath("//*[contains(@class, 'error-code')]//text()")]
+        code = next((c.strip() for c in codes if _NET_ERROR.search(c)), "")
+        raise NetworkError(
+            f"{self.current_path}: the finance system could not be reached "
+            f"({code or 'Chromium showed its network error page'})"
         )
 
     def open(self, path: str, expect: str, query: dict[str, object] | None = None) -> screens.Page:
