@@ -174,3 +174,29 @@ def test_an_unreachable_finance_system_is_named_a_network_failure(
         assert "preflight failed (network)" in down.stdout
         assert "ERR_CONNECTION_REFUSED" in down.stdout
         assert not ours(world)
+
+
+def test_a_renderer_that_stops_answering_is_replaced(template: Template, tmp_path: Path) -> None:
+    """SIGSTOP every renderer of the run's Chromium: the page load times out, the browser does
+    not answer a script either, so it is the browser (not the finance system) that failed."""
+    with robot_world(tmp_path, template, latency_ms=100) as world:
+        quick = {"PAYBOT_ERP_PAGE_TIMEOUT_SECONDS": "4", "PAYBOT_ERP_ELEMENT_TIMEOUT_SECONDS": "4"}
+        proc = world.popen("run", ROBOT, env=quick)
+        try:
+            wait_for(lambda: "PAID" in states(world), "a first payment")
+            renderers = [p for p in ours(world) if "--type=renderer" in " ".join(p.cmdline())]
+            assert renderers
+            for p in renderers:
+                p.suspend()
+            output, _ = proc.communicate(timeout=DEADLINE)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, output
+        assert world.compare_with_truth(CATEGORY) == []
+        assert all(n == 1 for n in world.payments_per_invoice().values())
+        report = last_report(world)
+        assert report["browser_restarts"] == 1, report
+        trail = world.audit_file.read_text("utf-8")
+        assert "stopped answering" in trail or "the browser is gone" in trail
+        wait_for(lambda: not ours(world), "the run's browsers to be gone", 10)
