@@ -294,6 +294,50 @@ def clone_inbox(db: Path, total: int) -> int:
         conn.close()
 
 
+def server_side(db: Path, users: Path, repeat: int = 5) -> list[tuple[int, float, float]]:
+    """The mock's inbox page, served in-process (Flask's test client, no browser, no network):
+    ``(page, ms by Løbenr, ms by page number)`` for the first, middle and last page of the
+    category, each the median of ``repeat`` requests, the two ways taking turns."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from mockerp.app import create_app
+    from support.web import login
+
+    conn = sqlite3.connect(db)
+    try:
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM invoices WHERE category = ? ORDER BY id", (CATEGORY,)
+            )
+        ]
+    finally:
+        conn.close()
+    pages = math.ceil(len(ids) / PAGE_ROWS)
+    client = create_app(db).test_client()
+    password = json.loads(users.read_text("utf-8"))["robot"]["password"]
+    login(client, "robot", password)
+    out = []
+    for page in sorted({1, max(1, pages // 2), pages}):
+        after = ids[(page - 1) * PAGE_ROWS - 1] if page > 1 else 0
+        keyset, offset = [], []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            client.get(f"/indbakke?kategori={CATEGORY}&after={after}")
+            keyset.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            client.get(f"/indbakke?kategori={CATEGORY}&side={page}")
+            offset.append(time.perf_counter() - began)
+        out.append((page, statistics.median(keyset) * 1000, statistics.median(offset) * 1000))
+    return out
+
+
+def report_server_side(rows: list[tuple[int, float, float]]) -> None:
+    print("the mock's inbox page, served in-process (median of 5; no browser):")
+    for page, keyset, offset in rows:
+        print(f"  page {page:5d}: by Løbenr (after=) {keyset:6.1f} ms; by page number "
+              f"(OFFSET) {offset:6.1f} ms")  # fmt: skip
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
@@ -427,6 +471,7 @@ def main() -> int:
                 failed = run_until_page(env, audit, data / "ledger.sqlite", args.fail_at_page)
             first = analyse(run_until_collected(env, audit))
             second = None if args.no_second_run else analyse(run_until_collected(env, audit))
+        report_server_side(server_side(db, users))
         if failed is not None:
             report_failure(failed, first)
         report(first, second, args.yearly)
