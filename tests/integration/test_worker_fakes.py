@@ -154,13 +154,17 @@ def cfg() -> RobotConfig:
 
 
 def make(
-    cfg: RobotConfig, tmp_path: Path, items: int, limit: int = 5
+    cfg: RobotConfig, tmp_path: Path, items: int, limit: int = 5, restart_every: int = 0
 ) -> tuple[Worker, InMemoryLedger, FakeErp]:
     ledger = InMemoryLedger(clock=lambda: dt.datetime(2026, 11, 30, 1, 30, tzinfo=dt.UTC))
     for erp_id in range(1, items + 1):
         ledger.ensure_work(ROBOT, erp_id, f"20433213:F-{erp_id}", "run-1")
     fast = cfg.settings.model_copy(
-        update={"runner": cfg.settings.runner.model_copy(update={"backoff_seconds": 0.0})}
+        update={
+            "runner": cfg.settings.runner.model_copy(
+                update={"backoff_seconds": 0.0, "browser_restart_every": restart_every}
+            )
+        }
     )
     shared = Shared(
         cfg=RobotConfig(
@@ -329,3 +333,15 @@ def test_an_unreachable_system_stops_the_run_naming_the_network(
     erp2.down = True
     worker2.run()
     assert "finance system seems to be down" in worker2.s.breaker.stop_message()
+
+
+def test_a_fresh_browser_every_n_invoices_between_two_invoices(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, _, erp = make(cfg, tmp_path, items=5, restart_every=2)
+    worker.run()
+    assert [o.result for o in worker.outcomes] == [Result.PAID] * 5
+    assert erp.browsers == 3 and erp.logins == 2, "after invoices 2 and 4, each with a login"
+    assert worker.fresh_browsers == 2
+    assert worker.s.restarts.count == 0, "planned restarts are not failures"
+    assert erp.approvals == 5
