@@ -2,7 +2,7 @@
 
 For each claimed item: reconcile an unresolved intent first (see :mod:`paybot.ledger`), read the
 invoice page once, decide with the robot's rules, record the decision, then act: record the
-intent, click, record the result. Two kinds of failure:
+intent, click, record the result. Kinds of failure:
 
 - **business** (the data is wrong or missing): the rules' ``Manual`` decision, or a refusal by
   the finance system that a person must look at. Sent to manual handling; never retried.
