@@ -1,22 +1,31 @@
 """Scale check of the robot's collect phase: a large inbox register, time and memory.
 
-    .venv/bin/python benchmarks/collect_scale.py [--invoices N] [--seed S] [--yearly Y] [--keep]
+    .venv/bin/python benchmarks/collect_scale.py [--invoices N] [--inbox M] [--fail-at-page P]
+        [--seed S] [--yearly Y] [--keep]
 
 Builds a mock with ``--invoices`` (default 2000) invoices: ``robot erp seed`` makes at most
 ``--chunk`` (default 1000) at a time (above ~1100 it stops with "could not build small invoice
 case ok-at-limit"), so further chunks are seeded with other seeds into a side folder and loaded
-with ``robot erp import``. Then runs ``robot run pay-small-invoices --dry-run`` with an empty
-ledger (a first sync: every inbox page of the category from Løbenr 1), stops it with SIGTERM
-(between two invoices, as an operator would) once the audit trail shows ``collected``, and
-reads from the audit trail:
+with ``robot erp import``. ``--inbox M`` then copies the seeded invoices' rows in SQL (new
+Løbenr, document id and invoice number) until the inbox holds M invoices: an inbox of 80,000
+in seconds, for the collect phase, which reads the inbox's list only.
+
+**A failure at page P** (``--fail-at-page``, default 5; 0: none): a first
+``robot run pay-small-invoices --dry-run`` with an empty ledger is killed (SIGKILL, the whole
+process group) once it has opened its P-th inbox page; the ledger's collect mark and the next
+run's first inbox page show where the sync resumed (page P, not page 1).
+
+Then runs ``robot run pay-small-invoices --dry-run`` (a first sync: every inbox page of the
+category after the collect mark), stops it with SIGTERM (between two invoices, as an operator
+would) once the audit trail shows ``collected``, and reads from the audit trail:
 
 - collect phase: from the end of the preflight (the record before the first inbox page with
-  ``fra_loebenr``) to ``collected``; split into reading the pages (to the last page's
+  ``after=``) to ``collected``; split into reading the pages (to the last page's
   ``page_opened``) and the ledger's work (register upsert and a work item per new invoice);
-- time per inbox page (median; first and last tenth of the pages, as an ``OFFSET`` query
-  grows with the page);
-- peak VmRSS of the robot's Python process (the robocorp child) during the collect, against
-  its size when the collect began; and of ``robot run`` itself.
+- time per inbox page, the ledger's commit of the page included (median; first and last
+  tenth of the pages: flat when paging by Løbenr; an ``OFFSET`` query grows with the page);
+- VmRSS of the robot's Python process (the robocorp child) when the collect began, at the end
+  of its first tenth of pages, at its end, and its peak; and of ``robot run`` itself.
 
 A second run shows the next, incremental collect (from the register's high-water mark). The
 numbers are extrapolated to a first full sync of ``--yearly`` (default 80,000) small invoices.
@@ -33,6 +42,7 @@ import os
 import secrets
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -41,8 +51,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from proc_rss import TreeSampler
+
+from paybot.audit.signing import new_key_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 ROBOT = "pay-small-invoices"
@@ -144,6 +157,9 @@ class Collect:
     rss_before_mb: float
     rss_peak_mb: float
     parent_peak_mb: float
+    rss_first_tenth_mb: float = 0.0
+    rss_end_mb: float = 0.0
+    first_after: int = 0
 
 
 def analyse(run: RunResult) -> Collect:
@@ -151,7 +167,7 @@ def analyse(run: RunResult) -> Collect:
     pages = [
         i
         for i, r in enumerate(run.records)
-        if r["event"] == "page_opened" and "fra_loebenr" in r.get("path", "")
+        if r["event"] == "page_opened" and "after=" in r.get("path", "")
     ]
     done = events.index("collected")
     begin = run.ts[pages[0] - 1]
@@ -165,7 +181,14 @@ def analyse(run: RunResult) -> Collect:
     )
     before = [kb[child] for t, kb in s.series if t <= begin and child in kb]
     during = [kb[child] for t, kb in s.series if begin <= t <= run.ts[done] + 0.2 and child in kb]
+    tenth_end = run.ts[pages[max(0, len(pages) // 10 - 1)]]
+    at_tenth = [kb[child] for t, kb in s.series if t <= tenth_end and child in kb]
+    at_end = [kb[child] for t, kb in s.series if t <= run.ts[done] and child in kb]
+    first_path = run.records[pages[0]]["path"]
     return Collect(
+        rss_first_tenth_mb=(at_tenth[-1] if at_tenth else 0) / 1024,
+        rss_end_mb=(at_end[-1] if at_end else 0) / 1024,
+        first_after=after_of(first_path),
         rows=int(run.records[done]["rows"]),
         new=int(run.records[done]["new"]),
         pages=len(pages),
@@ -179,6 +202,145 @@ def analyse(run: RunResult) -> Collect:
     )
 
 
+def after_of(path: str) -> int:
+    """``/indbakke?kategori=oevrige&after=1234`` → 1234."""
+    return int(parse_qs(urlsplit(path).query)["after"][0])
+
+
+@dataclass
+class Failed:
+    page: int
+    pages_seen: list[int]
+    """The ``after`` of every inbox page the killed run opened, in order."""
+    mark: int
+
+
+def run_until_page(env: dict[str, str], audit: Path, ledger: Path, page: int) -> Failed:
+    """``robot run --dry-run`` killed (SIGKILL, its whole process group: a crash, not a stop)
+    once it has opened its ``page``-th inbox page; the collect mark it left in the ledger."""
+    seen = len(audit.read_text("utf-8").splitlines()) if audit.exists() else 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paybot", "run", ROBOT, "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + COLLECT_DEADLINE_SECONDS
+    afters: list[int] = []
+    try:
+        while True:
+            lines = audit.read_text("utf-8").splitlines()[seen:] if audit.exists() else []
+            records = [json.loads(line) for line in lines]
+            afters = [
+                after_of(r["path"])
+                for r in records
+                if r["event"] == "page_opened" and "after=" in r.get("path", "")
+            ]
+            if len(afters) >= page:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            if any(r["event"] == "collected" for r in records):
+                raise ScaleCheckFailed(f"the inbox has fewer than {page} pages")
+            if proc.poll() is not None:
+                raise ScaleCheckFailed(
+                    f"the robot ended (exit {proc.returncode}) before page {page}"
+                )
+            if time.monotonic() > deadline:
+                raise ScaleCheckFailed(f"no page {page} within {COLLECT_DEADLINE_SECONDS} s")
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    conn = sqlite3.connect(ledger)
+    try:
+        row = conn.execute(
+            "SELECT last_erp_id FROM collect_marks WHERE robot = ? AND category = ?",
+            (ROBOT, CATEGORY),
+        ).fetchone()
+    finally:
+        conn.close()
+    return Failed(page=page, pages_seen=afters, mark=int(row[0]) if row else 0)
+
+
+def clone_inbox(db: Path, total: int) -> int:
+    """Copy the seeded invoices' rows (in SQL, new Løbenr, document id and invoice number)
+    until the inbox holds ``total`` invoices; returns how many it holds."""
+    conn = sqlite3.connect(db)
+    try:
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(invoices)") if r[1] != "id"]
+        base = conn.execute("SELECT MAX(id) FROM invoices").fetchone()[0]
+        have = conn.execute("SELECT COUNT(*) FROM invoices").fetchone()[0]
+        copy = 1
+        while have < total:
+            n = min(base, total - have)
+            picked = ", ".join(
+                {
+                    "document_uuid": f"document_uuid || '-k{copy}'",
+                    "invoice_number": f"invoice_number || '/k{copy}'",
+                    "raw_xml": "''",
+                }.get(c, c)
+                for c in cols
+            )
+            conn.execute(
+                f"INSERT INTO invoices ({', '.join(cols)}) SELECT {picked} FROM invoices"  # noqa: S608 - column names from the schema
+                " WHERE id <= ? ORDER BY id LIMIT ?",
+                (base, n),
+            )
+            have += n
+            copy += 1
+        conn.commit()
+        return int(conn.execute("SELECT COUNT(*) FROM invoices").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def server_side(db: Path, users: Path, repeat: int = 5) -> list[tuple[int, float, float]]:
+    """The mock's inbox page, served in-process (Flask's test client, no browser, no network):
+    ``(page, ms by Løbenr, ms by page number)`` for the first, middle and last page of the
+    category, each the median of ``repeat`` requests, the two ways taking turns."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from mockerp.app import create_app
+    from support.web import login
+
+    conn = sqlite3.connect(db)
+    try:
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM invoices WHERE category = ? ORDER BY id", (CATEGORY,)
+            )
+        ]
+    finally:
+        conn.close()
+    pages = math.ceil(len(ids) / PAGE_ROWS)
+    client = create_app(db).test_client()
+    password = json.loads(users.read_text("utf-8"))["robot"]["password"]
+    login(client, "robot", password)
+    out = []
+    for page in sorted({1, max(1, pages // 2), pages}):
+        after = ids[(page - 1) * PAGE_ROWS - 1] if page > 1 else 0
+        keyset, offset = [], []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            client.get(f"/indbakke?kategori={CATEGORY}&after={after}")
+            keyset.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            client.get(f"/indbakke?kategori={CATEGORY}&side={page}")
+            offset.append(time.perf_counter() - began)
+        out.append((page, statistics.median(keyset) * 1000, statistics.median(offset) * 1000))
+    return out
+
+
+def report_server_side(rows: list[tuple[int, float, float]]) -> None:
+    print("the mock's inbox page, served in-process (median of 5; no browser):")
+    for page, keyset, offset in rows:
+        print(f"  page {page:5d}: by Løbenr (after=) {keyset:6.1f} ms; by page number "
+              f"(OFFSET) {offset:6.1f} ms")  # fmt: skip
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
@@ -187,11 +349,28 @@ def duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.1f} s"
 
 
+def report_failure(failed: Failed, resumed: Collect) -> None:
+    pages = failed.pages_seen
+    committed = sum(1 for a in pages[1:] if a <= failed.mark) + (failed.mark > pages[-1])
+    if resumed.first_after in pages:
+        at = pages.index(resumed.first_after) + 1
+        where = f"page {at} of the killed run (after Løbenr {resumed.first_after})"
+    else:
+        at = len(pages) + 1
+        where = f"the page after the killed run's last (after Løbenr {resumed.first_after})"
+    verdict = "resumed where it failed" if at in (failed.page, failed.page + 1) else "NOT resumed"
+    print(
+        f"failure at page {failed.page}: the run was killed (SIGKILL) with {committed} page(s) "
+        f"committed, collect mark Løbenr {failed.mark}; the next run's first inbox page was "
+        f"{where}: {verdict} (not page 1)"
+    )
+
+
 def report(first: Collect, second: Collect | None, yearly: int) -> None:
     tenth = max(1, first.pages // 10)
     print(
-        f"first sync (empty ledger): {first.rows} inbox rows of '{CATEGORY}' ({first.new} new) "
-        f"in {first.pages} pages of {PAGE_ROWS}"
+        f"first sync (after the collect mark {first.first_after}): {first.rows} inbox rows of "
+        f"'{CATEGORY}' ({first.new} new) in {first.pages} pages of {PAGE_ROWS}"
     )
     print(f"  collect phase:            {first.seconds:6.1f} s")
     print(
@@ -207,9 +386,11 @@ def report(first: Collect, second: Collect | None, yearly: int) -> None:
     )
     grew = first.rss_peak_mb - first.rss_before_mb
     print(
-        f"  robot's Python process:   {first.rss_before_mb:.0f} MB when the collect began, peak "
-        f"{first.rss_peak_mb:.0f} MB during it (+{grew:.0f} MB, "
-        f"{grew * 1024 / max(first.rows, 1):.1f} kB per row)"
+        f"  robot's Python process:   {first.rss_before_mb:.0f} MB when the collect began, "
+        f"{first.rss_first_tenth_mb:.0f} MB after its first tenth of pages, "
+        f"{first.rss_end_mb:.0f} MB at its end; peak {first.rss_peak_mb:.0f} MB "
+        f"(+{grew:.0f} MB in all; +{first.rss_end_mb - first.rss_first_tenth_mb:.0f} MB "
+        "from the first tenth to the end)"
     )
     print(f"  'robot run' (the parent, waiting): peak {first.parent_peak_mb:.0f} MB")
     if second is not None:
@@ -226,18 +407,18 @@ def report(first: Collect, second: Collect | None, yearly: int) -> None:
     print(f"\nextrapolated to a first full sync of {yearly:,} small invoices ({pages:,} pages):")
     print(f"  reading the pages at {ms(per_page)} a page: {duration(per_page * pages)}")
     print(
-        f"  (late pages took {late / early:.2f}× the early ones here; a page of an inbox paged "
-        f"by OFFSET costs more the further in it is, which {first.pages} pages cannot show)"
-    )
-    print(f"  ledger: {duration(ledger)} (every row new; rows already handled cost less)")
-    print(
-        f"  memory: +{memory:,.0f} MB in the robot's Python process (every row is kept until "
-        f"the register is written), {first.rss_before_mb + memory:,.0f} MB in all"
+        f"  (late pages took {late / early:.2f}× the early ones here: the inbox is paged by "
+        "Løbenr, a keyset query that costs the same on every page)"
     )
     print(
-        "  (one run pays this once: later runs read from the register's high-water mark; a "
-        "run that fails before 'collected' pays it again)"
+        f"  ledger: committed page by page (included above); after the last page "
+        f"{duration(ledger)} more"
     )
+    print(
+        f"  memory: one page at a time; this run's growth, +{grew:.0f} MB peak, does not scale "
+        f"with the inbox (linear extrapolation would say +{memory:,.0f} MB)"
+    )
+    print("  (a run that fails at page N leaves a collect mark: the next run goes on at page N)")
 
 
 def main() -> int:
@@ -248,6 +429,12 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=1000, help="invoices per seed run (1000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--yearly", type=int, default=80_000, help="small invoices a year")
+    parser.add_argument(
+        "--inbox", type=int, default=0, help="copy rows in SQL up to this many invoices (0: no)"
+    )
+    parser.add_argument(
+        "--fail-at-page", type=int, default=5, help="kill a first run at this page (0: no)"
+    )
     parser.add_argument("--no-second-run", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
@@ -263,6 +450,9 @@ def main() -> int:
             f"mock with {args.invoices} invoices (seed {args.seed}, chunks of {args.chunk}) "
             f"built in {time.monotonic() - began:.1f} s"
         )
+        if args.inbox > args.invoices:
+            held = clone_inbox(db, args.inbox)
+            print(f"inbox copied up to {held} invoices in SQL")
         data = work / "data"
         data.mkdir()
         vault = data / "vault.json"
@@ -284,10 +474,17 @@ def main() -> int:
                 "PAYBOT_DATA_DIR": str(data),
                 "PAYBOT_OUTPUT_DIR": str(work / "output"),
                 "PAYBOT_VAULT_FILE": str(vault),
+                "PAYBOT_AUDIT_SIGNING_KEY": new_key_pair()[0],  # signed, as in production
             }
             audit = data / "audit" / "audit.jsonl"
+            failed = None
+            if args.fail_at_page:
+                failed = run_until_page(env, audit, data / "ledger.sqlite", args.fail_at_page)
             first = analyse(run_until_collected(env, audit))
             second = None if args.no_second_run else analyse(run_until_collected(env, audit))
+        report_server_side(server_side(db, users))
+        if failed is not None:
+            report_failure(failed, first)
         report(first, second, args.yearly)
         print(f"(scale check took {(time.monotonic() - began) / 60:.1f} min)")
     except ScaleCheckFailed as exc:

@@ -106,6 +106,7 @@ CREATE TABLE IF NOT EXISTS invoices (
     manual_at TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_invoices_category_status ON invoices(category, status, id);
+CREATE INDEX IF NOT EXISTS ix_invoices_category_id ON invoices(category, id);
 
 CREATE TABLE IF NOT EXISTS invoice_lines (
     invoice_id INTEGER NOT NULL REFERENCES invoices(id) ON DELETE CASCADE,

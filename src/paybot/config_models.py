@@ -98,6 +98,15 @@ class RunnerSettings(ConfigModel):
     max_nights: Annotated[int, Field(ge=1, le=100)] = 3
     """After this many runs (nights) in which an invoice failed with application errors, it is
     handed to a person (reason ``MANUAL_REPEATED_FAILURES``) instead of being tried again."""
+    max_browser_restarts: Annotated[int, Field(ge=0, le=100)] = 3
+    """How many times a run replaces a dead or hung browser (Chromium crashed, "invalid
+    session id", a renderer that stopped answering) before it stops, naming the browser. Apart
+    from ``max_consecutive_failures``, which counts the finance system's failures."""
+    browser_restart_every: Annotated[int, Field(ge=0)] = 200
+    """Start a fresh browser (and log in again) after this many invoices per worker, to keep a
+    long run's memory flat; 0: never. One browser's process tree grew by about 94 MB per 1,000
+    invoices (benchmarks/long_run.py, 2026-11-30); with a fresh one every 200 its highest level
+    over 1,000 invoices was +43 MB, however long the run, for one new login per 200 invoices."""
 
 
 class MunicipalitySettings(ConfigModel):

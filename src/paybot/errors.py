@@ -41,6 +41,28 @@ class ApplicationError(PaybotError):
     """The finance system or the browser failed; worth a retry."""
 
 
+class BrowserFailed(ApplicationError):
+    """The browser itself failed: Chromium or chromedriver crashed or was killed ("invalid
+    session id", "chrome not reachable", a crashed tab) or stopped answering (a hung renderer).
+    The run replaces the browser with a new one and logs in again; the finance system is not to
+    blame."""
+
+
+class NetworkError(ApplicationError):
+    """The finance system could not be reached at all (connection refused, no route, a name
+    that does not resolve: Chromium's ``net::ERR_…``)."""
+
+
+def what_failed(exc: BaseException) -> str:
+    """``browser``, ``network`` or ``finance system``: the words a stop message uses to name
+    what failed."""
+    if isinstance(exc, BrowserFailed):
+        return "browser"
+    if isinstance(exc, NetworkError):
+        return "network"
+    return "finance system"
+
+
 class SessionExpired(ApplicationError):
     """The finance system sent us back to its login page."""
 

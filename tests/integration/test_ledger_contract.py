@@ -469,6 +469,23 @@ def test_register_high_water_and_entries(ledger: LedgerPort) -> None:
     assert updated is not None and updated.status is ErpStatus.PAID
 
 
+def test_an_inbox_page_is_committed_with_its_work_and_the_collect_mark(
+    ledger: LedgerPort,
+) -> None:
+    assert ledger.collect_mark(ROBOT, "oevrige") == 0
+    page = [(entry(3, "F-3"), ["cvr+nr:20433213:F-3"]), (entry(7, "F-7", ErpStatus.PAID), [])]
+    mark = ledger.record_inbox_page(ROBOT, "oevrige", page, [(3, "20433213:F-3")], RUN)
+    assert mark == 7 and ledger.collect_mark(ROBOT, "oevrige") == 7
+    assert [i.erp_id for i in ledger.items(ROBOT)] == [3]
+    assert ledger.register_entry(ROBOT, 7) is not None
+    # Repeating a page (a retry) changes nothing; an empty page keeps the mark.
+    assert ledger.record_inbox_page(ROBOT, "oevrige", page, [(3, "20433213:F-3")], RUN) == 7
+    assert ledger.record_inbox_page(ROBOT, "oevrige", [], [], RUN) == 7
+    assert len(ledger.items(ROBOT)) == 1
+    assert ledger.collect_mark(ROBOT, "tolk") == 7, "no mark yet: the register's high water"
+    assert ledger.collect_mark("other", "oevrige") == 0
+
+
 def test_earlier_document_by_shared_key(ledger: LedgerPort) -> None:
     key = "cvr+nr:20433213:F-5"
     ledger.upsert_register(

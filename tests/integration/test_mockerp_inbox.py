@@ -127,6 +127,24 @@ def test_next_link_keeps_the_filters(world: World) -> None:
     assert parse_qs(urlsplit(href).query) == {"status": ["ny"], "side": ["2"]}
 
 
+def test_paging_by_loebenr_follows_the_last_loebenr_shown(world: World) -> None:
+    """Keyset paging (``after=<løbenr>``), as the robot pages: every row once, in order, each
+    Næste link carrying the last Løbenr of its page."""
+    client = world.client("robot")
+    expected = [i for i in range(1, 61) if (i - 1) % 3 == 0 and i > 4]
+    page, rows = _rows(client, "kategori=oevrige&after=4")
+    assert [int(r["loebenr"]) for r in rows] == expected
+    assert not page.has("naeste-side")
+    assert page.text("side-info") == "Efter løbenr. 4"
+    page, rows = _rows(client, "after=0")
+    assert [int(r["loebenr"]) for r in rows] == list(range(1, 26))
+    href = page.doc.get_element_by_id("naeste-side").get("href")
+    assert parse_qs(urlsplit(href).query) == {"after": ["25"]}
+    assert [int(r["loebenr"]) for r in _all_rows(client, "after=0")] == list(range(1, 61))
+    _, rows = _rows(client, "after=60")
+    assert rows == []
+
+
 def test_filter_form_shows_the_chosen_values(world: World) -> None:
     client = world.client("robot")
     page, _ = _rows(client, "kategori=tolk&status=betalt")
@@ -142,7 +160,9 @@ def test_empty_result_has_one_page_and_no_rows(world: World) -> None:
     assert page.text("side-info") == "Side 1 af 1"
 
 
-@pytest.mark.parametrize("query", ["kategori=alt", "status=x", "side=0", "fra_loebenr=abc"])
+@pytest.mark.parametrize(
+    "query", ["kategori=alt", "status=x", "side=0", "fra_loebenr=abc", "after=-1"]
+)
 def test_bad_query_values_are_named(world: World, query: str) -> None:
     client = world.client("robot")
     response = client.get(f"/indbakke?{query}")

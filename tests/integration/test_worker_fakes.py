@@ -18,7 +18,7 @@ from paybot.config import RobotConfig, load_robot_config
 from paybot.domain.models import RawInvoice, RawLine
 from paybot.domain.rules import SmallInvoiceRules
 from paybot.erp.reference import ReferenceData
-from paybot.errors import ApplicationError
+from paybot.errors import ApplicationError, BrowserFailed, NetworkError
 from paybot.ledger import InMemoryLedger, State
 from paybot.run.ordering import KeyOrder
 from paybot.run.worker import CircuitBreaker, Result, Shared, Worker
@@ -97,10 +97,24 @@ class FakeErp:
         self.logins = 0
         self.broken: set[int] = set()  # invoices whose page always fails (HTTP 500)
         self.manual: dict[int, tuple[str, str]] = {}  # erp_id -> (reason, note)
+        self.network_down = False
+        self.browser_dead = False
+        self.browser_dies_always = False
+        self.crash_after_click: set[int] = set()  # the browser dies after approving these
+        self.browsers = 1
 
     def _up(self) -> None:
+        if self.browser_dead:
+            raise BrowserFailed("invalid session id (the browser is gone)")
+        if self.network_down:
+            raise NetworkError("net::ERR_CONNECTION_REFUSED")
         if self.down:
             raise ApplicationError("the finance system answered with an error page (500)")
+
+    def restart_browser(self) -> None:
+        self.browsers += 1
+        self.page = None
+        self.browser_dead = self.browser_dies_always
 
     def login(self) -> None:
         self._up()
@@ -121,6 +135,10 @@ class FakeErp:
         voucher = f"B-2026-{len(self.payments) + 1:06d}"
         self.payments[erp_id] = (voucher, self.username)
         self.status[erp_id] = "Betalt"
+        if erp_id in self.crash_after_click:
+            self.crash_after_click.discard(erp_id)
+            self.browser_dead = True
+            raise BrowserFailed("chrome not reachable (the browser is gone)")
         return voucher
 
     def send_to_manual(self, erp_id: int, *, reason: str, note: str) -> None:
@@ -145,13 +163,17 @@ def cfg() -> RobotConfig:
 
 
 def make(
-    cfg: RobotConfig, tmp_path: Path, items: int, limit: int = 5
+    cfg: RobotConfig, tmp_path: Path, items: int, limit: int = 5, restart_every: int = 0
 ) -> tuple[Worker, InMemoryLedger, FakeErp]:
     ledger = InMemoryLedger(clock=lambda: dt.datetime(2026, 11, 30, 1, 30, tzinfo=dt.UTC))
     for erp_id in range(1, items + 1):
         ledger.ensure_work(ROBOT, erp_id, f"20433213:F-{erp_id}", "run-1")
     fast = cfg.settings.model_copy(
-        update={"runner": cfg.settings.runner.model_copy(update={"backoff_seconds": 0.0})}
+        update={
+            "runner": cfg.settings.runner.model_copy(
+                update={"backoff_seconds": 0.0, "browser_restart_every": restart_every}
+            )
+        }
     )
     shared = Shared(
         cfg=RobotConfig(
@@ -359,3 +381,59 @@ def test_after_max_nights_of_failures_a_person_takes_the_invoice(
     last.run()
     assert [(o.erp_id, o.result) for o in last.outcomes] == [(1, Result.MANUAL)]
     assert erp.manual[1][0] == "MANUAL_REPEATED_FAILURES" and erp.approvals == 1
+
+
+def test_a_browser_that_dies_after_the_click_is_replaced_and_the_payment_reconciled(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, ledger, erp = make(cfg, tmp_path, items=3)
+    erp.crash_after_click = {2}
+    worker.run()
+    assert [o.result for o in worker.outcomes] == [Result.PAID] * 3
+    assert erp.approvals == 3, "the invoice whose answer was lost is looked up, not paid again"
+    assert erp.browsers == 2 and worker.s.restarts.count == 1
+    assert not worker.s.breaker.tripped.is_set()
+    assert {i.attempts for i in ledger.items(ROBOT)} == {0}, "a browser crash costs no attempt"
+    assert {i.state for i in ledger.items(ROBOT)} == {State.PAID}
+
+
+def test_a_browser_that_keeps_dying_stops_the_run_naming_the_browser(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, ledger, erp = make(cfg, tmp_path, items=5)
+    erp.browser_dead = erp.browser_dies_always = True
+    worker.run()
+    limit = cfg.settings.runner.max_browser_restarts
+    assert worker.s.restarts.tripped.is_set() and worker.s.restarts.count == limit
+    assert not worker.s.breaker.tripped.is_set(), "the finance system is not to blame"
+    assert len(worker.outcomes) == 1 and worker.outcomes[0].result == Result.FAILED
+    assert "browser" in worker.s.restarts.stop_message()
+    assert "finance system seems" not in worker.s.restarts.stop_message()
+    assert erp.approvals == 0
+    assert {i.state for i in ledger.items(ROBOT)} == {State.PENDING}
+
+
+def test_an_unreachable_system_stops_the_run_naming_the_network(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, _, erp = make(cfg, tmp_path, items=10, limit=4)
+    erp.network_down = True
+    worker.run()
+    assert worker.s.breaker.tripped.is_set()
+    assert "network" in worker.s.breaker.stop_message()
+    worker2, _, erp2 = make(cfg, tmp_path, items=10, limit=4)
+    erp2.down = True
+    worker2.run()
+    assert "finance system seems to be down" in worker2.s.breaker.stop_message()
+
+
+def test_a_fresh_browser_every_n_invoices_between_two_invoices(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    worker, _, erp = make(cfg, tmp_path, items=5, restart_every=2)
+    worker.run()
+    assert [o.result for o in worker.outcomes] == [Result.PAID] * 5
+    assert erp.browsers == 3 and erp.logins == 2, "after invoices 2 and 4, each with a login"
+    assert worker.fresh_browsers == 2
+    assert worker.s.restarts.count == 0, "planned restarts are not failures"
+    assert erp.approvals == 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from paybot.run.runner import export_folder
+from paybot.run.runner import export_folder, sweep_leftovers
 
 
 def test_a_killed_runs_exports_are_removed_but_other_robots_are_left_alone(tmp_path: Path) -> None:
@@ -13,9 +13,11 @@ def test_a_killed_runs_exports_are_removed_but_other_robots_are_left_alone(tmp_p
     (left / "rekvisitioner.xlsx").write_bytes(b"CPR numbers")
     other = export_folder(tmp_path, "pay-interpreter-invoices", "run-9")
 
+    notes = sweep_leftovers(tmp_path, "pay-medical-certificates")  # at the next run's start
     fresh = export_folder(tmp_path, "pay-medical-certificates", "run-2")
 
     assert not left.exists()
+    assert any("deleted 1 export file(s) with personal data" in n for n in notes)
     assert other.exists(), "another robot may be running: its folder stays"
     assert fresh.is_dir() and stat.S_IMODE(fresh.stat().st_mode) == 0o700
 

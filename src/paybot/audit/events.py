@@ -25,10 +25,15 @@ Runs and preflight
 Finance system session
   ``login`` (user; never the password) · ``logout`` · ``page_opened`` (page, url)
 Collecting
-  ``collected`` (from_loebenr, rows, new: the inbox rows read and the invoices that became
-  work) · ``leases_released`` (erp_ids: leases a dead run left, freed by the lock holder) ·
-  ``duplicate_keys_upgraded`` (count, to: unsalted certificate keys an older paybot stored,
-  converted to keyed hashes at run start)
+  ``collected`` (from_loebenr, to_loebenr, pages, rows, new: the inbox rows read and the
+  invoices that became work) · ``leases_released`` (erp_ids: leases a dead run left, freed
+  by the lock holder) · ``duplicate_keys_upgraded`` (count, to: unsalted certificate keys an
+  older paybot stored, converted to keyed hashes at run start) ·
+  ``leftovers_swept`` (what: browser processes or export files a killed run left, ended or
+  deleted at start-up)
+Browser
+  ``browser_restarted`` (error, restarts: a dead or hung browser replaced; or planned,
+  every: a fresh browser every ``runner.browser_restart_every`` invoices)
 Reading and deciding
   ``field_read`` (field, value; or fields: every field read on a page, ``{name: value}``;
   values masked by field name: ``cpr``, ``kontonr``, ``bank_account``, ``regnr``) ·
@@ -100,6 +105,8 @@ class Event(StrEnum):
     COLLECTED = "collected"
     LEASES_RELEASED = "leases_released"
     DUPLICATE_KEYS_UPGRADED = "duplicate_keys_upgraded"
+    BROWSER_RESTARTED = "browser_restarted"
+    LEFTOVERS_SWEPT = "leftovers_swept"
     SCHEDULER_JOB_ADDED = "scheduler_job_added"
     SCHEDULER_JOB_REMOVED = "scheduler_job_removed"
     SCHEDULER_JOB_PAUSED = "scheduler_job_paused"

@@ -11,6 +11,8 @@ between two invoices. With ``PAYBOT_LOG_FORMAT=json`` (see :mod:`paybot.logs`) e
 A run that ends with exit 1 or 3 is an expected outcome, not a crash: the traceback robocorp
 prints for it is left out, and the output ends with a sentence saying what happened and where
 the report is.
+When the child has ended, however it ended (killed with SIGKILL by the OOM killer, say), every
+browser process of the run that is still there is ended (see :mod:`paybot.erp.processes`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from paybot.config import (
     load_manifests,
     load_robot_config,
 )
+from paybot.erp.processes import end_processes, marker_prefix
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
 from paybot.ledger import Ledger
@@ -146,9 +149,17 @@ def cmd_run(ns: argparse.Namespace) -> int:
         ids = {"run_id": run_id, "robot": cfg.name}
         _out(f"{cfg.name}: run {run_id} against {settings.erp.url}", **ids)
         returncode = _run_child(cfg, folder, env, lock.fd, ids)
+        leftovers = end_processes(marker_prefix(settings.data_dir, cfg.name, run_id))
         outcome = Outcome.read(folder) or Outcome(
-            EXIT_FAILED, Counts(), f"the run ended without an outcome (robocorp exit {returncode})"
+            EXIT_FAILED,
+            Counts(),
+            f"the run ended without an outcome (robocorp exit {returncode}: "
+            f"{_how_it_ended(returncode)})",
         )
+        if leftovers:
+            outcome.message = "; ".join(
+                m for m in (outcome.message, f"ended {leftovers} browser process(es) it left") if m
+            )
         ledger.finish_run(run_id, outcome.exit_code, outcome.counts, outcome.message or None)
     finally:
         ledger.close()
@@ -198,6 +209,14 @@ def _run_child(
         finally:
             for s, previous in old.items():
                 signal.signal(s, previous)
+
+
+def _how_it_ended(returncode: int) -> str:
+    if returncode == -signal.SIGKILL:
+        return "the robot's process was killed (SIGKILL; the kernel's OOM killer does this)"
+    if returncode < 0:
+        return f"the robot's process was ended by signal {-returncode}"
+    return "the robot's process ended before it wrote one"
 
 
 TRACEBACK_HEADER = "Full Traceback (running "

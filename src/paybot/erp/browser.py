@@ -8,6 +8,8 @@ Nothing is downloaded at run time: the browser and its driver are the Debian pac
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,8 @@ from selenium.webdriver import ChromeOptions
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from paybot.errors import ApplicationError
+from paybot.erp.processes import ENV_MARKER, USER_DATA_DIR, die_with_parent, end_processes
+from paybot.errors import BrowserFailed
 
 # Chromium's own background traffic is refused on a closed network, many connections at a
 # time; these switches keep it quiet and the start fast.
@@ -43,6 +46,9 @@ class BrowserOptions:
     headless: bool = True
     download_dir: Path | None = None
     page_load_timeout: float = 30.0
+    profile_dir: Path | None = None
+    """Chromium's profile folder and the marker of the browser's processes; ``None``: a
+    temporary profile chromedriver chooses, and no marker."""
 
 
 @dataclass
@@ -51,11 +57,23 @@ class Browser:
 
     lib: Selenium
     driver: WebDriver
+    profile_dir: Path | None = None
 
     def close(self) -> None:
-        # Closing a browser that is already gone is fine.
+        """Quit the browser, end whatever of it is left, delete its profile. Closing a
+        browser that is already gone is fine."""
         with contextlib.suppress(Exception):
             self.lib.close_all_browsers()
+        self.kill()
+
+    def kill(self) -> int:
+        """End every process of the browser at once (no goodbye to a browser that may hang)
+        and delete its profile; returns how many processes were ended. Safe to repeat."""
+        if self.profile_dir is None:
+            return 0
+        ended = end_processes(str(self.profile_dir))
+        shutil.rmtree(self.profile_dir, ignore_errors=True)
+        return ended
 
 
 def chrome_options(opts: BrowserOptions) -> ChromeOptions:
@@ -63,6 +81,8 @@ def chrome_options(opts: BrowserOptions) -> ChromeOptions:
     options.binary_location = str(opts.chromium)
     if opts.headless:
         options.add_argument("--headless=new")
+    if opts.profile_dir is not None:
+        options.add_argument(f"{USER_DATA_DIR}{opts.profile_dir}")
     for arg in QUIET_CHROMIUM:
         options.add_argument(arg)
     if opts.download_dir is not None:
@@ -78,25 +98,37 @@ def chrome_options(opts: BrowserOptions) -> ChromeOptions:
     return options
 
 
+def driver_service(opts: BrowserOptions) -> Service:
+    """chromedriver, given explicitly (as a Service: ``executable_path`` does the same but is
+    deprecated): nothing is looked up or downloaded. With a profile folder it is marked, in a
+    session of its own, and dies with the thread that starts it."""
+    if opts.profile_dir is None:
+        return Service(executable_path=str(opts.chromedriver))
+    return Service(
+        executable_path=str(opts.chromedriver),
+        env=os.environ | {ENV_MARKER: str(opts.profile_dir)},
+        popen_kw={"preexec_fn": die_with_parent(), "start_new_session": True},
+    )
+
+
 def open_browser(url: str, opts: BrowserOptions) -> Browser:
-    """Open ``url`` in a new Chromium; raises :class:`ApplicationError` naming the paths."""
+    """Open ``url`` in a new Chromium; raises :class:`BrowserFailed` naming the paths."""
     for path in (opts.chromium, opts.chromedriver):
         if not path.exists():
-            raise ApplicationError(
+            raise BrowserFailed(
                 f"{path} not found: install the Debian packages chromium and chromium-driver"
             )
+    if opts.profile_dir is not None:
+        opts.profile_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     lib = Selenium(auto_close=False, run_on_failure="Nothing")
     try:
         lib.open_browser(
-            url,
-            browser="chrome",
-            options=chrome_options(opts),
-            # The driver given explicitly (as a Service: ``executable_path`` does the same but
-            # is deprecated): nothing is looked up or downloaded.
-            service=Service(executable_path=str(opts.chromedriver)),
+            url, browser="chrome", options=chrome_options(opts), service=driver_service(opts)
         )
     except Exception as exc:
-        raise ApplicationError(
+        if opts.profile_dir is not None:
+            end_processes(str(opts.profile_dir))
+        raise BrowserFailed(
             f"could not start {opts.chromium} with {opts.chromedriver}: {exc}"
         ) from exc
     driver: WebDriver = lib.driver
@@ -107,4 +139,4 @@ def open_browser(url: str, opts: BrowserOptions) -> Browser:
             "Page.setDownloadBehavior",
             {"behavior": "allow", "downloadPath": str(opts.download_dir)},
         )
-    return Browser(lib=lib, driver=driver)
+    return Browser(lib=lib, driver=driver, profile_dir=opts.profile_dir)

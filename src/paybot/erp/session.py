@@ -14,14 +14,23 @@ Failures are sorted here: the login page instead of the expected one is
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import http.client
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from selenium.common.exceptions import TimeoutException, WebDriverException
+import urllib3.exceptions
+from selenium.common.exceptions import (
+    InvalidSessionIdException,
+    NoSuchWindowException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -30,9 +39,53 @@ from paybot.domain.models import RawInvoice
 from paybot.erp import locators as loc
 from paybot.erp import screens
 from paybot.erp.browser import Browser
-from paybot.errors import ApplicationError, BusinessError, ScreenChanged, SessionExpired
+from paybot.errors import (
+    ApplicationError,
+    BrowserFailed,
+    BusinessError,
+    NetworkError,
+    ScreenChanged,
+    SessionExpired,
+)
 
 POLL_SECONDS = 0.02
+PROBE_SECONDS = 5.0
+"""How long a browser that timed out gets to answer ``return 1`` before it counts as hung."""
+SCRIPT_TIMEOUT_SECONDS = 30.0
+
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    WebDriverException,
+    urllib3.exceptions.HTTPError,  # chromedriver is gone or does not answer
+    http.client.HTTPException,
+    OSError,
+)
+"""What a call through the WebDriver raises when the page, the browser or the driver fails."""
+
+# chromedriver's words for a browser that crashed, was killed or lost its tab.
+_BROWSER_GONE = (
+    "invalid session id",
+    "chrome not reachable",
+    "disconnected",
+    "session deleted",
+    "tab crashed",
+    "target crashed",
+    "page crash",
+    "no such window",
+    "target window already closed",
+    "unable to receive message from renderer",
+    "cannot connect to chrome",
+    "not connected to devtools",
+    "browser has closed",
+)
+_RENDERER_TIMEOUT = "timed out receiving message from renderer"
+_NET_ERROR = re.compile(r"(?:net::)?ERR_[A-Z_]+")
+
+
+def why(exc: BaseException) -> str:
+    """The driver's message without Selenium's stack trace."""
+    if isinstance(exc, WebDriverException):
+        return (exc.msg or type(exc).__name__).splitlines()[0]
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 class AuditSink(Protocol):
@@ -110,9 +163,11 @@ class ErpSession:
         audit: AuditSink,
         *,
         timeout: float = 15.0,
+        reopen: Callable[[], Browser] | None = None,
     ) -> None:
         self.browser = browser
         self.driver = browser.driver
+        self.reopen = reopen
         self.base_url = base_url.rstrip("/")
         self.username = username
         self._password = password
@@ -120,6 +175,53 @@ class ErpSession:
         self.timeout = timeout
         self.page: screens.Page | None = None
         self.current_path = ""
+
+    # --- the browser itself -----------------------------------------------------------------
+
+    def _answers(self) -> bool:
+        """Whether the browser still runs a script: after a timeout, tells a hung renderer
+        (no answer within :data:`PROBE_SECONDS`) from a slow finance system."""
+        try:
+            self.driver.set_script_timeout(PROBE_SECONDS)
+            self.driver.execute_script("return 1")
+        except DRIVER_ERRORS:
+            return False
+        finally:
+            with contextlib.suppress(*DRIVER_ERRORS):
+                self.driver.set_script_timeout(SCRIPT_TIMEOUT_SECONDS)
+        return True
+
+    def _failed(self, exc: BaseException, what: str) -> ApplicationError:
+        """The error for a failed WebDriver call: :class:`BrowserFailed` when the browser or
+        chromedriver is dead or hung, :class:`NetworkError` when the finance system could not
+        be reached, else an :class:`ApplicationError` of the finance system's page."""
+        text = why(exc)
+        lowered = text.lower()
+        message = f"{self.current_path}: {what}: {text}"
+        if not isinstance(exc, WebDriverException) or isinstance(
+            exc, InvalidSessionIdException | NoSuchWindowException
+        ):
+            return BrowserFailed(f"{message} (the browser is gone)")
+        if any(words in lowered for words in _BROWSER_GONE):
+            return BrowserFailed(f"{message} (the browser is gone)")
+        if "net::err_" in lowered:
+            return NetworkError(f"{message} (the finance system could not be reached)")
+        if _RENDERER_TIMEOUT in lowered and not self._answers():
+            return BrowserFailed(f"{message} (the browser stopped answering)")
+        return ApplicationError(message)
+
+    def restart_browser(self) -> None:
+        """Replace a dead or hung browser with a new one: its processes are ended first (no
+        goodbye to a browser that may hang). The new one is not logged in yet: the caller logs
+        in. Raises :class:`BrowserFailed` when there is no way to open one."""
+        if self.reopen is None:
+            raise BrowserFailed("the browser failed and this session cannot open a new one")
+        self.browser.kill()
+        self.browser.close()  # an unmarked browser: ask chromedriver to end it
+        self.page = None
+        self.current_path = ""
+        self.browser = self.reopen()
+        self.driver = self.browser.driver
 
     # --- navigation ------------------------------------------------------------------------
 
@@ -130,46 +232,40 @@ class ErpSession:
     def _read(self) -> screens.Page:
         try:
             html = self.driver.page_source
-        except WebDriverException as exc:
-            raise ApplicationError(
-                f"{self.current_path}: the browser did not answer: {exc.msg}"
-            ) from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, "the page could not be read") from exc
         return screens.read_page(html)
 
     def _wait(self, condition: Callable[[Any], object], what: str) -> None:
         try:
             WebDriverWait(self.driver, self.timeout, poll_frequency=POLL_SECONDS).until(condition)
         except TimeoutException as exc:
+            if exc.msg:  # the driver's own timeout, not the wait's
+                raise self._failed(exc, f"while waiting for {what}") from exc
             raise ApplicationError(
                 f"{self.current_path}: waited {self.timeout:g} s for {what}"
             ) from exc
-        except WebDriverException as exc:
-            raise ApplicationError(
-                f"{self.current_path}: the browser failed while waiting for {what}: {exc.msg}"
-            ) from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, f"while waiting for {what}") from exc
 
     def _body(self) -> WebElement:
         try:
             return self.driver.find_element("tag name", "body")
-        except WebDriverException as exc:
-            raise ApplicationError(f"{self.current_path}: page has no body: {exc.msg}") from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, "page has no body") from exc
 
     def _element(self, element_id: str) -> WebElement:
         try:
             return self.driver.find_element(By.ID, element_id)
-        except WebDriverException as exc:
-            raise ApplicationError(
-                f"{self.current_path}: no element #{element_id}: {exc.msg}"
-            ) from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, f"no element #{element_id}") from exc
 
     def _click(self, element_id: str) -> None:
         element = self._element(element_id)
         try:
             element.click()
-        except WebDriverException as exc:
-            raise ApplicationError(
-                f"{self.current_path}: could not click #{element_id}: {exc.msg}"
-            ) from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, f"could not click #{element_id}") from exc
 
     def _fill(self, element_id: str, value: str) -> None:
         """Clear a text field and type into it, through the WebDriver that rpaframework opened.
@@ -182,10 +278,8 @@ class ErpSession:
         try:
             element.clear()
             element.send_keys(value)
-        except WebDriverException as exc:
-            raise ApplicationError(
-                f"{self.current_path}: could not type into #{element_id}: {exc.msg}"
-            ) from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, f"could not type into #{element_id}") from exc
 
     def _click_and_wait(self, element_id: str, what: str) -> screens.Page:
         """Click, then wait until the old page is gone and the new one has loaded."""
@@ -221,8 +315,23 @@ class ErpSession:
             raise ApplicationError(
                 f"{self.current_path}: the finance system answered with an error page ({code})"
             )
+        if not page.screen:
+            self._network_error_page(page)
         raise ScreenChanged(
             f"{self.current_path}: expected the screen '{expect}', got '{page.screen or 'unknown'}'"
+        )
+
+    def _network_error_page(self, page: screens.Page) -> None:
+        """Chromium shows its own error page (``<body class="neterror">``, the address
+        ``chrome-error://``) when the finance system cannot be reached: a
+        :class:`NetworkError`, not a changed screen."""
+        if not page.doc.xpath("//body[contains(@class, 'neterror')]"):
+            return
+        codes = [str(t) for t in page.doc.xpath("//*[contains(@class, 'error-code')]//text()")]
+        code = next((c.strip() for c in codes if _NET_ERROR.search(c)), "")
+        raise NetworkError(
+            f"{self.current_path}: the finance system could not be reached "
+            f"({code or 'Chromium showed its network error page'})"
         )
 
     def open(self, path: str, expect: str, query: dict[str, object] | None = None) -> screens.Page:
@@ -230,10 +339,8 @@ class ErpSession:
         self.current_path = url[len(self.base_url) :]
         try:
             self.driver.get(url)
-        except WebDriverException as exc:
-            raise ApplicationError(
-                f"{self.current_path}: could not load the page: {exc.msg}"
-            ) from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, "could not load the page") from exc
         page = self._check(self._clear_system_message(self._read()), expect)
         self.page = page
         self.audit.event("page_opened", screen=page.screen, path=self.current_path)
@@ -259,13 +366,10 @@ class ErpSession:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def inbox_page(self, category: str, from_loebenr: int, side: int) -> screens.ListPage:
-        """One page of the inbox category (all statuses) from Løbenr ``from_loebenr`` on."""
-        page = self.open(
-            loc.INBOX,
-            loc.SCREEN_INBOX,
-            {"kategori": category, "fra_loebenr": from_loebenr, "side": side},
-        )
+    def inbox_page(self, category: str, after: int) -> screens.ListPage:
+        """The page of the inbox category (all statuses) after Løbenr ``after``: paged by
+        Løbenr (keyset), so every page costs the same however far in it is."""
+        page = self.open(loc.INBOX, loc.SCREEN_INBOX, {"kategori": category, "after": after})
         return screens.read_list(page, loc.INBOX_TABLE_ID, loc.INBOX_ROW_CLASS)
 
     def list_all(
@@ -332,10 +436,8 @@ class ErpSession:
         values = {element_id: value for element_id, _, value in fields}
         try:
             shown = self.driver.execute_script(_FILL_SCRIPT, values)
-        except WebDriverException as exc:
-            raise ApplicationError(
-                f"{self.current_path}: could not fill in the form: {exc.msg}"
-            ) from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, "could not fill in the form") from exc
         for element_id, name, value in fields:
             got = shown.get(element_id) if isinstance(shown, dict) else None
             if got is None:
@@ -439,7 +541,7 @@ class ErpSession:
         try:
             self.driver.execute_script(_MASK_SCRIPT, list(loc.PERSONAL_DATA_SELECTORS))
             self.driver.save_screenshot(str(target))
-        except WebDriverException:
+        except DRIVER_ERRORS:
             return None
         self.page = None  # the page was altered: open it again before acting on it
         self.audit.event("screenshot", file=target.name)

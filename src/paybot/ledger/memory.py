@@ -61,6 +61,7 @@ class InMemoryLedger(StateChanges):
         self._beats: dict[str, Heartbeat] = {}
         self._alerts: dict[int, AlertRecord] = {}
         self._alert_ids = itertools.count(1)
+        self._marks: dict[tuple[str, str], int] = {}
 
     def create_schema(self) -> None:
         """Nothing to create."""
@@ -84,6 +85,26 @@ class InMemoryLedger(StateChanges):
     def register_high_water(self, robot: str) -> int:
         with self._lock:
             return max((erp for (r, erp) in self._register if r == robot), default=0)
+
+    def record_inbox_page(
+        self,
+        robot: str,
+        category: str,
+        entries: Sequence[tuple[RegisterEntry, Sequence[str]]],
+        work: Sequence[tuple[int, str]],
+        run_id: str,
+    ) -> int:
+        self.upsert_register(robot, entries)
+        self.ensure_work_many(robot, work, run_id)
+        with self._lock:
+            mark = max([self._marks.get((robot, category), 0), *(e.erp_id for e, _ in entries)])
+            self._marks[(robot, category)] = mark
+            return mark
+
+    def collect_mark(self, robot: str, category: str) -> int:
+        with self._lock:
+            found = self._marks.get((robot, category))
+        return found if found is not None else self.register_high_water(robot)
 
     def register_entry(self, robot: str, erp_id: int) -> RegisterEntry | None:
         with self._lock:

@@ -137,6 +137,18 @@ register = Table(
     PrimaryKeyConstraint("robot", "erp_id", name="pk_register"),
 )
 
+# Per robot and inbox category, the highest Løbenr of the last inbox page committed: the next
+# collect reads the inbox after it (keyset paging), so a failed first sync resumes where it was.
+collect_marks = Table(
+    "collect_marks",
+    metadata,
+    Column("robot", String(64), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("last_erp_id", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("robot", "category", name="pk_collect_marks"),
+)
+
 dup_keys = Table(
     "dup_keys",
     metadata,

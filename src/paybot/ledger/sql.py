@@ -119,6 +119,15 @@ class Ledger(StateChanges):
     ) -> int:
         """Store inbox rows (new or changed status) and their duplicate keys. Returns the number
         of entries given."""
+        entries = list(entries)
+        if not entries:
+            return 0
+        with self._write() as conn:
+            return self._upsert_register(conn, robot, entries)
+
+    def _upsert_register(
+        self, conn: Connection, robot: str, entries: Sequence[tuple[RegisterEntry, Sequence[str]]]
+    ) -> int:
         now = self._now()
         rows: list[dict[str, Any]] = []
         keys: list[dict[str, Any]] = []
@@ -140,27 +149,72 @@ class Ledger(StateChanges):
         if not rows:
             return 0
         changing = ("category", "status", "cvr", "invoice_number", "issue_date", "amount")
-        with self._write() as conn:
-            if self._postgres:
-                pg = postgresql.insert(t.register)
-                conn.execute(
-                    pg.on_conflict_do_update(
-                        index_elements=["robot", "erp_id"],
-                        set_={c: pg.excluded[c] for c in (*changing, "updated_at")},
-                    ),
-                    rows,
-                )
-            else:
-                lite = sqlite.insert(t.register)
-                conn.execute(
-                    lite.on_conflict_do_update(
-                        index_elements=["robot", "erp_id"],
-                        set_={c: lite.excluded[c] for c in (*changing, "updated_at")},
-                    ),
-                    rows,
-                )
-            self._insert_ignore(conn, t.dup_keys, keys)
+        if self._postgres:
+            pg = postgresql.insert(t.register)
+            conn.execute(
+                pg.on_conflict_do_update(
+                    index_elements=["robot", "erp_id"],
+                    set_={c: pg.excluded[c] for c in (*changing, "updated_at")},
+                ),
+                rows,
+            )
+        else:
+            lite = sqlite.insert(t.register)
+            conn.execute(
+                lite.on_conflict_do_update(
+                    index_elements=["robot", "erp_id"],
+                    set_={c: lite.excluded[c] for c in (*changing, "updated_at")},
+                ),
+                rows,
+            )
+        self._insert_ignore(conn, t.dup_keys, keys)
         return len(rows)
+
+    def record_inbox_page(
+        self,
+        robot: str,
+        category: str,
+        entries: Sequence[tuple[RegisterEntry, Sequence[str]]],
+        work: Sequence[tuple[int, str]],
+        run_id: str,
+    ) -> int:
+        """One inbox page, in one transaction: its rows in the register, a work item per new
+        invoice, and the collect mark moved to the page's highest Løbenr. A run that dies
+        between two pages resumes after the last page committed, and never skips an invoice
+        of a page it did not commit. Returns the new mark. Safe to repeat."""
+        with self._write() as conn:
+            self._upsert_register(conn, robot, entries)
+            self._insert_ignore(conn, t.work_items, self._new_items(robot, work, run_id))
+            c = t.collect_marks.c
+            mark = int(
+                conn.execute(
+                    select(c.last_erp_id).where(c.robot == robot, c.category == category)
+                ).scalar()
+                or 0
+            )
+            new_mark = max([mark, *(e.erp_id for e, _ in entries)])
+            row = {"robot": robot, "category": category, "last_erp_id": new_mark}
+            row["updated_at"] = self._now()
+            insert = postgresql.insert if self._postgres else sqlite.insert
+            stmt = insert(t.collect_marks)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["robot", "category"],
+                    set_={"last_erp_id": new_mark, "updated_at": row["updated_at"]},
+                ),
+                [row],
+            )
+        return new_mark
+
+    def collect_mark(self, robot: str, category: str) -> int:
+        """The Løbenr the next collect of ``category`` reads after: the last page committed;
+        for a ledger from before the marks, the register's highest Løbenr (0 when empty)."""
+        c = t.collect_marks.c
+        with self._read() as conn:
+            value = conn.execute(
+                select(c.last_erp_id).where(c.robot == robot, c.category == category)
+            ).scalar()
+        return int(value) if value is not None else self.register_high_water(robot)
 
     def register_high_water(self, robot: str) -> int:
         """The highest Løbenr in the robot's register (0 when empty)."""

@@ -40,6 +40,11 @@ class Report:
     finished_at: str = ""
     warnings: list[str] = field(default_factory=list)
     """Preflight's warnings (a tariff table about to end); the run goes on."""
+    browser_restarts: int = 0
+    """Dead or hung browsers replaced during the run (see ``runner.max_browser_restarts``)."""
+    swept: list[str] = field(default_factory=list)
+    """What an earlier, killed run left and this run cleaned up at start-up (no personal
+    data): browser processes, export files with personal data."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,10 +78,13 @@ def markdown(report: Report) -> str:
         ),
         f"- Left for the next run: {report.left_for_next_run}",
     ]
+    if report.browser_restarts:
+        lines.append(f"- Browser restarts: {report.browser_restarts}")
     if report.message:
         lines.append(f"- Note: {mask_data(report.message)}")
     for warning in report.warnings:
         lines.append(f"- Warning: {warning}")
+    lines += [f"- Cleaned up at start: {note}" for note in report.swept]
     by = {r: [i for i in report.items if i.result == r] for r in Result}
     paid = by[Result.PAID] + by[Result.WOULD_PAY]
     if paid:

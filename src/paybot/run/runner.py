@@ -8,6 +8,12 @@
 - **Work**: ``workers`` browser sessions claim items from the ledger (see
   :mod:`paybot.run.worker`).
 - **Report**: ``report.json`` and ``report.md`` in the run folder, counts for the run history.
+
+Browsers: each one is marked with a profile folder of its own under ``<data_dir>/tmp`` (see
+:mod:`paybot.erp.processes`). At start-up the run ends whatever browser processes, profiles and
+export files an earlier run of the robot left (a run killed with SIGKILL) and says so in the
+report; a browser that dies during the run is replaced (see :mod:`paybot.run.worker`); at the
+end every process of the run's browsers is ended, whatever state they are in.
 """
 
 from __future__ import annotations
@@ -32,15 +38,30 @@ from paybot.domain.rules import keys
 from paybot.domain.rules.config_types import tables_ending
 from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
+from paybot.erp.processes import browser_marker, end_processes, marker_prefix
 from paybot.erp.reference import ReferenceData, load_reference_data
 from paybot.erp.session import ErpSession, LoginRefused
-from paybot.errors import ApplicationError, PaybotError, ScreenChanged, SessionExpired
+from paybot.errors import (
+    ApplicationError,
+    BrowserFailed,
+    PaybotError,
+    ScreenChanged,
+    SessionExpired,
+    what_failed,
+)
 from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_PREFLIGHT
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.private import private_dir
 from paybot.run.ordering import KeyOrder
 from paybot.run.report import Report, write_report
-from paybot.run.worker import CircuitBreaker, ItemOutcome, Result, Shared, Worker
+from paybot.run.worker import (
+    BrowserRestarts,
+    CircuitBreaker,
+    ItemOutcome,
+    Result,
+    Shared,
+    Worker,
+)
 from paybot.run_folder import Counts, Outcome
 
 T = TypeVar("T")
@@ -74,16 +95,47 @@ class RunRequest:
 BrowserFactory = Callable[[str, BrowserOptions], Browser]
 
 
+def private_tmp(data_dir: Path) -> Path:
+    """``<data_dir>/tmp``, readable by the robot's user only (0700): the browsers' profiles
+    and the export files live there."""
+    return private_dir(data_dir / "tmp")
+
+
 def export_folder(data_dir: Path, robot: str, run_id: str) -> Path:
-    """A private folder for the export files this run downloads (they hold CPR numbers and
-    are deleted once read). Folders a killed run of the same robot left behind are deleted
-    first: the caller holds the robot's lock, so no other run of it can be using them."""
-    parent = private_dir(data_dir / "tmp")
-    for stale in parent.glob(f"exports-{robot}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    """A private folder (0700) for the export files this run downloads (they hold CPR numbers
+    and are deleted as soon as they are read)."""
+    parent = private_tmp(data_dir)
     folder = parent / f"exports-{robot}-{run_id}"
     folder.mkdir(mode=0o700)
     return folder
+
+
+def sweep_leftovers(data_dir: Path, robot: str) -> list[str]:
+    """End what a killed run of ``robot`` left behind: its browsers' processes (by their
+    marker), their profile folders, and its export folders with any export file still in them
+    (spreadsheets with CPR numbers). Returns one sentence per kind of thing swept, for the
+    report (no personal data). The caller holds the robot's lock, so no other run of the robot
+    can be using them. Safe to repeat."""
+    notes = []
+    processes = end_processes(marker_prefix(data_dir, robot))
+    if processes:
+        notes.append(
+            f"ended {processes} Chromium/chromedriver process(es) that an earlier run of "
+            "the robot left running"
+        )
+    parent = data_dir / "tmp"
+    for stale in parent.glob(f"browser.{robot}.*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    files = 0
+    for stale in parent.glob(f"exports-{robot}-*"):
+        files += sum(1 for f in stale.rglob("*") if f.is_file())
+        shutil.rmtree(stale, ignore_errors=True)
+    if files:
+        notes.append(
+            f"deleted {files} export file(s) with personal data that an earlier run of the "
+            "robot left (it was stopped before it could delete them)"
+        )
+    return notes
 
 
 class Runner:
@@ -103,8 +155,12 @@ class Runner:
         marks: dict[str, bool] = {"dry_run": True} if req.dry_run else {}
         self.audit = trail.logger(run_id=req.run_id, robot=req.cfg.name, **marks)
         self.browser_factory = browser_factory
-        self.browsers: list[Browser] = []
-        self.downloads = export_folder(req.cfg.settings.data_dir, req.cfg.name, req.run_id)
+        self.browsers: list[Browser | None] = []
+        self._browsers_lock = threading.Lock()
+        data_dir = req.cfg.settings.data_dir
+        self.swept = sweep_leftovers(data_dir, req.cfg.name)
+        self.downloads = export_folder(data_dir, req.cfg.name, req.run_id)
+        self.restarts = BrowserRestarts(req.cfg.settings.runner.max_browser_restarts)
         self.report = Report(
             robot=req.cfg.name,
             title=req.cfg.manifest.title,
@@ -113,28 +169,39 @@ class Runner:
             rule_version=req.cfg.rule_version,
             trigger=req.trigger,
             reason_texts=dict(req.cfg.reasons.reasons),
+            swept=list(self.swept),
         )
 
     # --- sessions ----------------------------------------------------------------------------
 
-    def _session(self, worker: str) -> ErpSession:
+    def _browser(self) -> Browser:
+        """A new browser, marked with a profile folder of its own."""
         s = self.cfg.settings
+        with self._browsers_lock:
+            n = len(self.browsers) + 1
+            self.browsers.append(None)  # its place, filled below
         opts = BrowserOptions(
             chromium=s.browser.chromium,
             chromedriver=s.browser.chromedriver,
             headless=s.browser.headless,
             download_dir=self.downloads,
             page_load_timeout=s.erp.page_timeout_seconds,
+            profile_dir=browser_marker(s.data_dir, self.cfg.name, self.req.run_id, n),
         )
         browser = self.browser_factory("about:blank", opts)  # login() opens the login page
-        self.browsers.append(browser)
+        self.browsers[n - 1] = browser
+        return browser
+
+    def _session(self, worker: str) -> ErpSession:
+        s = self.cfg.settings
         return ErpSession(
-            browser,
+            self._browser(),
             s.erp.url,
             self.req.credentials.username,
             self.req.credentials.password,
             self.audit.bind(worker=worker),
             timeout=s.erp.element_timeout_seconds,
+            reopen=self._browser,
         )
 
     # --- the phases --------------------------------------------------------------------------
@@ -151,6 +218,21 @@ class Runner:
                 return step()
             except (ScreenChanged, LoginRefused):
                 raise
+            except BrowserFailed as exc:
+                self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
+                if self.req.stop.is_set() or not self.restarts.allow(str(exc)):
+                    raise
+                attempt -= 1  # the browser's failure, not the finance system's
+                with contextlib.suppress(BrowserFailed):
+                    session.restart_browser()
+                    self.audit.event(
+                        "browser_restarted",
+                        phase=what,
+                        error=str(exc),
+                        restarts=self.restarts.count,
+                    )
+                with contextlib.suppress(ApplicationError):
+                    session.login()
             except ApplicationError as exc:
                 self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
                 if attempt >= runner.max_attempts or self.req.stop.is_set():
@@ -209,31 +291,41 @@ class Runner:
         ]
 
     def collect(self, session: ErpSession) -> int:
-        """Sync the register from the inbox, page by page from the high-water mark; returns how
-        many new invoices became work. Each page is written to the ledger as it is read, so a
-        long first sync that fails late keeps what it has read and goes on from there."""
+        """Sync the register from the inbox, page by page after the collect mark (the highest
+        Løbenr of the last page committed); returns how many new invoices became work. Each
+        page is committed to the ledger with its work items and the new mark in one
+        transaction as it is read, and only one page is held in memory: a first sync of a
+        large inbox that fails at page N (or a run killed there) goes on at page N next time,
+        and memory does not grow with the inbox."""
         robot, rules = self.cfg.name, self.cfg.rules
         category = self.cfg.manifest.category.value
-        start = self.ledger.register_high_water(robot) + 1
-        rows = new = 0
-        side = 1
+        start = after = self.ledger.collect_mark(robot, category)
+        rows = new = pages = 0
         while True:
             listing = self._retry(
-                f"inbox page {side}", partial(session.inbox_page, category, start, side), session
+                f"inbox page after Løbenr {after}",
+                partial(session.inbox_page, category, after),
+                session,
             )
             entries = [parse_register_row(row) for row in listing.rows]
-            self.ledger.upsert_register(robot, [(e, rules.register_keys(e)) for e in entries])
             work = [
                 (e.erp_id, business_key(e.supplier_cvr, e.invoice_number))
                 for e in entries
                 if e.status == ErpStatus.NEW
             ]
-            self.ledger.ensure_work_many(robot, work, self.req.run_id)
-            rows, new = rows + len(entries), new + len(work)
-            if not listing.has_next:
+            after = self.ledger.record_inbox_page(
+                robot,
+                category,
+                [(e, rules.register_keys(e)) for e in entries],
+                work,
+                self.req.run_id,
+            )
+            rows, new, pages = rows + len(entries), new + len(work), pages + 1
+            if not listing.has_next or not entries:
                 break
-            side += 1
-        self.audit.event("collected", from_loebenr=start, rows=rows, new=new)
+        self.audit.event(
+            "collected", from_loebenr=start + 1, to_loebenr=after, pages=pages, rows=rows, new=new
+        )
         return new
 
     def check_invoice_screen(self, session: ErpSession) -> None:
@@ -269,6 +361,7 @@ class Runner:
             breaker=CircuitBreaker(s.max_consecutive_failures),
             stop=self.req.stop,
             progress=self.req.progress,
+            restarts=self.restarts,
         )
         self.shared = shared
         workers = [Worker("w1", shared, first, self.audit.bind(worker="w1"))]
@@ -307,6 +400,8 @@ class Runner:
             paybot_version=__version__,
             config_checksum=self.cfg.config_checksum,
         )
+        for note in self.swept:
+            self.audit.event("leftovers_swept", what=note)
         # The run holds the robot's lock, so any other run's leases belong to a dead run:
         # free them now, and its open intents are reconciled in this run.
         freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id)
@@ -317,8 +412,10 @@ class Runner:
             try:
                 session, accounts, reference = self.prepare()
             except (ApplicationError, ScreenChanged) as exc:
-                self.audit.event("preflight_failed", error=str(exc))
-                outcome = Outcome(EXIT_PREFLIGHT, Counts(), f"preflight failed: {exc}")
+                self.audit.event("preflight_failed", error=str(exc), failed=what_failed(exc))
+                outcome = Outcome(
+                    EXIT_PREFLIGHT, Counts(), f"preflight failed ({what_failed(exc)}): {exc}"
+                )
                 self.report.message = outcome.message
                 return self._finish(outcome)
             warnings = self.table_warnings()
@@ -330,7 +427,10 @@ class Runner:
             return self._finish(self._outcome(outcomes))
         finally:
             for browser in self.browsers:
-                browser.close()
+                if browser is not None:
+                    browser.close()
+            # Whatever of the run's browsers is left (a worker that could not close its own).
+            end_processes(marker_prefix(self.cfg.settings.data_dir, self.cfg.name, req.run_id))
             shutil.rmtree(self.downloads, ignore_errors=True)
 
     def upgrade_stored_keys(self) -> int:
@@ -368,17 +468,23 @@ class Runner:
         self.report.left_for_next_run = len(left)
         notes = []
         if self.shared.breaker.tripped.is_set():
-            notes.append(
-                f"stopped after {self.shared.breaker.limit} failed attempts in a row: "
-                "the finance system seems to be down"
-            )
+            notes.append(self.shared.breaker.stop_message())
+        if self.restarts.tripped.is_set():
+            notes.append(self.restarts.stop_message())
+        elif self.restarts.count:
+            notes.append(f"the browser failed and was restarted {self.restarts.count} time(s)")
         if self.req.stop.is_set():
             notes.append("stopped on request (SIGTERM) between two invoices")
-        failed = counts.failed > 0 or self.shared.breaker.tripped.is_set()
+        failed = (
+            counts.failed > 0
+            or self.shared.breaker.tripped.is_set()
+            or self.restarts.tripped.is_set()
+        )
         self.report.message = "; ".join(notes)
         return Outcome(EXIT_FAILED if failed else EXIT_OK, counts, self.report.message)
 
     def _finish(self, outcome: Outcome) -> Outcome:
+        self.report.browser_restarts = self.restarts.count
         self.report.exit_code = outcome.exit_code
         self.report.counts = outcome.counts
         write_report(self.req.run_dir, self.report)
@@ -389,6 +495,7 @@ class Runner:
             manual=outcome.counts.manual,
             failed=outcome.counts.failed,
             skipped=outcome.counts.skipped,
+            browser_restarts=self.restarts.count,
             message=outcome.message,
         )
         return outcome

@@ -2,7 +2,7 @@
 
 For each claimed item: reconcile an unresolved intent first (see :mod:`paybot.ledger`), read the
 invoice page once, decide with the robot's rules, record the decision, then act: record the
-intent, click, record the result. Two kinds of failure:
+intent, click, record the result. Kinds of failure:
 
 - **business** (the data is wrong or missing): the rules' ``Manual`` decision, or a refusal by
   the finance system that a person must look at. Sent to manual handling; never retried.
@@ -12,6 +12,12 @@ intent, click, record the result. Two kinds of failure:
   ``runner.max_consecutive_failures`` failed attempts in a row (on any items), the run stops
   instead of hammering a system that is down. An invoice left so in ``runner.max_nights`` runs
   is marked for a person (``MANUAL_REPEATED_FAILURES``) and not tried again.
+- **the browser** (Chromium crashed or was killed, "invalid session id", a renderer that stops
+  answering): not the invoice's fault and not the finance system's. The browser is replaced by
+  a new one with a new login and the worker carries on with the invoice it was on (an open
+  intent is reconciled first, as after a crash); this costs the invoice no attempt. Restarts
+  are counted apart (:class:`BrowserRestarts`); after ``runner.max_browser_restarts`` of them
+  the run stops, naming the browser.
 
 An invoice marked for manual handling (by that rule, or by an operator with ``robot queue
 handover``) is not decided: the next run sends it to manual handling with the mark's reason
@@ -27,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -49,7 +55,14 @@ from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
 from paybot.erp.reference import ReferenceData
 from paybot.erp.session import AlreadyHandled, ErpSession
-from paybot.errors import ApplicationError, BusinessError, LedgerError, SessionExpired
+from paybot.errors import (
+    ApplicationError,
+    BrowserFailed,
+    BusinessError,
+    LedgerError,
+    SessionExpired,
+    what_failed,
+)
 from paybot.ledger import Handover, LedgerPort, State, Transition, WorkItem
 from paybot.private import private_dir, tighten
 from paybot.run.ordering import KeyOrder
@@ -89,23 +102,69 @@ class ItemOutcome:
 
 
 class CircuitBreaker:
-    """Counts failed attempts in a row across all workers; trips at the limit."""
+    """Counts failed attempts in a row across all workers; trips at the limit. Failures of the
+    browser are not counted here (see :class:`BrowserRestarts`)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._lock = threading.Lock()
         self._in_a_row = 0
         self.tripped = threading.Event()
+        self.what = "finance system"
+        """What the last failure was of: ``finance system`` or ``network``."""
 
-    def failure(self) -> None:
+    def failure(self, what: str = "finance system") -> None:
         with self._lock:
             self._in_a_row += 1
+            self.what = what
             if self._in_a_row >= self.limit:
                 self.tripped.set()
 
     def success(self) -> None:
         with self._lock:
             self._in_a_row = 0
+
+    def stop_message(self) -> str:
+        if self.what == "network":
+            return (
+                f"stopped after {self.limit} failed attempts in a row: the finance system could "
+                "not be reached (network: connection refused or no route; check the address "
+                "and the network before the finance system)"
+            )
+        return (
+            f"stopped after {self.limit} failed attempts in a row: the finance system seems "
+            "to be down (finance system: error pages or no answer)"
+        )
+
+
+class BrowserRestarts:
+    """Browser restarts of a run, across all workers: allowed up to ``limit``; one more
+    failure trips it and the run stops."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self.count = 0
+        self.failures = 0
+        self.last_error = ""
+        self.tripped = threading.Event()
+
+    def allow(self, error: str) -> bool:
+        """A browser failed: True when it may be restarted (and the restart is counted)."""
+        with self._lock:
+            self.failures += 1
+            self.last_error = error
+            if self.count >= self.limit:
+                self.tripped.set()
+                return False
+            self.count += 1
+            return True
+
+    def stop_message(self) -> str:
+        return (
+            f"stopped after {self.count} browser restart(s): the browser (Chromium) keeps "
+            f"failing (browser: {self.last_error}); the finance system is not to blame"
+        )
 
 
 @dataclass
@@ -126,6 +185,10 @@ class Shared:
     stop: threading.Event
     progress: Callable[[str], None] = lambda line: None
     """Told one line per invoice (no personal data), for the console."""
+    restarts: BrowserRestarts = field(default_factory=lambda: BrowserRestarts(3))
+
+    def stopping(self) -> bool:
+        return self.stop.is_set() or self.breaker.tripped.is_set() or self.restarts.tripped.is_set()
 
 
 def progress_line(worker: str, o: ItemOutcome) -> str:
@@ -167,11 +230,13 @@ class Worker:
         self.robot = shared.cfg.name
         self.runner = shared.cfg.settings.runner
         self.outcomes: list[ItemOutcome] = []
+        self.since_fresh = 0
+        self.fresh_browsers = 0
 
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        while not self.s.stop.is_set() and not self.s.breaker.tripped.is_set():
+        while not self.s.stopping():
             item = self.s.order.claim(
                 lambda: self.s.ledger.claim_next(
                     self.robot, self.name, self.s.run_id, self.runner.lease_seconds
@@ -187,6 +252,26 @@ class Worker:
                 self.s.progress(progress_line(self.name, outcome))
             finally:
                 self.s.order.keys_recorded(claimed.erp_id)
+            self._fresh_browser_when_due()
+
+    def _fresh_browser_when_due(self) -> None:
+        """``runner.browser_restart_every``: a fresh browser (and login) after that many
+        invoices, between two invoices, to keep a long run's memory flat. Planned, so not
+        counted as a failure; when it fails, the next invoice meets a dead browser and the
+        usual restart takes over."""
+        every = self.runner.browser_restart_every
+        self.since_fresh += 1
+        if not every or self.since_fresh < every or self.s.stopping():
+            return
+        self.since_fresh = 0
+        try:
+            self.session.restart_browser()
+            self.session.login()
+        except ApplicationError as exc:
+            self.audit.event("app_error", error=str(exc), kind=type(exc).__name__)
+            return
+        self.fresh_browsers += 1
+        self.audit.event("browser_restarted", planned=True, every=every)
 
     def process(self, item: WorkItem) -> ItemOutcome:
         log = self.audit.bind(erp_id=item.erp_id, invoice=item.business_key)
@@ -213,15 +298,26 @@ class Worker:
                 # reading the report rather than guessing.
                 log.event("business_error", reason=exc.reason, error=str(exc))
                 return self._give_up(item, ApplicationError(str(exc)), None, log)
+            except BrowserFailed as exc:
+                log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                if self.s.stop.is_set() or not self._new_browser(exc, log):
+                    return self._give_up(item, exc, None, log)
+                attempt -= 1  # not the invoice's fault: its attempts are the finance system's
+                try:
+                    current = self.s.ledger.item(self.robot, item.erp_id)
+                    item = self.s.ledger.renew(
+                        current or item, self.name, self.runner.lease_seconds
+                    )
+                    self.session.login()
+                except LedgerError as lost:
+                    return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
+                except ApplicationError:
+                    pass  # the next attempt meets it again and counts it
             except ApplicationError as exc:
-                self.s.breaker.failure()
+                self.s.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
                 log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
-                last = (
-                    attempt >= self.runner.max_attempts
-                    or self.s.stop.is_set()
-                    or self.s.breaker.tripped.is_set()
-                )
+                last = attempt >= self.runner.max_attempts or self.s.stopping()
                 if last:
                     return self._give_up(item, exc, shot, log)
                 # Backoff, but wake up at once for a stop request.
@@ -237,6 +333,19 @@ class Worker:
                     return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
                 except ApplicationError as again:
                     exc = again  # the next attempt will meet it again and count it
+
+    def _new_browser(self, exc: ApplicationError, log: AuditLogger) -> bool:
+        """Replace the dead browser (counted); False when the run has had its restarts."""
+        while self.s.restarts.allow(str(exc)):
+            try:
+                self.session.restart_browser()
+            except ApplicationError as again:
+                log.event("app_error", error=str(again), kind=type(again).__name__)
+                exc = again
+                continue
+            log.event("browser_restarted", error=str(exc), restarts=self.s.restarts.count)
+            return True
+        return False
 
     def _give_up(
         self, item: WorkItem, exc: ApplicationError, shot: Path | None, log: AuditLogger
