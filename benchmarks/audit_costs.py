@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from paybot.audit import GENESIS, AuditTrail, canonical_json, verify
-from paybot.audit.signing import Signer, Verifier, new_key_pair
+from paybot.audit.signing import KeyRing, Signer, Verifier, new_key_pair
 from paybot.ledger import Ledger
 
 CHECKPOINT_EVERY = 1000
@@ -99,7 +99,7 @@ def generate_trail(path: Path, count: int, signer: Signer) -> None:
             file.write(canonical_json(record) + "\n")
 
 
-def bench_verify(path: Path, verifier: Verifier, repeat: int, records: int) -> None:
+def bench_verify(path: Path, verifier: KeyRing, repeat: int, records: int) -> None:
     ours: list[float] = []
     theirs: list[float] = []
     for _ in range(repeat):
@@ -157,7 +157,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="paybot-bench-", dir=args.dir))
     private, public = new_key_pair()
     signer = Signer.from_text(private, "benchmark")
-    verifier = Verifier.from_text(public, "benchmark")
+    verifier = KeyRing((Verifier.from_text(public, "benchmark"),))
     try:
         plain = bench_append(folder, 5000, durable=False, signer=signer)
         durable = bench_append(folder, 300, durable=True, signer=signer)

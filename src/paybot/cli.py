@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -109,6 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return handler(ns)
+    except BrokenPipeError:
+        # `robot runs | head -1`: the reader went away; stop quietly, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
     except ConfigError as exc:
         # An expected failure (outside a project, a broken file): one sentence, exit 2, never
         # a traceback. Every command reports its own errors first; this is the last net.

@@ -172,7 +172,7 @@ def _resolve(settings: Settings, home: Path, file: str) -> Settings:
                         Path(fill(str(settings.audit.public_key_file), "audit.public_key_file"))
                     ),
                     "signing_key_file": None
-                    if settings.audit.signing_key_file is None
+                    if str(settings.audit.signing_key_file or "") in ("", ".")
                     else absolute(
                         Path(fill(str(settings.audit.signing_key_file), "audit.signing_key_file"))
                     ),

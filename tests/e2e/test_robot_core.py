@@ -156,6 +156,12 @@ def test_pays_exactly_the_ground_truth_then_changes_nothing(
         broken = world.robot("audit", "verify")
         assert broken.returncode == 1
         assert f"line {middle + 1}" in broken.stdout + broken.stderr
+        # ... and no run signs that trail: the robot refuses to start, touching nothing.
+        before = world.outcomes()
+        refused = world.robot("run", ROBOT)
+        assert refused.returncode == 3, refused.stdout + refused.stderr
+        assert "cannot vouch for" in refused.stdout + refused.stderr
+        assert world.outcomes() == before
 
 
 def test_two_workers_give_the_same_result_as_one(template: Template, tmp_path: Path) -> None:

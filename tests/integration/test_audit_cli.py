@@ -72,7 +72,7 @@ def test_verify_a_broken_trail_names_the_line(
     assert main(["audit", "verify", "--file", str(path)]) == 1
     out = capsys.readouterr().out
     assert "line 5" in out and "wrong hash" in out
-    assert "4 records before line 5 are intact" in out
+    assert "4 records before line 5 are chained intact" in out
 
 
 def test_verify_a_missing_file_is_a_usage_error_naming_it(

@@ -3,6 +3,7 @@ and a real SQLite ledger, is refused by verify and named."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -10,13 +11,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from paybot.audit import AuditTrail, verify
 from paybot.audit.anchor import Checkpoint, CheckpointStore, trail_name
 from paybot.audit.chain import GENESIS, AuditTrailError, canonical_json, record_hash
-from paybot.audit.open import run_signer
+from paybot.audit.open import check_before_signing, run_signer
 from paybot.audit.signing import KeyRing, Signer, Verifier, load_signer, new_key_pair
 from paybot.config import load_settings
 from paybot.errors import ConfigError
@@ -149,7 +151,7 @@ def test_a_cut_tail_says_what_is_missing(inst: Installation) -> None:
     assert anchor is not None
     assert not ok
     assert f"the trail ends at seq {len(lines) - 9}" in text
-    assert f"says {anchor.seq}" in text and "run_end" in text
+    assert f"says {anchor.last_seq}" in text and "run_end" in text
 
 
 def test_a_rollback_to_an_older_copy_is_found(inst: Installation, tmp_path: Path) -> None:
@@ -378,3 +380,62 @@ def test_keygen_writes_a_pair_and_never_overwrites(tmp_path: Path) -> None:
     again = robot("audit", "keygen", "--key-file", str(key), env=env)
     assert again.returncode == 2 and "never written over" in again.stderr
     assert key.read_bytes() == before
+
+
+# --- a run checks the trail before it signs ----------------------------------------------------
+
+
+def settings_of(inst: Installation) -> Any:
+    return load_settings(ROOT, {"PAYBOT_DATA_DIR": str(inst.path.parents[1])})
+
+
+def test_an_untouched_trail_with_an_unsigned_tail_may_be_signed(inst: Installation) -> None:
+    with AuditTrail(inst.path, forward_to_robocorp=False) as trail:  # e.g. the scheduler
+        trail.event("scheduler_run_started", job="pay-small-invoices")
+    assert check_before_signing(settings_of(inst), inst.signer) is None
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["rewrite_dropping_checkpoints", "cut_tail", "delete_last_checkpoint", "replace", "delete"],
+)
+def test_a_run_refuses_to_sign_a_trail_someone_else_wrote(
+    inst: Installation, tmp_path: Path, attack: str
+) -> None:
+    records = [json.loads(line) for line in inst.lines()]
+    if attack == "rewrite_dropping_checkpoints":
+        kept = [r for r in records if r["event"] != "checkpoint"]
+        kept[3]["amount"] = "1.00"
+        inst.path.write_bytes(rechain(kept))
+    elif attack == "cut_tail":
+        inst.path.write_bytes(b"".join(inst.lines()[:-7]))
+    elif attack == "delete_last_checkpoint":
+        inst.path.write_bytes(b"".join(inst.lines()[:-1]))
+    elif attack == "replace":
+        other = Installation(tmp_path / "other")
+        other.run(30)
+        inst.path.write_bytes(other.path.read_bytes())
+    else:
+        inst.path.unlink()
+    problem = check_before_signing(settings_of(inst), inst.signer)
+    assert problem is not None
+    # and the command line says the same about the last checkpoint's record
+    if attack == "delete_last_checkpoint":
+        result = verify(inst.path, verifier=inst.verifier, anchor=inst.anchor())
+        assert not result.ok and "the trail ends at seq" in str(result.reason)
+
+
+def test_the_ledger_refuses_a_different_checkpoint_at_the_same_place(inst: Installation) -> None:
+    anchor = inst.anchor()
+    assert anchor is not None
+    inst.store.record(inst.name, anchor)  # the same again: fine
+    forged = dataclasses.replace(anchor, checkpoint_hash="0" * 64)
+    with pytest.raises(AuditTrailError, match="another checkpoint"):
+        inst.store.record(inst.name, forged)
+
+
+def test_a_legacy_trail_is_adopted_by_the_first_signed_run(tmp_path: Path) -> None:
+    inst = Installation(tmp_path / "legacy")
+    with AuditTrail(inst.path, forward_to_robocorp=False) as trail:
+        trail.event("page_opened", page="faktura/1")
+    assert check_before_signing(settings_of(inst), inst.signer) is None

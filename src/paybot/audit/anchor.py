@@ -5,25 +5,31 @@ it contains. What it cannot prove alone is what is *missing*: records cut off at
 whole file rolled back to an older copy, or replaced by another trail. So every checkpoint the
 robot writes is also recorded here, in the table ``audit_checkpoints`` of the ledger's database
 (``ledger.url``: SQLite by default, the shared PostgreSQL when several machines share one), one
-row per checkpoint, keyed by the trail's name (host and absolute path). ``robot audit verify``
-compares the trail with the latest row: the trail must contain that record with that hash.
+row per checkpoint: the trail's name (host and path), its first record's hash (the trail's
+identity), the record the signature covers, and the checkpoint record itself (its seq, its hash
+and where it ends in the file). ``robot audit verify`` compares the trail with the latest row,
+and a run checks the trail against it before it signs anything (:mod:`paybot.audit.open`).
 
-Writing is an insert per checkpoint (safe to repeat: the same checkpoint twice is one row).
+Writing is an insert per checkpoint; the same checkpoint twice is one row, a *different* one at
+the same place is refused (it can only come from a trail that was replaced).
 """
 
 from __future__ import annotations
 
+import os
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
     Integer,
     MetaData,
-    PrimaryKeyConstraint,
+    Select,
     String,
     Table,
+    UniqueConstraint,
     select,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -36,22 +42,28 @@ _metadata = MetaData()
 checkpoints_table = Table(
     "audit_checkpoints",
     _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
     Column("trail", String(600), nullable=False),
+    Column("first_hash", String(64), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
-    Column("first_hash", String(64), nullable=False),
+    Column("checkpoint_seq", Integer, nullable=False),
+    Column("checkpoint_hash", String(64), nullable=False),
+    Column("offset", Integer, nullable=False),
     Column("key_id", String(32), nullable=False),
     Column("signature", String(200), nullable=False),
     Column("ts", String(40), nullable=False),
-    Column("why", String(40), nullable=False),
-    PrimaryKeyConstraint("trail", "seq", name="pk_audit_checkpoints"),
+    Column("why", String(200), nullable=False),
+    UniqueConstraint("trail", "first_hash", "checkpoint_seq", name="uq_audit_checkpoint"),
 )
 
 
 @dataclass(frozen=True)
 class Checkpoint:
     """A signed statement: record ``seq`` of the trail starting with ``first_hash`` has hash
-    ``hash``. ``ts`` is UTC (ISO 8601); ``why`` is ``run_start``, ``interval`` or ``run_end``."""
+    ``hash``. The checkpoint record that says so is record ``checkpoint_seq`` with hash
+    ``checkpoint_hash``, ending at byte ``offset`` of the file (0 when not known). ``ts`` is UTC
+    (ISO 8601); ``why`` is ``run_start``, ``interval``, ``run_end`` or ``accepted: …``."""
 
     seq: int
     hash: str
@@ -60,11 +72,26 @@ class Checkpoint:
     signature: str
     ts: str
     why: str
+    checkpoint_seq: int = 0
+    checkpoint_hash: str = ""
+    offset: int = 0
+
+    @property
+    def last_seq(self) -> int:
+        """The last record this checkpoint vouches is in the trail: the checkpoint record
+        itself when known, else the record it signs."""
+        return self.checkpoint_seq or self.seq
+
+    @property
+    def last_hash(self) -> str:
+        return self.checkpoint_hash or self.hash
 
 
 def trail_name(path: Path, host: str | None = None) -> str:
-    """``host:/absolute/path/audit.jsonl``: the trail a checkpoint row belongs to."""
-    return f"{host or socket.gethostname()}:{path.resolve()}"
+    """``host:/absolute/path/audit.jsonl``: the trail a checkpoint row belongs to. The path is
+    made absolute but symlinks are not followed, so swapping a folder for a symlink does not
+    change which row is looked up."""
+    return f"{host or socket.gethostname()}:{os.path.abspath(path)}"  # noqa: PTH100 - no resolve
 
 
 class CheckpointStore:
@@ -87,26 +114,46 @@ class CheckpointStore:
             raise self._fail("create the table", exc) from exc
 
     def record(self, trail: str, checkpoint: Checkpoint) -> None:
-        row = {"trail": trail, **checkpoint.__dict__}
+        """Insert the checkpoint. The same one again is a no-op; another checkpoint at the same
+        place of the same trail raises :class:`AuditTrailError`."""
+        row = {"trail": trail, **asdict(checkpoint)}
         try:
             with self._engine.begin() as conn:
                 conn.execute(checkpoints_table.insert().values(**row))
         except IntegrityError:
-            return  # already recorded
+            same = self._find(trail, checkpoint.first_hash, checkpoint.checkpoint_seq)
+            if same is None or same.checkpoint_hash != checkpoint.checkpoint_hash:
+                raise AuditTrailError(
+                    f"audit checkpoints: the ledger already holds another checkpoint at seq "
+                    f"{checkpoint.checkpoint_seq} of trail {trail}: the trail was replaced"
+                ) from None
         except SQLAlchemyError as exc:
             raise self._fail("record a checkpoint", exc) from exc
 
-    def latest(self, trail: str) -> Checkpoint | None:
-        """The checkpoint with the highest seq recorded for ``trail``, or ``None``."""
-        query = (
-            select(checkpoints_table)
-            .where(checkpoints_table.c.trail == trail)
-            .order_by(checkpoints_table.c.seq.desc())
-            .limit(1)
+    def _find(self, trail: str, first_hash: str, checkpoint_seq: int) -> Checkpoint | None:
+        c = checkpoints_table.c
+        return self._one(
+            select(checkpoints_table).where(
+                c.trail == trail, c.first_hash == first_hash, c.checkpoint_seq == checkpoint_seq
+            )
         )
+
+    def latest(self, trail: str) -> Checkpoint | None:
+        """The checkpoint recorded last for the trail named ``trail``, or ``None``."""
+        c = checkpoints_table.c
+        return self._one(select(checkpoints_table).where(c.trail == trail).order_by(c.id.desc()))
+
+    def latest_for(self, first_hash: str) -> Checkpoint | None:
+        """The checkpoint recorded last for the trail whose first record has ``first_hash``
+        (whatever host or path it was written at), or ``None``."""
+        c = checkpoints_table.c
+        query = select(checkpoints_table).where(c.first_hash == first_hash).order_by(c.id.desc())
+        return self._one(query)
+
+    def _one(self, query: Select[Any]) -> Checkpoint | None:
         try:
             with self._engine.connect() as conn:
-                found = conn.execute(query).mappings().first()
+                found = conn.execute(query.limit(1)).mappings().first()
         except SQLAlchemyError as exc:
             if "no such table" in str(exc):
                 return None
@@ -121,6 +168,9 @@ class CheckpointStore:
             signature=str(found["signature"]),
             ts=str(found["ts"]),
             why=str(found["why"]),
+            checkpoint_seq=int(found["checkpoint_seq"]),
+            checkpoint_hash=str(found["checkpoint_hash"]),
+            offset=int(found["offset"]),
         )
 
     def close(self) -> None:

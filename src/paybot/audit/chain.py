@@ -94,11 +94,14 @@ class ChainFile:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         try:
-            private_dir(self.path.parent)
+            if not self.path.parent.is_dir():
+                private_dir(self.path.parent)  # folders we make are 0700; others are not ours
             self._fd = os.open(
                 self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
             )
-            tighten(self.path)  # a trail an older paybot made 0640
+            head = os.pread(self._fd, _TAIL_CHUNK, 0)
+            if not head or b'"prev":"' in head:
+                tighten(self.path)  # a trail an older paybot made 0640; never someone else's file
         except OSError as exc:
             raise AuditTrailError(f"audit trail {self.path}: cannot open ({exc})") from exc
         self._pid = os.getpid()
@@ -160,6 +163,12 @@ class ChainFile:
             self._last = self._read_tail(fd, size)
             self._known_size = size
         return self._last
+
+    def end(self) -> int:
+        """The file's size after the last record this object read or wrote (under the
+        lock)."""
+        self._locked_fd()
+        return self._known_size or 0
 
     def first_hash(self) -> str:
         """The hash of the trail's first record (it names the trail in a signed checkpoint);

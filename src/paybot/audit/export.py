@@ -206,6 +206,9 @@ def format_for(out: Path, given: str | None) -> str:
         raise ExportError(
             f"{out}: cannot tell the format from the name; give --format csv or --format xlsx"
         )
+    suffix = out.suffix.lstrip(".").lower()
+    if given and suffix in FORMATS and suffix != fmt:
+        raise ExportError(f"{out}: the name says {suffix}, --format says {fmt}; make them agree")
     return fmt
 
 
@@ -214,6 +217,11 @@ def _check_paths(trail: Path, out: Path) -> None:
         raise ExportError(f"no audit trail at {trail}")
     if out.is_dir():
         raise ExportError(f"{out} is a folder; name a file to write")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise ExportError(
+            f"{out} is a link or a device, not a plain file; the export replaces a plain file "
+            "whole and writes nowhere else"
+        )
     parent = out.parent
     if not parent.is_dir():
         raise ExportError(f"{out}: the folder {parent} does not exist")

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from paybot.audit.anchor import Checkpoint, CheckpointStore, trail_name
-from paybot.audit.signing import SECRET_NAME, Signer, load_signer
+from paybot.audit.chain import AuditTrailError, ChainFile
+from paybot.audit.signing import SECRET_NAME, KeyRing, Signer, Verifier, load_signer
 from paybot.audit.trail import AuditTrail
+from paybot.audit.verify import check_since_checkpoint, first_record_hash, verify
 from paybot.config_models import Settings
 from paybot.errors import ConfigError
 from paybot.secrets import env_name
@@ -40,6 +42,81 @@ def run_signer(settings: Settings, env: Mapping[str, str] | None = None) -> Sign
             "keygen'); or set audit.signed: false to knowingly write an unsigned trail",
         )
     return signer if settings.audit.signed else None
+
+
+def check_trail_under_its_lock(settings: Settings, signer: Signer | None) -> None:
+    """Raise :class:`AuditTrailError` when a signing run must not start because the trail is
+    not the one the robot left (:func:`check_before_signing`). Holds the trail file's lock
+    while it reads, so a record another process is appending is never read half-written."""
+    if signer is None:
+        return
+    path = Path(settings.audit.file)
+    if path.is_file():
+        guard = ChainFile(path)
+        try:
+            with guard.locked():
+                problem = check_before_signing(settings, signer)
+        finally:
+            guard.close()
+    else:
+        problem = check_before_signing(settings, signer)
+    if problem is not None:
+        raise AuditTrailError(
+            f"{problem}. The robot does not sign a trail it cannot vouch for; nothing was "
+            "touched. See 'robot audit verify' and docs/audit.md"
+        )
+
+
+def ledger_checkpoints(settings: Settings) -> CheckpointStore | None:
+    """The ledger's checkpoint table, or ``None`` when the ledger is a SQLite file that does
+    not exist yet (nothing has been signed then; the file is not created by looking)."""
+    url = settings.ledger.url
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+        return None
+    return CheckpointStore(url)
+
+
+def check_before_signing(settings: Settings, signer: Signer) -> str | None:
+    """Before a run signs the trail's head (which vouches for every record before it), make
+    sure the trail is the one the robot left: ``None`` when it is, else what is wrong (the run
+    must not start). Quick when the ledger holds a checkpoint for the trail (only the records
+    since it are read); a whole verify with the robot's own public key when it does not.
+    A trail written before signing (no checkpoint anywhere) passes: its first signed run
+    adopts it. Raises :class:`AuditTrailError` when the trail or the ledger cannot be read.
+    Reads only."""
+    path = Path(settings.audit.file)
+    store = ledger_checkpoints(settings)
+    try:
+        by_name = store.latest(trail_name(path)) if store is not None else None
+        exists = path.is_file() and path.stat().st_size > 0
+        if not exists:
+            if by_name is None:
+                return None
+            return (
+                f"the audit trail {path} is missing or empty, but the ledger's last checkpoint "
+                f"for it says seq {by_name.last_seq:,} ({by_name.ts}): restore it from a backup; "
+                "a trail that is truly lost is left behind by giving audit.file a new name "
+                "(docs/audit.md, 'A lost trail')"
+            )
+        first = first_record_hash(path)
+        anchor = store.latest_for(first) if store is not None and first else None
+    finally:
+        if store is not None:
+            store.close()
+    if anchor is None and by_name is not None:
+        return (
+            f"the audit trail {path} is not the one the ledger's checkpoints are for (its last "
+            f"checkpoint there, seq {by_name.last_seq:,}, names another first record): the "
+            "file was replaced"
+        )
+    if anchor is not None and anchor.offset > 0:
+        return check_since_checkpoint(path, anchor)
+    own = KeyRing((Verifier(signer.private_key.public_key(), signer.key_id, "the robot's key"),))
+    result = verify(path, verifier=own, anchor=anchor)
+    if not result.ok:
+        where = f"line {result.first_bad_line}: " if result.first_bad_line else ""
+        return f"the audit trail {path} does not verify: {where}{result.reason}"
+    return None
 
 
 def open_run_trail(

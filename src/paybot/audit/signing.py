@@ -205,8 +205,23 @@ def load_signer(
                 str(key_file),
                 "no such file; create one with 'robot audit keygen'",
             )
+        if not key_file.is_file():
+            raise ConfigError(
+                str(key_file),
+                "audit.signing_key_file",
+                str(key_file),
+                "not a file (a folder?); give the private key file 'robot audit keygen' wrote",
+            )
         require_private(key_file, "audit.signing_key_file")
-        text = key_file.read_text(encoding="utf-8")
+        try:
+            text = key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                str(key_file),
+                "audit.signing_key_file",
+                str(key_file),
+                f"cannot read it as a PEM or hex/base64 key ({type(exc).__name__})",
+            ) from None
         source = str(key_file)
     elif secret is not None:
         text, source = secret.value, secret.source

@@ -189,6 +189,9 @@ class AuditTrail:
             signature=signature,
             ts=str(stamped["ts"]),
             why=why,
+            checkpoint_seq=int(stamped["seq"]),
+            checkpoint_hash=str(stamped["hash"]),
+            offset=self._file.end(),
         )
         if self._anchor is not None:
             self._anchor(checkpoint)

@@ -36,6 +36,7 @@ from typing import Any
 from paybot.audit.anchor import Checkpoint
 from paybot.audit.chain import GENESIS, AuditTrailError, canonical_json, record_hash
 from paybot.audit.signing import KeyRing
+from paybot.domain.calendar import danish_timestamp
 
 _HASH = b',"hash":"'
 _HASH_KEY = b'"hash":"'
@@ -97,7 +98,9 @@ class VerifyResult:
         else:
             text += ", UNSIGNED"
         if self.anchor is not None:
-            text += f"; matches the ledger's checkpoint at seq {_thousands(self.anchor.seq)}"
+            text += (
+                f"; matches the ledger's checkpoint at seq {_thousands(self.anchor.last_seq)}"
+            )
         return text
 
 
@@ -223,7 +226,7 @@ def _line(scan: _Scan, line_no: int, raw: bytes) -> str | None:
         reason = _checkpoint(scan, line_no, raw, expected)
         if reason is not None:
             return reason
-    if scan.anchor is not None and expected == scan.anchor.seq:
+    if scan.anchor is not None and expected == scan.anchor.last_seq:
         scan.anchor_hash_seen = digest
     scan.prev = digest
     scan.prev_bytes = digest.encode("ascii")
@@ -235,21 +238,24 @@ def _anchor_problem(scan: _Scan) -> str | None:
     anchor = scan.anchor
     if anchor is None:
         return None
-    said = f"the last checkpoint kept in the ledger, signed at {anchor.why} ({anchor.ts}),"
+    said = (
+        f"the last checkpoint kept in the ledger, signed at {anchor.why} "
+        f"({danish_timestamp(anchor.ts)}),"
+    )
     if scan.first_hash is not None and anchor.first_hash != scan.first_hash:
         return (
             f"{said} is for another trail (first record {anchor.first_hash[:12]}…, this one "
             f"{scan.first_hash[:12]}…): the file was replaced"
         )
-    if scan.count < anchor.seq:
+    if scan.count < anchor.last_seq:
         return (
             f"the trail ends at seq {_thousands(scan.count)}; {said} says "
-            f"{_thousands(anchor.seq)}: records were cut off or the file rolled back"
+            f"{_thousands(anchor.last_seq)}: records were cut off or the file rolled back"
         )
-    if scan.anchor_hash_seen != anchor.hash:
+    if scan.anchor_hash_seen != anchor.last_hash:
         return (
-            f"record seq {_thousands(anchor.seq)} is not the one {said} names: the file was "
-            "replaced or rewritten"
+            f"record seq {_thousands(anchor.last_seq)} is not the one {said} names: the file "
+            "was replaced or rewritten"
         )
     if scan.verifier is not None and not scan.verifier.valid(
         anchor.key_id, anchor.first_hash, anchor.seq, anchor.hash, anchor.signature
@@ -288,7 +294,7 @@ def verify(
                 # bytes): this loop is what makes verify fast; anything else goes to _line.
                 if line_no > 1 and _CHECKPOINT not in raw:
                     fast = fast_check(raw, scan.count + 1, scan.prev_bytes)
-                    if fast is not None and (anchor is None or scan.count + 1 != anchor.seq):
+                    if fast is not None and (anchor is None or scan.count + 1 != anchor.last_seq):
                         scan.prev_bytes = fast
                         scan.count += 1
                         continue
@@ -366,3 +372,81 @@ def _result(scan: _Scan, require_signed: bool) -> VerifyResult:
             **base,
         )
     return VerifyResult(True, warnings=tuple(warnings), **base)
+
+
+def _when(ts: str) -> str:
+    try:
+        return danish_timestamp(ts)
+    except ValueError:
+        return ts
+
+
+def first_record_hash(path: Path) -> str | None:
+    """The hash of the trail's first record (the trail's identity in signed checkpoints);
+    ``None`` for an empty file. Raises :class:`AuditTrailError` when the file cannot be read
+    or its first line is no trail record."""
+    try:
+        with open(path, "rb") as file:
+            line = file.readline()
+    except OSError as exc:
+        raise AuditTrailError(f"audit trail {path}: cannot read ({exc})") from exc
+    if not line:
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    digest = record.get("hash") if isinstance(record, dict) else None
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise AuditTrailError(f"{path} is not a paybot audit trail: its first line has no hash")
+    return digest
+
+
+def check_since_checkpoint(path: Path, anchor: Checkpoint) -> str | None:
+    """What a run checks before it signs (quick: only the records written since ``anchor``,
+    the last checkpoint kept in the ledger): the trail is the one the checkpoint is for, the
+    record ending at ``anchor.offset`` is the checkpoint record with its hash, and every record
+    after it continues the chain. ``None`` when all holds, else the problem in one sentence.
+    Any rewrite of the records before the checkpoint changes the checkpoint record's hash (each
+    record carries the hash of the one before), so it is found here too. Reads only."""
+    said = f"the ledger's last checkpoint (seq {_thousands(anchor.last_seq)}, {_when(anchor.ts)})"
+    try:
+        size = path.stat().st_size
+        if first_record_hash(path) != anchor.first_hash:
+            return f"the trail at {path} is not the one {said} is for: it was replaced"
+        if anchor.offset <= 0 or size < anchor.offset:
+            return (
+                f"the trail at {path} is shorter than at {said}: records were cut off or the "
+                "file rolled back"
+            )
+        with open(path, "rb") as file:
+            back = min(anchor.offset, 1 << 20)
+            file.seek(anchor.offset - back)
+            chunk = file.read(back)
+            line = chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :]
+            reason, digest = slow_check(0, line, anchor.last_seq, _prev_of(line))
+            if reason is not None or digest != anchor.last_hash:
+                return f"record seq {_thousands(anchor.last_seq)} is not the one {said} names"
+            prev, seq = digest, anchor.last_seq
+            for raw in file:
+                seq += 1
+                fast = fast_check(raw, seq, prev.encode("ascii"))
+                if fast is not None:
+                    prev = fast.decode("ascii")
+                    continue
+                reason, prev_new = slow_check(0, raw, seq, prev)
+                if reason is not None:
+                    return f"record seq {_thousands(seq)} (after {said}): {reason}"
+                prev = prev_new
+    except OSError as exc:
+        raise AuditTrailError(f"audit trail {path}: cannot read ({exc})") from exc
+    return None
+
+
+def _prev_of(line: bytes) -> str:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return ""
+    prev = record.get("prev") if isinstance(record, dict) else None
+    return prev if isinstance(prev, str) else ""

@@ -52,6 +52,7 @@ from paybot.audit.show import (
     shown_time,
 )
 from paybot.audit.signing import KeyRing, Verifier, load_verifier, new_key_pair
+from paybot.audit.verify import first_record_hash
 from paybot.config import Settings, find_home, load_settings
 from paybot.domain.calendar import parse_danish_moment
 from paybot.errors import ConfigError, LedgerError
@@ -89,10 +90,13 @@ def _file(args: argparse.Namespace) -> Path | None:
 
 
 def _settings() -> Settings | None:
+    """The project's settings; ``None`` outside a project (an auditor with a copied trail and
+    the public key). A project whose settings are broken raises :class:`ConfigError`."""
     try:
-        return load_settings(find_home())
+        home = find_home()
     except ConfigError:
         return None
+    return load_settings(home)
 
 
 def _verifier(args: argparse.Namespace, settings: Settings | None) -> KeyRing | None:
@@ -102,8 +106,15 @@ def _verifier(args: argparse.Namespace, settings: Settings | None) -> KeyRing | 
     given: list[Path] | None = args.public_key
     if given:
         return load_verifier(*given)
-    if settings is not None and settings.audit.public_key_file.is_file():
-        return load_verifier(settings.audit.public_key_file)
+    if settings is None:
+        return None
+    configured = settings.audit.public_key_file
+    if configured.is_file():
+        return load_verifier(configured)
+    if configured != settings.home / "config" / "audit-public-key.pem":
+        raise ConfigError(
+            str(configured), "audit.public_key_file", str(configured), "no such file"
+        )
     return None
 
 
@@ -117,7 +128,9 @@ def _anchor(path: Path, settings: Settings | None) -> Checkpoint | None:
         return None
     store = CheckpointStore(url)
     try:
-        return store.latest(trail_name(path))
+        first = first_record_hash(path)
+        found = store.latest_for(first) if first else None
+        return found or store.latest(trail_name(path))
     finally:
         store.close()
 
@@ -129,8 +142,8 @@ def _verify(args: argparse.Namespace) -> int:
     if not path.is_file():
         _complain(f"robot audit verify: no audit trail at {path}")
         return EXIT_UNREADABLE
-    settings = _settings()
     try:
+        settings = _settings()
         verifier = _verifier(args, settings)
         anchor = None if args.no_ledger else _anchor(path, settings)
         result = verify(
@@ -144,12 +157,28 @@ def _verify(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     for warning in result.warnings:
         _complain(f"WARNING: {warning}")
+    if result.ok and anchor is None and not args.no_ledger and result.checkpoints:
+        _complain(
+            "WARNING: the ledger holds no checkpoint for this trail, so records cut off its "
+            "end or a rollback to an older copy cannot be seen (another host, a copied trail, "
+            "or the ledger's checkpoints were removed)"
+        )
+        if args.require_signed:
+            _say(f"BROKEN {path}: no checkpoint in the ledger to compare the trail's end with")
+            return EXIT_BROKEN
     if result.ok:
         _say(result.describe(path))
         return EXIT_OK
     _say(f"BROKEN {result.describe(path)}")
     if result.first_bad_line is not None:
-        _say(f"{result.records} records before line {result.first_bad_line} are intact.")
+        _say(
+            f"{result.records} records before line {result.first_bad_line} are chained intact; "
+            f"the records up to seq {result.signed_through} are covered by a valid signature "
+            "(what follows it, up to the bad record, cannot be vouched for)."
+            if result.signed_through
+            else f"{result.records} records before line {result.first_bad_line} are chained "
+            "intact; none is covered by a valid signature."
+        )
     return EXIT_BROKEN
 
 
@@ -164,6 +193,9 @@ def _write_new(path: Path, text: str, mode: int) -> None:
 def _keygen(args: argparse.Namespace) -> int:
     key_file: Path = args.key_file
     public: Path = args.public_key_file or key_file.with_suffix(".pub.pem")
+    if key_file.absolute() == public.absolute():
+        _complain("robot audit keygen: the private and the public key need two different files")
+        return EXIT_UNREADABLE
     for existing in (key_file, public):
         if existing.exists():
             _complain(
@@ -283,8 +315,8 @@ def _export(args: argparse.Namespace) -> int:
     filters = _filters("export", args)
     if filters is None:
         return EXIT_UNREADABLE
-    settings = _settings()
     try:
+        settings = _settings()
         keys = _verifier(args, settings)
         anchor = _anchor(path, settings) if path.is_file() else None
     except (ConfigError, AuditTrailError, LedgerError) as exc:

@@ -22,10 +22,11 @@ from pathlib import Path
 from types import FrameType
 
 from paybot import locks
-from paybot.audit.open import open_run_trail, run_signer
+from paybot.audit.chain import AuditTrailError
+from paybot.audit.open import check_trail_under_its_lock, open_run_trail, run_signer
 from paybot.config import find_home, load_credentials, load_robot_config
 from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_BUSY, EXIT_USAGE
+from paybot.exit_codes import EXIT_BUSY, EXIT_PREFLIGHT, EXIT_USAGE
 from paybot.ledger import Ledger
 from paybot.private import private_dir, restrict_umask
 from paybot.run.runner import Runner, RunRequest
@@ -102,6 +103,14 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
                 outcome = Outcome(EXIT_BUSY, Counts(), str(exc))
                 outcome.write(folder)
                 return outcome
+        # Before anything is touched: the trail must be the one this robot left, or signing
+        # its head would vouch for records someone else wrote (docs/audit.md).
+        try:
+            check_trail_under_its_lock(settings, signer)
+        except AuditTrailError as exc:
+            outcome = Outcome(EXIT_PREFLIGHT, Counts(), f"preflight failed: audit trail: {exc}")
+            outcome.write(folder)
+            return outcome
         ledger = Ledger(settings.ledger.url)
         stack.callback(ledger.close)
         ledger.create_schema()
