@@ -18,7 +18,7 @@ import pytest
 from paybot.audit import AuditTrail, verify
 from paybot.audit.anchor import Checkpoint, CheckpointStore, trail_name
 from paybot.audit.chain import GENESIS, AuditTrailError, canonical_json, record_hash
-from paybot.audit.open import check_before_signing, run_signer
+from paybot.audit.open import adopts_unsigned_trail, check_before_signing, run_signer
 from paybot.audit.signing import KeyRing, Signer, Verifier, load_signer, new_key_pair
 from paybot.config import load_settings
 from paybot.errors import ConfigError
@@ -434,8 +434,19 @@ def test_the_ledger_refuses_a_different_checkpoint_at_the_same_place(inst: Insta
         inst.store.record(inst.name, forged)
 
 
-def test_a_legacy_trail_is_adopted_by_the_first_signed_run(tmp_path: Path) -> None:
+def test_a_legacy_trail_is_adopted_by_the_first_signed_run_and_verify_says_so(
+    tmp_path: Path,
+) -> None:
     inst = Installation(tmp_path / "legacy")
     with AuditTrail(inst.path, forward_to_robocorp=False) as trail:
         trail.event("page_opened", page="faktura/1")
-    assert check_before_signing(settings_of(inst), inst.signer) is None
+        trail.event("page_opened", page="faktura/2")
+    settings = settings_of(inst)
+    assert check_before_signing(settings, inst.signer) is None
+    assert adopts_unsigned_trail(settings)
+    with AuditTrail(inst.path, signer=inst.signer, forward_to_robocorp=False) as trail:
+        trail.checkpoint("adopted")
+    result = verify(inst.path, verifier=inst.verifier)
+    assert result.ok and result.signed
+    assert any("adopted by a run" in w for w in result.warnings)
+    assert not adopts_unsigned_trail(settings)

@@ -119,6 +119,24 @@ def check_before_signing(settings: Settings, signer: Signer) -> str | None:
     return None
 
 
+def adopts_unsigned_trail(settings: Settings) -> bool:
+    """True when the trail has records but no checkpoint at all (written before signing was
+    turned on): the run's first checkpoint then adopts it, and says so (``why: adopted``), so
+    that an auditor sees from where on the trail is signed. Reads only."""
+    path = Path(settings.audit.file)
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    store = ledger_checkpoints(settings)
+    if store is not None:
+        try:
+            if store.latest(trail_name(path)) is not None:
+                return False  # signed before: the common case, answered without reading
+        finally:
+            store.close()
+    with open(path, "rb") as file:
+        return not any(b'"event":"checkpoint"' in line for line in file)
+
+
 def open_run_trail(
     stack: ExitStack, settings: Settings, signer: Signer | None, **ids: Any
 ) -> AuditTrail:

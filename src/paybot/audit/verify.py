@@ -172,6 +172,7 @@ class _Scan:
     last_checkpoint: Checkpoint | None = None
     anchor_hash_seen: str | None = None
     foreign_keys: set[str] = field(default_factory=set)
+    adopted: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _checkpoint(scan: _Scan, line_no: int, raw: bytes, seq: int) -> str | None:
@@ -197,6 +198,8 @@ def _checkpoint(scan: _Scan, line_no: int, raw: bytes, seq: int) -> str | None:
                 f"checkpoint signature does not verify with key {key}: the records it covers "
                 "were changed and their hashes recomputed"
             )
+    if str(record.get("why", "")) == "adopted" and covers > 1:
+        scan.adopted.append((covers, str(record.get("ts", ""))))
     scan.checkpoints += 1
     scan.signed_through = covers
     scan.last_checkpoint = Checkpoint(
@@ -341,6 +344,12 @@ def _result(scan: _Scan, require_signed: bool) -> VerifyResult:
     if problem is not None:
         return VerifyResult(False, first_bad_line=None, reason=problem, **base)
     warnings: list[str] = []
+    for covers, ts in scan.adopted:
+        warnings.append(
+            f"records 1 to {_thousands(covers)} were written before the trail was signed and "
+            f"adopted by a run at {_when(ts)}: the signature vouches for them from then on, "
+            "not for who wrote them (expected once, when signing was turned on)"
+        )
     if scan.foreign_keys:
         warnings.append(
             f"checkpoints signed by key {', '.join(sorted(scan.foreign_keys))} (not given) were "

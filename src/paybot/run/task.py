@@ -23,7 +23,12 @@ from types import FrameType
 
 from paybot import locks
 from paybot.audit.chain import AuditTrailError
-from paybot.audit.open import check_trail_under_its_lock, open_run_trail, run_signer
+from paybot.audit.open import (
+    adopts_unsigned_trail,
+    check_trail_under_its_lock,
+    open_run_trail,
+    run_signer,
+)
 from paybot.config import find_home, load_credentials, load_robot_config
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_PREFLIGHT, EXIT_USAGE
@@ -107,6 +112,7 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
         # its head would vouch for records someone else wrote (docs/audit.md).
         try:
             check_trail_under_its_lock(settings, signer)
+            adopting = signer is not None and adopts_unsigned_trail(settings)
         except AuditTrailError as exc:
             outcome = Outcome(EXIT_PREFLIGHT, Counts(), f"preflight failed: audit trail: {exc}")
             outcome.write(folder)
@@ -120,7 +126,9 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             ledger.start_run(run_id, robot, trigger, socket.gethostname(), os.getpid())
         trail = open_run_trail(stack, settings, signer)
         marks = {"dry_run": True} if env.get(ENV_DRY_RUN) == "1" else {}
-        trail.checkpoint("run_start", run_id=run_id, robot=robot, **marks)
+        trail.checkpoint(
+            "adopted" if adopting else "run_start", run_id=run_id, robot=robot, **marks
+        )
         stack.enter_context(stop_on_signals(stop))
         request = RunRequest(
             cfg=cfg,
