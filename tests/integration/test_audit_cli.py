@@ -392,3 +392,19 @@ def test_a_closed_pipe_ends_show_quietly(tmp_path: Path) -> None:
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0
     assert err == b""
+
+
+def test_show_sums_up_a_decisions_checks_and_json_keeps_them(tmp_path: Path) -> None:
+    from paybot.audit.show import checks_summary, format_record
+
+    checks = [
+        {"rule": "small_invoices.format", "reason": "MANUAL_FORMAT", "passed": True},
+        {"rule": "small_invoices.amount", "reason": "MANUAL_AMOUNT", "passed": False},
+    ]
+    assert (
+        checks_summary(checks) == "2 made, 1 passed, failed: MANUAL_AMOUNT (small_invoices.amount)"
+    )
+    line = format_record(
+        {"seq": 3, "event": "decision", "checks": checks, "ts": "2026-11-30T06:15:00+00:00"}
+    )
+    assert "checks=2 made, 1 passed, failed: MANUAL_AMOUNT" in line

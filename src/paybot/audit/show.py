@@ -347,6 +347,20 @@ def shown_time(record: Mapping[str, Any]) -> str:
         return ts
 
 
+def checks_summary(checks: Any) -> str:
+    """A decision's ``checks`` on one line: ``15 made, 15 passed`` or ``7 made, 6 passed,
+    failed: MANUAL_TARIFF (medical_certificates.tariff.amount)``; ``--json`` shows them all."""
+    if not isinstance(checks, list):
+        return _short(checks)
+    made = [c for c in checks if isinstance(c, Mapping)]
+    passed = sum(1 for c in made if c.get("passed") is True)
+    text = f"{len(made)} made, {passed} passed"
+    failed = [c for c in made if c.get("passed") is False]
+    if failed:
+        text += f", failed: {failed[-1].get('reason', '?')} ({failed[-1].get('rule', '?')})"
+    return text
+
+
 def format_record(record: Mapping[str, Any]) -> str:
     """``      5  2026-11-20 09:15:05+01:00  20261120-081500-3f9a  w1    decision  reason=…``:
     seq, Copenhagen time with offset, run, worker, event, the rest (masked)."""
@@ -355,7 +369,7 @@ def format_record(record: Mapping[str, Any]) -> str:
     run = str(safe.get("run_id", "-"))
     worker = str(safe.get("worker", "-"))
     particulars = " ".join(
-        f"{key}={_short(value)}"
+        f"{key}={checks_summary(value) if key == 'checks' else _short(value)}"
         for key, value in sorted(safe.items())
         if key not in _COLUMNS and value not in (None, "", [], {})
     )
