@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from paybot.audit import AuditTrail, verify
-from paybot.audit.anchor import Checkpoint, CheckpointStore, trail_name
+from paybot.audit.anchor import Checkpoint, CheckpointStore, checkpoints_table, trail_name
 from paybot.audit.chain import GENESIS, AuditTrailError, canonical_json, record_hash
 from paybot.audit.open import adopts_unsigned_trail, check_before_signing, run_signer
 from paybot.audit.signing import KeyRing, Signer, Verifier, load_signer, new_key_pair
@@ -450,3 +451,67 @@ def test_a_legacy_trail_is_adopted_by_the_first_signed_run_and_verify_says_so(
     assert result.ok and result.signed
     assert any("adopted by a run" in w for w in result.warnings)
     assert not adopts_unsigned_trail(settings)
+
+
+def test_an_older_trail_swapped_in_for_a_newer_one_is_refused(inst: Installation) -> None:
+    """The ledger holds checkpoints of two trails (a lost one left behind under a new name):
+    putting the old file where the new one is, is a replacement."""
+    old_file = inst.path.read_bytes()
+    newer = Installation.__new__(Installation)
+    newer.__dict__.update(inst.__dict__)
+    newer.path = inst.path.with_name("audit-2.jsonl")
+    newer.name = trail_name(newer.path)
+    newer.run(3, first_erp_id=500)
+    newer.path.write_bytes(old_file)
+    anchor = newer.store.anchor_for(newer.name, json.loads(old_file.splitlines()[0])["hash"])
+    result = verify(newer.path, verifier=inst.verifier, anchor=anchor)
+    assert not result.ok and "is for another trail" in str(result.reason)
+    env = {
+        "PAYBOT_DATA_DIR": str(inst.path.parents[1]),
+        "PAYBOT_AUDIT_FILE": str(newer.path),
+    }
+    problem = check_before_signing(load_settings(ROOT, env), inst.signer)
+    assert problem is not None and "was replaced" in problem
+
+
+def test_a_row_copied_into_the_ledger_cannot_hide_a_later_checkpoint(inst: Installation) -> None:
+    first = json.loads(inst.lines()[0])["hash"]
+    early = inst.store._one(  # the trail's first checkpoint row, copied in under another name
+        select(checkpoints_table).order_by(checkpoints_table.c.id.asc())
+    )
+    assert early is not None
+    inst.store.record("elsewhere:/copy", early)
+    inst.path.write_bytes(b"".join(inst.lines()[: early.checkpoint_seq]))  # cut back to it
+    anchor = inst.store.anchor_for(inst.name, first)
+    assert anchor is not None and anchor.last_seq > early.last_seq
+    assert check_before_signing(settings_of(inst), inst.signer) is not None
+
+
+def test_require_signed_refuses_an_unsigned_tail_but_the_schedulers_own_events(
+    inst: Installation,
+) -> None:
+    with AuditTrail(inst.path, forward_to_robocorp=False) as trail:
+        trail.event("scheduler_run_finished", job="pay-small-invoices", exit_code=0)
+    assert verify(inst.path, verifier=inst.verifier, require_signed=True).ok
+    with AuditTrail(inst.path, forward_to_robocorp=False) as trail:
+        trail.event("decision", decision="pay", amount="9999.00", note="forged")
+    refused = verify(inst.path, verifier=inst.verifier, require_signed=True)
+    assert not refused.ok and "1 records after seq" in str(refused.reason)
+    assert verify(inst.path, verifier=inst.verifier).ok  # a warning without --require-signed
+
+
+def test_a_trail_begun_over_an_older_history_says_so(tmp_path: Path) -> None:
+    inst = Installation(tmp_path / "restart")
+    with AuditTrail(
+        inst.path,
+        signer=inst.signer,
+        forward_to_robocorp=False,
+        start_fields={"runs_before": 2, "checkpoints_before": 7},
+    ) as trail:
+        trail.checkpoint("run_start")
+        trail.event("page_opened", page="faktura/1")
+        trail.checkpoint("run_end")
+    result = verify(inst.path, verifier=inst.verifier)
+    assert result.ok and any(
+        "an earlier trail exists, or was deleted" in w for w in result.warnings
+    )

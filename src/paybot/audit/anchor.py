@@ -144,11 +144,38 @@ class CheckpointStore:
         return self._one(select(checkpoints_table).where(c.trail == trail).order_by(c.id.desc()))
 
     def latest_for(self, first_hash: str) -> Checkpoint | None:
-        """The checkpoint recorded last for the trail whose first record has ``first_hash``
-        (whatever host or path it was written at), or ``None``."""
+        """The checkpoint furthest into the trail whose first record has ``first_hash``
+        (whatever host or path it was written at, the highest checkpoint seq, not the row added
+        last: a row copied in later cannot hide a later checkpoint), or ``None``."""
         c = checkpoints_table.c
-        query = select(checkpoints_table).where(c.first_hash == first_hash).order_by(c.id.desc())
+        query = (
+            select(checkpoints_table)
+            .where(c.first_hash == first_hash)
+            .order_by(c.checkpoint_seq.desc(), c.id.desc())
+        )
         return self._one(query)
+
+    def anchor_for(self, trail: str, first_hash: str | None) -> Checkpoint | None:
+        """The checkpoint a trail at ``trail`` whose first record has ``first_hash`` is
+        compared with: when the row recorded last under this name is for another first record,
+        that row (the file was replaced: the comparison then says so); else the checkpoint
+        furthest into this trail; ``None`` when the ledger knows neither."""
+        by_name = self.latest(trail)
+        if by_name is not None and by_name.first_hash != first_hash:
+            return by_name
+        furthest = self.latest_for(first_hash) if first_hash else None
+        return furthest or by_name
+
+    def count(self) -> int:
+        """How many checkpoints the table holds (0 when it does not exist yet)."""
+        try:
+            with self._engine.connect() as conn:
+                rows = conn.execute(select(checkpoints_table.c.id)).all()
+        except SQLAlchemyError as exc:
+            if "no such table" in str(exc):
+                return 0
+            raise self._fail("read the checkpoints", exc) from exc
+        return len(rows)
 
     def _one(self, query: Select[Any]) -> Checkpoint | None:
         try:

@@ -87,7 +87,8 @@ def check_before_signing(settings: Settings, signer: Signer) -> str | None:
     path = Path(settings.audit.file)
     store = ledger_checkpoints(settings)
     try:
-        by_name = store.latest(trail_name(path)) if store is not None else None
+        name = trail_name(path)
+        by_name = store.latest(name) if store is not None else None
         exists = path.is_file() and path.stat().st_size > 0
         if not exists:
             if by_name is None:
@@ -99,15 +100,15 @@ def check_before_signing(settings: Settings, signer: Signer) -> str | None:
                 "(docs/audit.md, 'A lost trail')"
             )
         first = first_record_hash(path)
-        anchor = store.latest_for(first) if store is not None and first else None
+        anchor = store.anchor_for(name, first) if store is not None else None
     finally:
         if store is not None:
             store.close()
-    if anchor is None and by_name is not None:
+    if anchor is not None and anchor.first_hash != first:
         return (
-            f"the audit trail {path} is not the one the ledger's checkpoints are for (its last "
-            f"checkpoint there, seq {by_name.last_seq:,}, names another first record): the "
-            "file was replaced"
+            f"the audit trail {path} is not the one the ledger's checkpoints for it are for "
+            f"(its last checkpoint there, seq {anchor.last_seq:,}, names another first "
+            "record): the file was replaced"
         )
     own = KeyRing((Verifier(signer.private_key.public_key(), signer.key_id, "the robot's key"),))
     result = verify(path, verifier=own, anchor=anchor)
@@ -136,16 +137,25 @@ def adopts_unsigned_trail(settings: Settings) -> bool:
 
 
 def open_run_trail(
-    stack: ExitStack, settings: Settings, signer: Signer | None, **ids: Any
+    stack: ExitStack,
+    settings: Settings,
+    signer: Signer | None,
+    *,
+    runs_before: int = 0,
+    **ids: Any,
 ) -> AuditTrail:
     """The run's trail (closed by ``stack``), signing with ``signer`` and recording each
-    checkpoint in the ledger's ``audit_checkpoints`` table."""
+    checkpoint in the ledger's ``audit_checkpoints`` table. A new signed trail's first record
+    says how many runs (``runs_before``, from the run history) and checkpoints the ledger
+    already held, so that a trail started over an older one's history shows as such."""
     anchor = None
+    start: dict[str, Any] = {}
     if signer is not None:
         store = CheckpointStore(settings.ledger.url)
         stack.callback(store.close)
         store.create_schema()
         name = trail_name(Path(settings.audit.file))
+        start = {"runs_before": runs_before, "checkpoints_before": store.count()}
 
         def anchor(checkpoint: Checkpoint) -> None:
             store.record(name, checkpoint)
@@ -156,6 +166,7 @@ def open_run_trail(
             signer=signer,
             anchor=anchor,
             checkpoint_every=settings.audit.checkpoint_every,
+            start_fields=start,
             **ids,
         )
     )

@@ -87,6 +87,7 @@ class AuditTrail:
         signer: Signer | None = None,
         anchor: Callable[[Checkpoint], None] | None = None,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        start_fields: dict[str, Any] | None = None,
         **ids: Any,
     ) -> None:
         self.path = Path(path)
@@ -95,6 +96,7 @@ class AuditTrail:
         self._anchor = anchor
         self._checkpoint_every = max(1, checkpoint_every)
         self._last_checkpoint_seq: int | None = None
+        self._start_fields = dict(start_fields or {})
         self._ids = {k: v for k, v in ids.items() if v is not None}
         self._stamp = AddTimestamp(clock or utc_now)
         self._chain = ChainHash(self._file)
@@ -145,6 +147,7 @@ class AuditTrail:
             "trail_id": uuid.uuid4().hex,
             "host": socket.gethostname(),
             "paybot_version": __version__,
+            **self._start_fields,
             "durable": True,
         }
         self._append(None, "info", self._chain(None, "info", self._stamp(None, "info", record)))

@@ -20,7 +20,8 @@ On top of the chain:
   1,240");
 - records after the last valid checkpoint, and a trail with no checkpoint at all (written
   before signing was turned on), are reported as unsigned: a warning, or a failure with
-  ``require_signed``.
+  ``require_signed`` (the scheduler's own events after the last run excepted: they decide
+  nothing, and the next run signs them).
 
 docs/audit.md has the threat model: what each check finds and what it cannot.
 """
@@ -173,6 +174,8 @@ class _Scan:
     anchor_hash_seen: str | None = None
     foreign_keys: set[str] = field(default_factory=set)
     adopted: list[tuple[int, str]] = field(default_factory=list)
+    started_over: str | None = None
+    unsigned_not_scheduler: int = 0
 
 
 def _checkpoint(scan: _Scan, line_no: int, raw: bytes, seq: int) -> str | None:
@@ -214,6 +217,26 @@ def _checkpoint(scan: _Scan, line_no: int, raw: bytes, seq: int) -> str | None:
     return None
 
 
+def _started_over(raw: bytes) -> str | None:
+    """A warning when the trail's first record says the ledger already held runs or
+    checkpoints when the trail began: an earlier trail exists, or was deleted."""
+    if b'"event":"trail_started"' not in raw:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    runs, checkpoints = record.get("runs_before", 0), record.get("checkpoints_before", 0)
+    if not (isinstance(runs, int) and isinstance(checkpoints, int)) or not (runs or checkpoints):
+        return None
+    return (
+        f"this trail began ({_when(str(record.get('ts', '')))}) when the ledger already held "
+        f"runs ({'at least ' if runs else ''}{runs:,}) and {checkpoints:,} checkpoints: an "
+        "earlier trail exists, or was deleted (expected only when a lost trail was left "
+        "behind, docs/audit.md)"
+    )
+
+
 def _line(scan: _Scan, line_no: int, raw: bytes) -> str | None:
     expected = scan.count + 1
     fast = fast_check(raw, expected, scan.prev_bytes)
@@ -225,6 +248,7 @@ def _line(scan: _Scan, line_no: int, raw: bytes) -> str | None:
         digest = fast.decode("ascii")
     if scan.first_hash is None:
         scan.first_hash = digest
+        scan.started_over = _started_over(raw)
     if _CHECKPOINT in raw:
         reason = _checkpoint(scan, line_no, raw, expected)
         if reason is not None:
@@ -320,7 +344,20 @@ def verify(
     except OSError as exc:
         raise AuditTrailError(f"audit trail {path}: cannot read ({exc})") from exc
     scan.prev = scan.prev_bytes.decode("ascii")
+    if require_signed and scan.checkpoints:
+        scan.unsigned_not_scheduler = _unsigned_beyond_scheduler(path, scan.signed_through + 1)
     return _result(scan, require_signed)
+
+
+def _unsigned_beyond_scheduler(path: Path, skip: int) -> int:
+    """How many records after the first ``skip`` are not the scheduler's own events (which
+    the next run signs, and which decide nothing)."""
+    count = 0
+    with open(path, "rb") as file:
+        for line_no, raw in enumerate(file, start=1):
+            if line_no > skip and b'"event":"scheduler_' not in raw:
+                count += 1
+    return count
 
 
 def _result(scan: _Scan, require_signed: bool) -> VerifyResult:
@@ -344,6 +381,8 @@ def _result(scan: _Scan, require_signed: bool) -> VerifyResult:
     if problem is not None:
         return VerifyResult(False, first_bad_line=None, reason=problem, **base)
     warnings: list[str] = []
+    if scan.started_over:
+        warnings.append(scan.started_over)
     for covers, ts in scan.adopted:
         warnings.append(
             f"records 1 to {_thousands(covers)} were written before the trail was signed and "
@@ -377,6 +416,18 @@ def _result(scan: _Scan, require_signed: bool) -> VerifyResult:
         return VerifyResult(
             False,
             reason="the trail is not signed by the key given, and a signature is required",
+            warnings=tuple(warnings),
+            **base,
+        )
+    if require_signed and scan.unsigned_not_scheduler:
+        return VerifyResult(
+            False,
+            reason=(
+                f"{_thousands(scan.unsigned_not_scheduler)} records after seq "
+                f"{_thousands(scan.signed_through + 1)} are not signed (other than the "
+                "scheduler's own events), and a signature is required: let the next run sign "
+                "them after you have looked at them, or find out who wrote them"
+            ),
             warnings=tuple(warnings),
             **base,
         )

@@ -128,9 +128,7 @@ def _anchor(path: Path, settings: Settings | None) -> Checkpoint | None:
         return None
     store = CheckpointStore(url)
     try:
-        first = first_record_hash(path)
-        found = store.latest_for(first) if first else None
-        return found or store.latest(trail_name(path))
+        return store.anchor_for(trail_name(path), first_record_hash(path))
     finally:
         store.close()
 

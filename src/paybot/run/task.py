@@ -124,7 +124,8 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
         if standalone:
             ledger.mark_abandoned_runs(robot, run_id)
             ledger.start_run(run_id, robot, trigger, socket.gethostname(), os.getpid())
-        trail = open_run_trail(stack, settings, signer)
+        earlier = [r for r in ledger.list_runs(limit=2) if r.run_id != run_id]
+        trail = open_run_trail(stack, settings, signer, runs_before=len(earlier))
         marks = {"dry_run": True} if env.get(ENV_DRY_RUN) == "1" else {}
         trail.checkpoint(
             "adopted" if adopting else "run_start", run_id=run_id, robot=robot, **marks
