@@ -42,6 +42,17 @@ from paybot.domain.rules.table import Payment, TableRules
 from paybot.domain.values import INTERPRETER_CATEGORY_NAMES
 
 
+def _no_rate(gap: ContractGap) -> Verdict:
+    """``MANUAL_TARIFF_PERIOD``: the contract has no rate for the job's date."""
+    return Verdict(
+        Reason.TARIFF_PERIOD,
+        "tariff_period.no_rate",
+        f"{gap.note} Kontraktens takster for perioden skal indlæses i robottens regler, "
+        "eller fakturaen behandles manuelt.",
+        gap.compared,
+    )
+
+
 def _ref(text: str) -> str:
     return " ".join(text.split()).upper()
 
@@ -132,13 +143,7 @@ class InterpreterRules(TableRules):
         try:
             expected_lines(job, booking, self.config)
         except ContractGap as gap:
-            return Verdict(
-                Reason.TARIFF_PERIOD,
-                "tariff_period.no_rate",
-                f"{gap.note} Kontraktens takster for perioden skal indlæses i robottens regler, "
-                "eller fakturaen behandles manuelt.",
-                gap.compared,
-            )
+            return _no_rate(gap)
         return Passed("tariff_period", {"date": job.date.isoformat()})
 
     def payment(self, invoice: Invoice, ctx: DecisionContext) -> Payment:
@@ -301,13 +306,7 @@ class InterpreterRules(TableRules):
         try:
             expected = expected_lines(job, booking, self.config)
         except ContractGap as gap:
-            return Verdict(
-                Reason.TARIFF_PERIOD,
-                "tariff_period.no_rate",
-                f"{gap.note} Kontraktens takster for perioden skal indlæses i robottens regler, "
-                "eller fakturaen behandles manuelt.",
-                gap.compared,
-            )
+            return _no_rate(gap)
         mismatch = compare_lines(invoice.lines, expected)
         if mismatch is None:
             return Passed("contract", {"lines": _lines_text(expected)})
