@@ -107,6 +107,13 @@ class ExportResult:
     checkpoint: str
 
 
+def _copenhagen(ts: str) -> str:
+    try:
+        return danish_timestamp(ts)
+    except ValueError:
+        return ts
+
+
 def verification_summary(
     path: Path, *, keys: KeyRing | None = None, anchor: Checkpoint | None = None
 ) -> tuple[str, str]:
@@ -130,7 +137,7 @@ def verification_summary(
         checked = "signature checked" if result.signed else "signature NOT checked (no key)"
         checkpoint = (
             f"signed checkpoint: seq {last.seq}, hash {last.hash}, signed at {last.why} "
-            f"({last.ts}) with key {last.key_id}, {checked}"
+            f"({_copenhagen(last.ts)}) with key {last.key_id}, {checked}"
         )
         if anchor is not None:
             checkpoint += f"; the ledger's latest checkpoint: seq {anchor.seq}, hash {anchor.hash}"
