@@ -109,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return handler(ns)
+        code = handler(ns)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        return code
     except BrokenPipeError:
         # `robot runs | head -1`: the reader went away; stop quietly, as other tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)

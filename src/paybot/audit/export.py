@@ -52,7 +52,7 @@ from paybot.audit.chain import AuditTrailError
 from paybot.audit.show import NO_FILTERS, Filters, iter_records, masked_record, record_key
 from paybot.audit.signing import KeyRing
 from paybot.audit.verify import verify
-from paybot.domain.calendar import danish_timestamp
+from paybot.domain.calendar import danish_timestamp, danish_timestamp_or_text
 from paybot.errors import PaybotError
 
 FORMATS = ("csv", "xlsx")
@@ -107,13 +107,6 @@ class ExportResult:
     checkpoint: str
 
 
-def _copenhagen(ts: str) -> str:
-    try:
-        return danish_timestamp(ts)
-    except ValueError:
-        return ts
-
-
 def verification_summary(
     path: Path, *, keys: KeyRing | None = None, anchor: Checkpoint | None = None
 ) -> tuple[str, str]:
@@ -137,7 +130,7 @@ def verification_summary(
         checked = "signature checked" if result.signed else "signature NOT checked (no key)"
         checkpoint = (
             f"signed checkpoint: seq {last.seq}, hash {last.hash}, signed at {last.why} "
-            f"({_copenhagen(last.ts)}) with key {last.key_id}, {checked}"
+            f"({danish_timestamp_or_text(last.ts)}) with key {last.key_id}, {checked}"
         )
         if anchor is not None:
             checkpoint += f"; the ledger's latest checkpoint: seq {anchor.seq}, hash {anchor.hash}"

@@ -29,7 +29,7 @@ from typing import Any
 
 from paybot.audit.chain import AuditTrailError
 from paybot.audit.masking import mask_data
-from paybot.domain.calendar import danish_timestamp
+from paybot.domain.calendar import danish_timestamp, danish_timestamp_or_text
 
 # Fields shown in the columns of a line rather than among its particulars.
 _COLUMNS = frozenset(
@@ -339,12 +339,7 @@ def shown_time(record: Mapping[str, Any]) -> str:
     """The record's time as people read it (``2026-11-20 09:15:05+01:00``); the raw ``ts``
     when it cannot be read, ``-`` when there is none."""
     ts = record.get("ts")
-    if not isinstance(ts, str):
-        return "-"
-    try:
-        return danish_timestamp(ts)
-    except ValueError:
-        return ts
+    return danish_timestamp_or_text(ts) if isinstance(ts, str) else "-"
 
 
 def checks_summary(checks: Any) -> str:

@@ -37,7 +37,7 @@ from typing import Any
 from paybot.audit.anchor import Checkpoint
 from paybot.audit.chain import GENESIS, AuditTrailError, canonical_json, record_hash
 from paybot.audit.signing import KeyRing
-from paybot.domain.calendar import danish_timestamp
+from paybot.domain.calendar import danish_timestamp_or_text
 
 _HASH = b',"hash":"'
 _HASH_KEY = b'"hash":"'
@@ -229,8 +229,9 @@ def _started_over(raw: bytes) -> str | None:
     runs, checkpoints = record.get("runs_before", 0), record.get("checkpoints_before", 0)
     if not (isinstance(runs, int) and isinstance(checkpoints, int)) or not (runs or checkpoints):
         return None
+    began = danish_timestamp_or_text(str(record.get("ts", "")))
     return (
-        f"this trail began ({_when(str(record.get('ts', '')))}) when the ledger already held "
+        f"this trail began ({began}) when the ledger already held "
         f"runs ({'at least ' if runs else ''}{runs:,}) and {checkpoints:,} checkpoints: an "
         "earlier trail exists, or was deleted (expected only when a lost trail was left "
         "behind, docs/audit.md)"
@@ -267,7 +268,7 @@ def _anchor_problem(scan: _Scan) -> str | None:
         return None
     said = (
         f"the last checkpoint kept in the ledger, signed at {anchor.why} "
-        f"({danish_timestamp(anchor.ts)}),"
+        f"({danish_timestamp_or_text(anchor.ts)}),"
     )
     if scan.first_hash is not None and anchor.first_hash != scan.first_hash:
         return (
@@ -386,8 +387,9 @@ def _result(scan: _Scan, require_signed: bool) -> VerifyResult:
     for covers, ts in scan.adopted:
         warnings.append(
             f"records 1 to {_thousands(covers)} were written before the trail was signed and "
-            f"adopted by a run at {_when(ts)}: the signature vouches for them from then on, "
-            "not for who wrote them (expected once, when signing was turned on)"
+            f"adopted by a run at {danish_timestamp_or_text(ts)}: the signature vouches for "
+            "them from then on, not for who wrote them (expected once, when signing was "
+            "turned on)"
         )
     if scan.foreign_keys:
         warnings.append(
@@ -432,13 +434,6 @@ def _result(scan: _Scan, require_signed: bool) -> VerifyResult:
             **base,
         )
     return VerifyResult(True, warnings=tuple(warnings), **base)
-
-
-def _when(ts: str) -> str:
-    try:
-        return danish_timestamp(ts)
-    except ValueError:
-        return ts
 
 
 def first_record_hash(path: Path) -> str | None:

@@ -23,17 +23,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from paybot.audit import AuditTrailError, verify
-from paybot.audit.anchor import Checkpoint, CheckpointStore, trail_name
+from paybot.audit.anchor import Checkpoint, trail_name
 from paybot.audit.export import (
     FORMATS,
     SEPARATORS,
@@ -41,6 +39,7 @@ from paybot.audit.export import (
     export,
     verification_summary,
 )
+from paybot.audit.open import ledger_checkpoints
 from paybot.audit.show import (
     Candidate,
     Filters,
@@ -121,12 +120,9 @@ def _verifier(args: argparse.Namespace, settings: Settings | None) -> KeyRing | 
 def _anchor(path: Path, settings: Settings | None) -> Checkpoint | None:
     """The latest checkpoint the ledger holds for the trail at ``path`` (``None`` without a
     ledger or a checkpoint)."""
-    if settings is None:
+    store = ledger_checkpoints(settings) if settings is not None else None
+    if store is None:
         return None
-    url = settings.ledger.url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
-        return None
-    store = CheckpointStore(url)
     try:
         return store.anchor_for(trail_name(path), first_record_hash(path))
     finally:
@@ -236,19 +232,6 @@ def _filters(command: str, args: argparse.Namespace) -> Filters | None:
     )
 
 
-@contextlib.contextmanager
-def _quiet_on_closed_pipe() -> Iterator[None]:
-    """``robot audit show 19 | head -3``: when the reader goes away, stop writing without a
-    traceback (and without the one Python would print when it flushes stdout at exit)."""
-    try:
-        yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-
-
 def _show(args: argparse.Namespace) -> int:
     path = _file(args)
     if path is None:
@@ -280,14 +263,13 @@ def _show(args: argparse.Namespace) -> int:
             _complain(f"  {candidate.describe()}")
         return EXIT_AMBIGUOUS
     others = [c for c in candidates if c is not chosen]
-    with _quiet_on_closed_pipe():
-        if args.json:
-            for record in records:
-                _say(json.dumps(masked_record(record), ensure_ascii=False, sort_keys=True))
-        else:
-            _say(_header(chosen, records, filters, path))
-            for record in records:
-                _say(format_record(record))
+    if args.json:
+        for record in records:
+            _say(json.dumps(masked_record(record), ensure_ascii=False, sort_keys=True))
+    else:
+        _say(_header(chosen, records, filters, path))
+        for record in records:
+            _say(format_record(record))
     for other in others:
         _complain(f"robot audit show: {invoice!r} also names, less exactly: {other.describe()}")
     return EXIT_OK

@@ -233,6 +233,15 @@ def danish_timestamp(moment: dt.datetime | str) -> str:
     return when.astimezone(DANISH_TIME).isoformat(sep=" ", timespec="seconds")
 
 
+def danish_timestamp_or_text(ts: str) -> str:
+    """:func:`danish_timestamp` of ``ts``, or ``ts`` itself when it is no ISO 8601 moment
+    with a zone (for showing what a file holds, never for deciding)."""
+    try:
+        return danish_timestamp(ts)
+    except ValueError:
+        return ts
+
+
 def parse_danish_moment(text: str, *, end_of_day: bool = False) -> dt.datetime:
     """A moment a person typed, in Copenhagen time unless it carries an offset: ``2026-11-30``
     (the start of that day, or with ``end_of_day`` the start of the next, for an inclusive
