@@ -21,7 +21,7 @@ from paybot.erp.reference import ReferenceData
 from paybot.errors import ApplicationError, BrowserFailed, NetworkError
 from paybot.ledger import InMemoryLedger, State
 from paybot.run.ordering import KeyOrder
-from paybot.run.worker import CircuitBreaker, Result, Shared, Worker
+from paybot.run.worker import CircuitBreaker, Result, RunContext, Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 ROBOT = "pay-small-invoices"
@@ -175,7 +175,7 @@ def make(
             )
         }
     )
-    shared = Shared(
+    ctx = RunContext(
         cfg=RobotConfig(
             home=cfg.home,
             settings=fast,
@@ -196,7 +196,7 @@ def make(
         stop=threading.Event(),
     )
     erp = FakeErp()
-    return Worker("w1", shared, erp, Events()), ledger, erp  # type: ignore[arg-type]
+    return Worker("w1", ctx, erp, Events()), ledger, erp  # type: ignore[arg-type]
 
 
 def test_the_worker_pays_each_invoice_once(cfg: RobotConfig, tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ def test_a_system_that_is_down_stops_the_run_after_n_failures_in_a_row(
     worker, ledger, erp = make(cfg, tmp_path, items=10, limit=5)
     erp.down = True
     worker.run()
-    assert worker.s.breaker.tripped.is_set()
+    assert worker.ctx.breaker.tripped.is_set()
     tried = len(worker.outcomes)
     assert 1 <= tried < 10, "the run must stop instead of trying every invoice"
     assert all(o.result == Result.FAILED for o in worker.outcomes)
@@ -293,7 +293,7 @@ def test_a_run_that_goes_past_midnight_pays_with_the_new_date(
     invoice, not once at the start of the run (a clerk may start a run at 23:50)."""
     worker, _, erp = make(cfg, tmp_path, items=2)
     days = iter([TODAY, TODAY + dt.timedelta(days=1)])
-    worker.s.today = lambda: next(days)
+    worker.ctx.today = lambda: next(days)
     worker.run()
     assert [o.result for o in worker.outcomes] == [Result.PAID] * 2
     # due 30-11-2026: paid on the due date, then (due date passed at midnight) the new today
@@ -349,9 +349,11 @@ def test_an_invoice_marked_for_a_person_is_handed_over_not_paid(
     assert ledger.decisions_for(ROBOT, 2)[0].decision["explanation"]["rule"] == "handover"
 
 
-def tonight_of(worker: Worker, run_id: str) -> Shared:
+def tonight_of(worker: Worker, run_id: str) -> RunContext:
     """What a new run shares: its own id, key order and circuit breaker."""
-    return dataclasses.replace(worker.s, run_id=run_id, order=KeyOrder(), breaker=CircuitBreaker(5))
+    return dataclasses.replace(
+        worker.ctx, run_id=run_id, order=KeyOrder(), breaker=CircuitBreaker(5)
+    )
 
 
 def test_after_max_nights_of_failures_a_person_takes_the_invoice(
@@ -362,8 +364,8 @@ def test_after_max_nights_of_failures_a_person_takes_the_invoice(
     nights = cfg.settings.runner.max_nights
     assert nights == 3
     for night in range(1, nights + 1):
-        shared = tonight_of(worker, f"night-{night}")
-        tonight = Worker("w1", shared, erp, Events())  # type: ignore[arg-type]
+        ctx = tonight_of(worker, f"night-{night}")
+        tonight = Worker("w1", ctx, erp, Events())  # type: ignore[arg-type]
         tonight.run()
         failed = [o for o in tonight.outcomes if o.erp_id == 1]
         assert [o.result for o in failed] == [Result.FAILED]
@@ -376,8 +378,8 @@ def test_after_max_nights_of_failures_a_person_takes_the_invoice(
             assert "3 kørsler" in marked.note
     assert erp.approvals == 1  # invoice 2, on the first night
     erp.broken = set()  # the page works again: the invoice still goes to a person
-    shared = tonight_of(worker, "night-4")
-    last = Worker("w1", shared, erp, Events())  # type: ignore[arg-type]
+    ctx = tonight_of(worker, "night-4")
+    last = Worker("w1", ctx, erp, Events())  # type: ignore[arg-type]
     last.run()
     assert [(o.erp_id, o.result) for o in last.outcomes] == [(1, Result.MANUAL)]
     assert erp.manual[1][0] == "MANUAL_REPEATED_FAILURES" and erp.approvals == 1
@@ -391,8 +393,8 @@ def test_a_browser_that_dies_after_the_click_is_replaced_and_the_payment_reconci
     worker.run()
     assert [o.result for o in worker.outcomes] == [Result.PAID] * 3
     assert erp.approvals == 3, "the invoice whose answer was lost is looked up, not paid again"
-    assert erp.browsers == 2 and worker.s.restarts.count == 1
-    assert not worker.s.breaker.tripped.is_set()
+    assert erp.browsers == 2 and worker.ctx.restarts.count == 1
+    assert not worker.ctx.breaker.tripped.is_set()
     assert {i.attempts for i in ledger.items(ROBOT)} == {0}, "a browser crash costs no attempt"
     assert {i.state for i in ledger.items(ROBOT)} == {State.PAID}
 
@@ -404,11 +406,11 @@ def test_a_browser_that_keeps_dying_stops_the_run_naming_the_browser(
     erp.browser_dead = erp.browser_dies_always = True
     worker.run()
     limit = cfg.settings.runner.max_browser_restarts
-    assert worker.s.restarts.tripped.is_set() and worker.s.restarts.count == limit
-    assert not worker.s.breaker.tripped.is_set(), "the finance system is not to blame"
+    assert worker.ctx.restarts.tripped.is_set() and worker.ctx.restarts.count == limit
+    assert not worker.ctx.breaker.tripped.is_set(), "the finance system is not to blame"
     assert len(worker.outcomes) == 1 and worker.outcomes[0].result == Result.FAILED
-    assert "browser" in worker.s.restarts.stop_message()
-    assert "finance system seems" not in worker.s.restarts.stop_message()
+    assert "browser" in worker.ctx.restarts.stop_message()
+    assert "finance system seems" not in worker.ctx.restarts.stop_message()
     assert erp.approvals == 0
     assert {i.state for i in ledger.items(ROBOT)} == {State.PENDING}
 
@@ -419,12 +421,12 @@ def test_an_unreachable_system_stops_the_run_naming_the_network(
     worker, _, erp = make(cfg, tmp_path, items=10, limit=4)
     erp.network_down = True
     worker.run()
-    assert worker.s.breaker.tripped.is_set()
-    assert "network" in worker.s.breaker.stop_message()
+    assert worker.ctx.breaker.tripped.is_set()
+    assert "network" in worker.ctx.breaker.stop_message()
     worker2, _, erp2 = make(cfg, tmp_path, items=10, limit=4)
     erp2.down = True
     worker2.run()
-    assert "finance system seems to be down" in worker2.s.breaker.stop_message()
+    assert "finance system seems to be down" in worker2.ctx.breaker.stop_message()
 
 
 def test_a_fresh_browser_every_n_invoices_between_two_invoices(
@@ -435,5 +437,5 @@ def test_a_fresh_browser_every_n_invoices_between_two_invoices(
     assert [o.result for o in worker.outcomes] == [Result.PAID] * 5
     assert erp.browsers == 3 and erp.logins == 2, "after invoices 2 and 4, each with a login"
     assert worker.fresh_browsers == 2
-    assert worker.s.restarts.count == 0, "planned restarts are not failures"
+    assert worker.ctx.restarts.count == 0, "planned restarts are not failures"
     assert erp.approvals == 5

@@ -59,7 +59,7 @@ from paybot.run.worker import (
     CircuitBreaker,
     ItemOutcome,
     Result,
-    Shared,
+    RunContext,
     Worker,
 )
 from paybot.run_folder import Counts, Outcome
@@ -348,7 +348,7 @@ class Runner:
         self, first: ErpSession, accounts: frozenset[str], reference: ReferenceData
     ) -> list[ItemOutcome]:
         s = self.cfg.settings.runner
-        shared = Shared(
+        ctx = RunContext(
             cfg=self.cfg,
             run_id=self.req.run_id,
             run_dir=self.req.run_dir,
@@ -363,8 +363,8 @@ class Runner:
             progress=self.req.progress,
             restarts=self.restarts,
         )
-        self.shared = shared
-        workers = [Worker("w1", shared, first, self.audit.bind(worker="w1"))]
+        self.ctx = ctx
+        workers = [Worker("w1", ctx, first, self.audit.bind(worker="w1"))]
         threads: list[threading.Thread] = []
 
         def start_more(name: str) -> None:
@@ -373,7 +373,7 @@ class Runner:
             except PaybotError as exc:
                 self.audit.event("app_error", worker=name, error=f"worker could not start: {exc}")
                 return
-            worker = Worker(name, shared, session, self.audit.bind(worker=name))
+            worker = Worker(name, ctx, session, self.audit.bind(worker=name))
             workers.append(worker)
             worker.run()
 
@@ -467,8 +467,8 @@ class Runner:
         left = self.ledger.items(self.cfg.name, CLAIMABLE)
         self.report.left_for_next_run = len(left)
         notes = []
-        if self.shared.breaker.tripped.is_set():
-            notes.append(self.shared.breaker.stop_message())
+        if self.ctx.breaker.tripped.is_set():
+            notes.append(self.ctx.breaker.stop_message())
         if self.restarts.tripped.is_set():
             notes.append(self.restarts.stop_message())
         elif self.restarts.count:
@@ -476,9 +476,7 @@ class Runner:
         if self.req.stop.is_set():
             notes.append("stopped on request (SIGTERM) between two invoices")
         failed = (
-            counts.failed > 0
-            or self.shared.breaker.tripped.is_set()
-            or self.restarts.tripped.is_set()
+            counts.failed > 0 or self.ctx.breaker.tripped.is_set() or self.restarts.tripped.is_set()
         )
         self.report.message = "; ".join(notes)
         return Outcome(EXIT_FAILED if failed else EXIT_OK, counts, self.report.message)

@@ -168,7 +168,7 @@ class BrowserRestarts:
 
 
 @dataclass
-class Shared:
+class RunContext:
     """What every worker of one run shares."""
 
     cfg: RobotConfig
@@ -222,13 +222,13 @@ def describe_earlier(erp_id: int, key: str) -> str:
 
 
 class Worker:
-    def __init__(self, name: str, shared: Shared, session: ErpSession, audit: AuditLogger) -> None:
+    def __init__(self, name: str, ctx: RunContext, session: ErpSession, audit: AuditLogger) -> None:
         self.name = name
-        self.s = shared
+        self.ctx = ctx
         self.session = session
         self.audit = audit
-        self.robot = shared.cfg.name
-        self.runner = shared.cfg.settings.runner
+        self.robot = ctx.cfg.name
+        self.runner = ctx.cfg.settings.runner
         self.outcomes: list[ItemOutcome] = []
         self.since_fresh = 0
         self.fresh_browsers = 0
@@ -236,10 +236,10 @@ class Worker:
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        while not self.s.stopping():
-            item = self.s.order.claim(
-                lambda: self.s.ledger.claim_next(
-                    self.robot, self.name, self.s.run_id, self.runner.lease_seconds
+        while not self.ctx.stopping():
+            item = self.ctx.order.claim(
+                lambda: self.ctx.ledger.claim_next(
+                    self.robot, self.name, self.ctx.run_id, self.runner.lease_seconds
                 ),
                 lambda claimed: claimed.erp_id,
             )
@@ -249,9 +249,9 @@ class Worker:
             try:
                 outcome = self.process(claimed)
                 self.outcomes.append(outcome)
-                self.s.progress(progress_line(self.name, outcome))
+                self.ctx.progress(progress_line(self.name, outcome))
             finally:
-                self.s.order.keys_recorded(claimed.erp_id)
+                self.ctx.order.keys_recorded(claimed.erp_id)
             self._fresh_browser_when_due()
 
     def _fresh_browser_when_due(self) -> None:
@@ -261,7 +261,7 @@ class Worker:
         usual restart takes over."""
         every = self.runner.browser_restart_every
         self.since_fresh += 1
-        if not every or self.since_fresh < every or self.s.stopping():
+        if not every or self.since_fresh < every or self.ctx.stopping():
             return
         self.since_fresh = 0
         try:
@@ -288,7 +288,7 @@ class Worker:
             attempt += 1
             try:
                 outcome = self._once(item, log)
-                self.s.breaker.success()
+                self.ctx.breaker.success()
                 return outcome
             except LedgerError as exc:
                 log.event("app_error", error=str(exc), attempt=attempt)
@@ -300,12 +300,12 @@ class Worker:
                 return self._give_up(item, ApplicationError(str(exc)), None, log)
             except BrowserFailed as exc:
                 log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
-                if self.s.stop.is_set() or not self._new_browser(exc, log):
+                if self.ctx.stop.is_set() or not self._new_browser(exc, log):
                     return self._give_up(item, exc, None, log)
                 attempt -= 1  # not the invoice's fault: its attempts are the finance system's
                 try:
-                    current = self.s.ledger.item(self.robot, item.erp_id)
-                    item = self.s.ledger.renew(
+                    current = self.ctx.ledger.item(self.robot, item.erp_id)
+                    item = self.ctx.ledger.renew(
                         current or item, self.name, self.runner.lease_seconds
                     )
                     self.session.login()
@@ -314,17 +314,17 @@ class Worker:
                 except ApplicationError:
                     pass  # the next attempt meets it again and counts it
             except ApplicationError as exc:
-                self.s.breaker.failure(what_failed(exc))
+                self.ctx.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
                 log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
-                last = attempt >= self.runner.max_attempts or self.s.stopping()
+                last = attempt >= self.runner.max_attempts or self.ctx.stopping()
                 if last:
                     return self._give_up(item, exc, shot, log)
                 # Backoff, but wake up at once for a stop request.
-                self.s.stop.wait(self.runner.backoff_seconds * 2 ** (attempt - 1))
+                self.ctx.stop.wait(self.runner.backoff_seconds * 2 ** (attempt - 1))
                 try:
-                    current = self.s.ledger.item(self.robot, item.erp_id)
-                    item = self.s.ledger.renew(
+                    current = self.ctx.ledger.item(self.robot, item.erp_id)
+                    item = self.ctx.ledger.renew(
                         current or item, self.name, self.runner.lease_seconds
                     )
                     if isinstance(exc, SessionExpired) or self.session.page is None:
@@ -336,23 +336,23 @@ class Worker:
 
     def _new_browser(self, exc: ApplicationError, log: AuditLogger) -> bool:
         """Replace the dead browser (counted); False when the run has had its restarts."""
-        while self.s.restarts.allow(str(exc)):
+        while self.ctx.restarts.allow(str(exc)):
             try:
                 self.session.restart_browser()
             except ApplicationError as again:
                 log.event("app_error", error=str(again), kind=type(again).__name__)
                 exc = again
                 continue
-            log.event("browser_restarted", error=str(exc), restarts=self.s.restarts.count)
+            log.event("browser_restarted", error=str(exc), restarts=self.ctx.restarts.count)
             return True
         return False
 
     def _give_up(
         self, item: WorkItem, exc: ApplicationError, shot: Path | None, log: AuditLogger
     ) -> ItemOutcome:
-        current = self.s.ledger.item(self.robot, item.erp_id) or item
+        current = self.ctx.ledger.item(self.robot, item.erp_id) or item
         try:
-            attempts = self.s.ledger.record_failure(current, self.name, exc)
+            attempts = self.ctx.ledger.record_failure(current, self.name, exc)
         except LedgerError:
             attempts = current.attempts
         log.event("item_left", attempts=attempts, state=str(current.state), error=str(exc))
@@ -363,7 +363,7 @@ class Worker:
             error=str(mask_data(str(exc))),
             screenshot=shot.name if shot else None,
         )
-        if attempts >= self.runner.max_nights and not self.s.dry_run:
+        if attempts >= self.runner.max_nights and not self.ctx.dry_run:
             outcome.note = self._mark_for_person(current, attempts, exc, log)
         return outcome
 
@@ -377,7 +377,7 @@ class Worker:
             f"{str(mask_data(str(exc)))[:300]}"
         )
         try:
-            mark = self.s.ledger.request_handover(
+            mark = self.ctx.ledger.request_handover(
                 self.robot, item.erp_id, reason=Reason.REPEATED_FAILURES, note=note, by=ROBOT_BY
             )
         except LedgerError as lost:
@@ -387,7 +387,7 @@ class Worker:
         return mark.note
 
     def _screenshot(self, item: WorkItem, attempt: int) -> Path | None:
-        folder = private_dir(self.s.run_dir / "screenshots")
+        folder = private_dir(self.ctx.run_dir / "screenshots")
         shot = self.session.screenshot(folder / f"lobenr-{item.erp_id}-attempt-{attempt}.png")
         if shot is not None:
             tighten(shot)
@@ -410,19 +410,21 @@ class Worker:
         log.event("field_read", fields=fields, lines=len(raw.lines))
         status = raw.get("status").lower()
         if status != "ny":
-            self.s.order.keys_recorded(item.erp_id)
-            t = self.s.ledger.record_skipped(item, self.name, f"status i økonomisystemet: {status}")
+            self.ctx.order.keys_recorded(item.erp_id)
+            t = self.ctx.ledger.record_skipped(
+                item, self.name, f"status i økonomisystemet: {status}"
+            )
             self._transition(log, t)
             return ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
-        mark = self.s.ledger.handover_for(self.robot, item.erp_id)
+        mark = self.ctx.ledger.handover_for(self.robot, item.erp_id)
         if mark is not None:
             return self._marked(item, mark, log)
         decision = self._decide(item, raw, log)
-        self.s.ledger.record_decision(
-            self.s.run_id, self.robot, item.erp_id, decision_json(decision), self.s.dry_run
+        self.ctx.ledger.record_decision(
+            self.ctx.run_id, self.robot, item.erp_id, decision_json(decision), self.ctx.dry_run
         )
-        if self.s.dry_run:
-            self.s.ledger.release(item, self.name, done_this_run=True)
+        if self.ctx.dry_run:
+            self.ctx.ledger.release(item, self.name, done_this_run=True)
             if isinstance(decision, Pay):
                 return self._outcome(item, Result.WOULD_PAY, decision)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
@@ -432,13 +434,13 @@ class Worker:
 
     def _marked(self, item: WorkItem, mark: Handover, log: AuditLogger) -> ItemOutcome:
         """A hand-over mark decides instead of the rules: manual handling with its reason."""
-        self.s.order.keys_recorded(item.erp_id)
+        self.ctx.order.keys_recorded(item.erp_id)
         decision = Manual(
             reason=mark.reason,
             note=mark.note,
             explanation=Explanation(
                 rule=HANDOVER_RULE,
-                rule_version=self.s.cfg.rule_version,
+                rule_version=self.ctx.cfg.rule_version,
                 compared={"by": mark.by, "at": mark.at.isoformat()},
             ),
         )
@@ -450,20 +452,20 @@ class Worker:
             reason=decision.reason,
             note=decision.note,
         )
-        self.s.ledger.record_decision(
-            self.s.run_id, self.robot, item.erp_id, decision_json(decision), self.s.dry_run
+        self.ctx.ledger.record_decision(
+            self.ctx.run_id, self.robot, item.erp_id, decision_json(decision), self.ctx.dry_run
         )
-        if self.s.dry_run:
-            self.s.ledger.release(item, self.name, done_this_run=True)
+        if self.ctx.dry_run:
+            self.ctx.ledger.release(item, self.name, done_this_run=True)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
         return self._hand_over(item, decision, log)
 
     def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLogger) -> Decision:
-        rules = self.s.cfg.rules
+        rules = self.ctx.cfg.rules
         try:
             invoice = parse_invoice(raw)
         except InvoiceFormatError as exc:
-            self.s.order.keys_recorded(item.erp_id)
+            self.ctx.order.keys_recorded(item.erp_id)
             decision: Decision = rules.decide_unreadable(exc)
         else:
             decision = rules.decide(invoice, self._context(item, invoice))
@@ -475,7 +477,7 @@ class Worker:
             "compared": ex.compared,
             "checks": [check.model_dump(mode="json") for check in ex.checks],
             "paybot_version": __version__,
-            "config_checksum": self.s.cfg.config_checksum,
+            "config_checksum": self.ctx.cfg.config_checksum,
         }
         if isinstance(decision, Pay):
             fields |= {
@@ -489,11 +491,11 @@ class Worker:
         return decision
 
     def _context(self, item: WorkItem, invoice: Invoice) -> DecisionContext:
-        ledger, rules = self.s.ledger, self.s.cfg.rules
+        ledger, rules = self.ctx.ledger, self.ctx.cfg.rules
         keys = rules.duplicate_keys(invoice)
         ledger.record_keys(self.robot, item.erp_id, keys)
-        self.s.order.keys_recorded(item.erp_id)
-        self.s.order.wait_for_earlier(item.erp_id, KEY_WAIT_SECONDS)
+        self.ctx.order.keys_recorded(item.erp_id)
+        self.ctx.order.wait_for_earlier(item.erp_id, KEY_WAIT_SECONDS)
         earlier = ledger.earlier_document(self.robot, item.erp_id, keys)
         duplicate_of = describe_earlier(earlier.erp_id, earlier.key) if earlier else None
         if duplicate_of is None:
@@ -502,12 +504,12 @@ class Worker:
                 duplicate_of = f"bilag {voucher} (samme CVR og fakturanummer er betalt)"
         cert, interp = invoice.certificate, invoice.interpreter
         return DecisionContext(
-            today=self.s.today(),
-            active_accounts=self.s.active_accounts,
+            today=self.ctx.today(),
+            active_accounts=self.ctx.active_accounts,
             duplicate_of=duplicate_of,
-            requisitions=self.s.reference.requisitions_for(cert.cpr if cert else None),
-            booking=self.s.reference.booking(interp.booking_ref if interp else None),
-            calendar=self.s.cfg.calendar,
+            requisitions=self.ctx.reference.requisitions_for(cert.cpr if cert else None),
+            booking=self.ctx.reference.booking(interp.booking_ref if interp else None),
+            calendar=self.ctx.cfg.calendar,
         )
 
     # --- acting -----------------------------------------------------------------------------
@@ -527,7 +529,7 @@ class Worker:
         return out
 
     def _pay(self, item: WorkItem, decision: Pay, log: AuditLogger) -> ItemOutcome:
-        t = self.s.ledger.record_pay_intent(
+        t = self.ctx.ledger.record_pay_intent(
             item,
             self.name,
             amount=decision.amount,
@@ -551,20 +553,20 @@ class Worker:
         except BusinessError as exc:
             # The finance system refused the posting: nothing was paid; a person takes over.
             log.event("business_error", reason=exc.reason, error=str(exc))
-            item = self._transition(log, self.s.ledger.cancel_intent(item, self.name, str(exc)))
+            item = self._transition(log, self.ctx.ledger.cancel_intent(item, self.name, str(exc)))
             note = f"Økonomisystemet afviste betalingen: {exc}"
             manual = Manual(reason=exc.reason, note=note, explanation=decision.explanation)
             return self._hand_over(item, manual, log)
-        item = self._transition(log, self.s.ledger.record_paid(item, self.name, voucher))
+        item = self._transition(log, self.ctx.ledger.record_paid(item, self.name, voucher))
         return self._outcome(item, Result.PAID, decision, voucher)
 
     def manual_note(self, decision: Manual) -> str:
-        text = self.s.cfg.reasons.text(decision.reason)
+        text = self.ctx.cfg.reasons.text(decision.reason)
         note = f"{text} {decision.note}".strip() if decision.note else text
         return note[:MANUAL_NOTE_LIMIT]
 
     def _hand_over(self, item: WorkItem, decision: Manual, log: AuditLogger) -> ItemOutcome:
-        t = self.s.ledger.record_manual_intent(
+        t = self.ctx.ledger.record_manual_intent(
             item, self.name, reason=decision.reason, rule_version=decision.explanation.rule_version
         )
         item = self._transition(log, t)
@@ -576,7 +578,7 @@ class Worker:
             log.event("business_error", error=str(exc))
             item, done = self._reconcile(item, log)
             return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
-        item = self._transition(log, self.s.ledger.record_manual_done(item, self.name))
+        item = self._transition(log, self.ctx.ledger.record_manual_done(item, self.name))
         return self._outcome(item, Result.MANUAL, decision)
 
     # --- reconciliation ---------------------------------------------------------------------
@@ -584,7 +586,7 @@ class Worker:
     def _reconcile(self, item: WorkItem, log: AuditLogger) -> tuple[WorkItem, ItemOutcome | None]:
         """An intent without a result: ask the finance system what happened before anything
         else. Returns the item and, when it is settled, its outcome."""
-        ledger, me = self.s.ledger, self.session.username
+        ledger, me = self.ctx.ledger, self.session.username
         payment = self.session.payment_for(item.erp_id)
         if payment is not None:
             voucher, by = payment.get("bilagsnummer", ""), payment.get("godkendt-af", "")
