@@ -169,7 +169,9 @@ def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
     return EXIT_OK
 
 
-def _find(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem | str:
+def find_item(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem | str:
+    """The work item with Løbenr ``erp_id`` among ``robots``' items, or a sentence saying why
+    there is none (no such item, or several robots have it)."""
     found = [i for r in robots if (i := ledger.item(r, erp_id)) is not None]
     if not found:
         return f"løbenr. {erp_id}: no work item of {', '.join(robots) or 'any robot'}"
@@ -181,50 +183,75 @@ def _find(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem | str:
     return found[0]
 
 
+class BadChange(ValueError):
+    """The change was asked for wrongly (an unknown reason code, an empty or too long note);
+    nothing was changed. The message says what is wrong and names the known codes."""
+
+
+def hand_over(
+    settings: Settings, ledger: LedgerPort, item: WorkItem, *, reason: str, note: str, by: str
+) -> str:
+    """Mark the PENDING ``item`` for manual handling with ``reason`` (a code of
+    ``config/reasons.yaml``) and ``note`` (masked, 1 to :data:`NOTE_LIMIT` characters), and
+    audit it (``item_handed_over``, ``by``: who asked). Returns what was done, in a sentence.
+    Raises :class:`BadChange` (nothing changed), :class:`LedgerError` when the ledger refuses
+    (the item is being paid or is settled), :class:`ConfigError` when the reasons file cannot
+    be read. ``robot queue handover`` and the console's queue page both call this."""
+    reasons = load_reasons(settings.home / REASONS_FILE)
+    if reason not in reasons.reasons:
+        raise BadChange(
+            f"--reason {reason}: not a code of {settings.home / REASONS_FILE}; known: "
+            + ", ".join(sorted(reasons.reasons))
+        )
+    masked = mask_text(note.strip())
+    if not masked or len(masked) > NOTE_LIMIT:
+        raise BadChange(f"--note: between 1 and {NOTE_LIMIT} characters, please")
+    mark = ledger.request_handover(item.robot, item.erp_id, reason=reason, note=masked, by=by)
+    _audit(settings, item, "item_handed_over", by, reason=mark.reason, note=mark.note)
+    return (
+        f"marked for manual handling ({mark.reason}); it will not be paid, and the "
+        "next run hands it over in the finance system"
+    )
+
+
+def release(settings: Settings, ledger: LedgerPort, item: WorkItem, *, by: str) -> str:
+    """Put the PENDING ``item`` back to the next run as if new (failures forgotten, a
+    hand-over mark removed) and audit it (``item_released``). Returns what was done. Raises
+    :class:`LedgerError` when the ledger refuses. Safe to repeat (each is audited)."""
+    attempts = item.attempts
+    ledger.release_item(item.robot, item.erp_id)
+    _audit(settings, item, "item_released", by, attempts_before=attempts)
+    return "released: the next run takes it as new"
+
+
+def _audit(settings: Settings, item: WorkItem, event: str, by: str, **fields: object) -> None:
+    with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
+        trail.logger(robot=item.robot, erp_id=item.erp_id, business_key=item.business_key).event(
+            event, durable=True, by=by, **fields
+        )
+
+
 def _change(
     ns: argparse.Namespace, settings: Settings, ledger: LedgerPort, robots: list[str]
 ) -> int:
     if ns.item_robot:
         robots = [ns.item_robot] if ns.item_robot in robots else []
-    found = _find(ledger, robots, ns.erp_id)
+    found = find_item(ledger, robots, ns.erp_id)
     if isinstance(found, str):
         _complain(found)
         return EXIT_USAGE
     item, who = found, _who()
-    if ns.action == "handover":
-        reasons = load_reasons(settings.home / REASONS_FILE)
-        if ns.reason not in reasons.reasons:
-            _complain(
-                f"--reason {ns.reason}: not a code of {settings.home / REASONS_FILE}; known: "
-                + ", ".join(sorted(reasons.reasons))
-            )
-            return EXIT_USAGE
-        note = mask_text(ns.note.strip())
-        if not note or len(note) > NOTE_LIMIT:
-            _complain(f"--note: between 1 and {NOTE_LIMIT} characters, please")
-            return EXIT_USAGE
     try:
         if ns.action == "handover":
-            mark = ledger.request_handover(
-                item.robot, item.erp_id, reason=ns.reason, note=note, by=who
-            )
-            event = "item_handed_over"
-            fields: dict[str, object] = {"reason": mark.reason, "note": mark.note}
-            done = (
-                f"marked for manual handling ({mark.reason}); it will not be paid, and the "
-                "next run hands it over in the finance system"
-            )
+            done = hand_over(settings, ledger, item, reason=ns.reason, note=ns.note, by=who)
         else:
-            ledger.release_item(item.robot, item.erp_id)
-            event, fields = "item_released", {"attempts_before": item.attempts}
-            done = "released: the next run takes it as new"
+            done = release(settings, ledger, item, by=who)
+    except BadChange as exc:
+        _complain(str(exc))
+        return EXIT_USAGE
     except LedgerError as exc:
         _complain(str(exc))
         return EXIT_FAILED
-    with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
-        trail.logger(robot=item.robot, erp_id=item.erp_id, business_key=item.business_key).event(
-            event, durable=True, by=who, **fields
-        )
     _say(f"{item.robot} løbenr. {item.erp_id} ({item.business_key}): {done}")
     return EXIT_OK
 

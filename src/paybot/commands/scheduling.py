@@ -208,10 +208,30 @@ def _with_book(command: str, work: Callable[[JobBook, Path, Settings], int]) -> 
         scheduler.shutdown(wait=False)
 
 
-def _audit(settings: Settings, robot: str, event: str) -> None:
+def _who() -> str:
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
+
+
+def _audit(settings: Settings, robot: str, event: str, by: str) -> None:
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
-        who = os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
-        trail.logger(robot=robot).event(event, job=robot, by=who)
+        trail.logger(robot=robot).event(event, job=robot, by=by)
+
+
+def change_job(book: JobBook, settings: Settings, robot: str, action: str, *, by: str) -> bool:
+    """Pause (``action`` ``pause``) or resume (``resume``) ``robot``'s job in the job store
+    and audit it (``scheduler_job_paused`` / ``scheduler_job_resumed``, ``by``: who asked).
+    Returns False when nothing changed (already paused, not paused; not audited). Raises
+    :class:`ConfigError` naming the robot or manifest, :class:`ValueError` for another
+    action. ``robot schedule pause|resume`` and the console's schedule page both call this."""
+    if action == "pause":
+        done = book.pause(robot)
+    elif action == "resume":
+        done = book.resume(robot)
+    else:
+        raise ValueError(f"action {action!r}: pause or resume")
+    if done:
+        _audit(settings, robot, f"scheduler_job_{action}d", by)
+    return done
 
 
 def _list(book: JobBook, home: Path, settings: Settings) -> int:
@@ -251,18 +271,15 @@ def cmd_schedule(ns: argparse.Namespace) -> int:
 
     def change(book: JobBook, home: Path, settings: Settings) -> int:
         robot: str = ns.robot
+        done = change_job(book, settings, robot, action, by=_who())
         if action == "pause":
-            done = book.pause(robot)
             _say(f"{robot}: paused" if done else f"{robot}: already paused")
         else:
-            done = book.resume(robot)
             entry = next(e for e in book.entries(utc_now()) if e.robot == robot)
             _say(
                 (f"{robot}: resumed" if done else f"{robot}: not paused")
                 + f"; next run {_local(entry.next_run) or '-'}"
             )
-        if done:
-            _audit(settings, robot, f"scheduler_job_{action}d")
         return EXIT_OK
 
     return _with_book(f"schedule {action}", change)
