@@ -234,7 +234,7 @@ def test_guessing_passwords_locks_the_name_out_for_a_while(app: Flask, clock: Fa
             "brugernavn": "otto",
             "adgangskode": PASSWORDS["otto"],
             "csrf_token": token(client, "/login"),
-        },  # fmt: skip
+        },
     ).get_data(as_text=True)
     assert login(client, "vera") == 303  # another name is not locked
     # an unknown name answers the same, and locks too (nothing learnt from the answer)

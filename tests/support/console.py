@@ -80,7 +80,9 @@ class ConsoleWorld:
         return Ledger(self.settings().ledger.url)
 
 
-def make_world(root: Path) -> ConsoleWorld:
+def make_world(root: Path, *, heartbeat: bool = False) -> ConsoleWorld:
+    """The world; ``heartbeat``: a scheduler on another host has just written its heartbeat
+    (alive for three minutes)."""
     home = root / "home"
     shutil.copytree(ROOT / "config", home / "config")
     (home / "robots").mkdir()
@@ -118,7 +120,9 @@ def make_world(root: Path) -> ConsoleWorld:
                 started_at=started,
             )
         )  # fmt: skip
-        ledger.finish_run(RUN_ID, 0, Counts(paid=2, manual=1), None)
+        ledger.finish_run(RUN_ID, 1, Counts(paid=2, manual=1, failed=1), None)
+        if heartbeat:
+            ledger.beat("scheduler", "robot-server", 4242)
     finally:
         ledger.close()
     folder = run_dir(settings.output_dir, RUN_ID)
@@ -127,7 +131,7 @@ def make_world(root: Path) -> ConsoleWorld:
     (folder.parent / "secret.txt").write_text(SECRET_FILE_TEXT, "utf-8")
     (folder.parent / "secret.png").write_bytes(_png())
     report = {
-        "robot": ROBOT, "run_id": RUN_ID, "rule_version": "2026.1", "exit_code": 0,
+        "robot": ROBOT, "run_id": RUN_ID, "rule_version": "2026.1", "exit_code": 1,
         "counts": {"paid": 2, "manual": 1, "failed": 1},
         "items": [
             {"erp_id": 1, "business_key": "20433213:F-1", "result": "paid", "amount": "100.50",

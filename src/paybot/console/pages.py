@@ -8,16 +8,17 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 
-from paybot.audit import AuditTrailError
+from paybot.audit import AuditTrailError, mask_text
 from paybot.config import REASONS_FILE, load_reasons
 from paybot.console import reads
 from paybot.console.auth import Permission, may, requires
 from paybot.console.files import RUN_ID
-from paybot.console.state import render, state
+from paybot.console.state import danish, render, state
 from paybot.errors import ConfigError
 from paybot.ledger import State
+from paybot.notify.facts import Kind
 from paybot.scheduler.service import running_scheduler
-from paybot.status import Health
+from paybot.status import Health, Status
 
 bp = Blueprint("pages", __name__)
 
@@ -51,7 +52,45 @@ STATE_TEXT = {
     "SKIPPED": "sprunget over",
     "FAILED": "fejlet",
 }
-AGE_DAYS = ("", "1", "3", "7", "30")
+KIND_TEXT = {
+    "missed": "blev ikke startet",
+    "config": "konfigurationsfejl",
+    "preflight": "forhåndstjekket fejlede; intet blev rørt",
+    "killed": "stoppet af planlæggeren",
+    "crashed": "brød ned",
+    "stopped": "stoppede før tid",
+    "failed": "nogle fakturaer fejlede",
+    "ok": "gennemført",
+}
+
+
+def problems(status: Status) -> list[str]:
+    """What ``robot status`` lists under "needs attention", in Danish, from the same facts."""
+    found: list[str] = []
+    if status.health is Health.DOWN:
+        beat = status.heartbeat
+        seen = f"seneste livstegn {danish(beat.at)}" if beat else "aldrig startet her"
+        found.append(f"Planlæggeren kører ikke ({seen}): intet starter efter planen.")
+    for r in status.robots:
+        if r.last_kind is not None and r.last_kind is not Kind.OK and r.last_run is not None:
+            code = r.last_run.exit_code
+            found.append(
+                f"{r.title}: seneste kørsel endte ikke godt ({KIND_TEXT[r.last_kind.value]}"
+                + (f", kode {code}" if code is not None else "")
+                + ")."
+            )
+        if r.long_failing:
+            n = len(r.long_failing)
+            found.append(
+                f"{r.title}: {n} faktura{'er' if n != 1 else ''} er fejlet i mere end én kørsel."
+            )
+    if status.unsent_alerts:
+        n = len(status.unsent_alerts)
+        found.append(
+            f"{n} advarsel{'er' if n != 1 else ''} kunne ikke sendes (seneste fejl: "
+            f"{mask_text(status.unsent_alerts[0].last_error or '-')})."
+        )
+    return found
 
 
 def age_text(age: Any) -> str:
@@ -103,6 +142,7 @@ def overview() -> str:
         status=status,
         health_text=health_text,
         health_class=health_class,
+        problems=problems(status),
         nights=nights,
         waiting=waiting,
         morning=reads.morning_report(st) is not None,

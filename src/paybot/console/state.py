@@ -6,6 +6,7 @@ Times are shown in Copenhagen time (``30.11.2026 07:15``); amounts as ``1.019,48
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -16,7 +17,7 @@ from flask import current_app, g, render_template
 
 from paybot.config import RobotManifest, Settings
 from paybot.console.users import UserStore
-from paybot.domain.calendar import DANISH_TIME
+from paybot.domain.calendar import DANISH_TIME, danish_timestamp
 from paybot.domain.money import format_kr
 
 EXTENSION = "paybot_console"
@@ -63,6 +64,25 @@ def danish(moment: dt.datetime | str | None) -> str:
     return moment.astimezone(DANISH_TIME).strftime("%d.%m.%Y %H:%M")
 
 
+def danish_seconds(moment: dt.datetime | str | None) -> str:
+    """``2026-11-30 07:15:05+01:00`` (as ``robot audit show``); the text as is when it is no
+    time."""
+    if moment is None or moment == "":
+        return "-"
+    try:
+        return danish_timestamp(moment)
+    except ValueError:
+        return str(moment)
+
+
+def plain(value: Any) -> str:
+    """A value of an audit record as text: JSON for lists and mappings (escaped by the
+    template like any text)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def kroner(amount: Decimal | str | float | int | None) -> str:
     """``1.019,48 kr.``; ``-`` for none or a text that is not an amount."""
     if amount is None or amount == "":
@@ -88,3 +108,5 @@ def render(template: str, **context: Any) -> str:
 def install_filters(app: Any) -> None:
     app.jinja_env.filters["danish"] = danish
     app.jinja_env.filters["kroner"] = kroner
+    app.jinja_env.filters["danish_seconds"] = danish_seconds
+    app.jinja_env.filters["plain"] = plain
