@@ -137,7 +137,7 @@ class UserStore:
         self.path = store_path(data_dir)
         self.hasher = hasher or PasswordHasher()
         self._clock = clock
-        self._dummy = self.hasher.hash("not a password of anyone")
+        self._dummy: str | None = None
         private_dir(self.path.parent)
         private_file(self.path)
         with self._connect() as conn:
@@ -220,6 +220,12 @@ class UserStore:
             return None
         return dt.datetime.fromisoformat(rows[-LOCKOUT_FAILURES][0]) + LOCKOUT_WINDOW
 
+    def _dummy_hash(self) -> str:
+        """A hash to check a password of an unknown name against (made once, when needed)."""
+        if self._dummy is None:
+            self._dummy = self.hasher.hash("not a password of anyone")
+        return self._dummy
+
     def login(self, name: str, password: str) -> LoginResult:
         """Check a login. A wrong password (or an unknown name) is recorded as a failure; the
         answer takes as long for an unknown name as for a known one."""
@@ -230,7 +236,7 @@ class UserStore:
                 "SELECT name, role, generation, created_at, hash FROM users WHERE name = ?",
                 (name,),
             ).fetchone()
-        digest = row[4] if row else self._dummy
+        digest: str = row[4] if row else self._dummy_hash()
         try:
             ok = self.hasher.verify(digest, password[:MAX_PASSWORD]) and row is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
