@@ -37,7 +37,7 @@ DEADLINE = 30.0
 
 @pytest.fixture
 def world(tmp_path: Path) -> ConsoleWorld:
-    return make_world(tmp_path, heartbeat=True)
+    return make_world(tmp_path, heartbeat=True, script_key=False)
 
 
 @pytest.fixture

@@ -80,9 +80,10 @@ class ConsoleWorld:
         return Ledger(self.settings().ledger.url)
 
 
-def make_world(root: Path, *, heartbeat: bool = False) -> ConsoleWorld:
+def make_world(root: Path, *, heartbeat: bool = False, script_key: bool = True) -> ConsoleWorld:
     """The world; ``heartbeat``: a scheduler on another host has just written its heartbeat
-    (alive for three minutes)."""
+    (alive for three minutes); ``script_key``: a work item whose business key holds
+    ``<script>`` (left out for the README's screenshots)."""
     home = root / "home"
     shutil.copytree(ROOT / "config", home / "config")
     (home / "robots").mkdir()
@@ -101,9 +102,8 @@ def make_world(root: Path, *, heartbeat: bool = False) -> ConsoleWorld:
     ledger = Ledger(settings.ledger.url)
     try:
         ledger.create_schema()
-        ledger.ensure_work_many(
-            ROBOT, [(5, "20433213:F-5"), (6, "20433213:F-6"), (8, f"20433213:{SCRIPT}")], "r0"
-        )
+        third = f"20433213:{SCRIPT}" if script_key else "20433213:F-8"
+        ledger.ensure_work_many(ROBOT, [(5, "20433213:F-5"), (6, "20433213:F-6"), (8, third)], "r0")
         item = ledger.claim_next(ROBOT, "w1", "r1", 60)
         assert item is not None and item.erp_id == 5
         ledger.record_failure(item, "w1", "HTTP 500 fra økonomisystemet")
