@@ -22,6 +22,7 @@ from paybot.console.users import LOCKOUT_FAILURES, LOCKOUT_WINDOW, UserStore
 from paybot.ledger import State, utc_now
 from support.clock import FakeClock
 from support.console import (
+    MORNING,
     PASSWORDS,
     ROBOT,
     RUN_ID,
@@ -328,3 +329,23 @@ def test_run_folder_links_serve_only_files_inside_the_run_folder(
         assert SECRET_FILE_TEXT not in answer.get_data(as_text=True)
     for bad_run in ("..", "..%2f..%2fhome", "20261130T003000Z-ffff"):
         assert client.get(f"/koersler/{bad_run}/filer/report.json").status_code == 404
+
+
+def test_the_run_report_and_the_morning_report_are_served_with_their_links(app: Flask) -> None:
+    client = client_as(app, "vera")
+    overview = client.get("/").get_data(as_text=True)
+    assert f'href="/reports/{MORNING}"' in overview
+    morning = client.get(f"/reports/{MORNING}")
+    assert morning.status_code == 200 and "Morgenrapport" in morning.get_data(as_text=True)
+    csp = morning.headers["Content-Security-Policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp
+    # the morning report's relative link (../runs/<id>/report.html) leads to the run's report
+    report = client.get(f"/runs/{RUN_ID}/report.html")
+    assert report.status_code == 200 and "Kørselsrapport" in report.get_data(as_text=True)
+    assert client.get(f"/runs/{RUN_ID}/screenshots/lobenr-7-attempt-1.png").status_code == 200
+    runs = client.get("/koersler").get_data(as_text=True)
+    assert f'href="/koersler/{RUN_ID}/filer/report.html"' in runs
+    for bad in ("notes.html", "..%2fruns%2f" + RUN_ID + "%2freport.json", "morning-x.html"):
+        answer = client.get(f"/reports/{bad}", follow_redirects=True)
+        assert answer.status_code == 404, bad
+        assert SECRET_FILE_TEXT not in answer.get_data(as_text=True)

@@ -37,6 +37,7 @@ ROLES = {"vera": Role.VIEWER, "otto": Role.OPERATOR, "aud": Role.AUDITOR}
 SCRIPT = "<script>alert('x')</script>"
 RUN_ID = "20261130T003000Z-ab12"
 SECRET_FILE_TEXT = "must never be served"
+MORNING = "morning-2026-11-30.html"
 
 
 def fast_hasher() -> PasswordHasher:
@@ -146,6 +147,20 @@ def make_world(root: Path, *, heartbeat: bool = False, script_key: bool = True) 
         "message": "",
     }  # fmt: skip
     (folder / "report.json").write_text(json.dumps(report), "utf-8")
+    (folder / "report.html").write_text(
+        '<!DOCTYPE html><html lang="da"><head><style>h1{color:#123}</style></head><body>'
+        "<h1>Kørselsrapport</h1>"
+        '<a href="screenshots/lobenr-7-attempt-1.png">skærmbillede</a></body></html>',
+        "utf-8",
+    )
+    reports = settings.output_dir / "reports"
+    reports.mkdir()
+    (reports / MORNING).write_text(
+        f'<!DOCTYPE html><html lang="da"><body><h1>Morgenrapport</h1>'
+        f'<a href="../runs/{RUN_ID}/report.html">{RUN_ID}</a></body></html>',
+        "utf-8",
+    )
+    (reports / "notes.html").write_text(SECRET_FILE_TEXT, "utf-8")
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
         log = trail.logger(robot=ROBOT, run_id=RUN_ID, erp_id=5, business_key="20433213:F-5")
         log.event("field_read", fields={"supplier_name": f"Leverandør {SCRIPT}", "amount": "10"})

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, abort, send_file
 from werkzeug.security import safe_join
 
 from paybot.console.auth import Permission, requires
-from paybot.console.reads import morning_report, run
+from paybot.console.reads import MORNING_DIR, morning_reports, run
 from paybot.console.security import REPORT_CSP_FLAG
 from paybot.console.state import state
 from paybot.run_folder import run_dir
@@ -66,6 +66,13 @@ def _send(path: Path) -> Response:
     return response
 
 
+@bp.route("/runs/<run_id>/<path:name>")
+@requires(Permission.READ)
+def morning_link(run_id: str, name: str) -> Response:
+    """Where the morning report's links (``../runs/<run-id>/report.html``) lead."""
+    return run_file(run_id, name)
+
+
 @bp.route("/koersler/<run_id>/filer/<path:name>")
 @requires(Permission.READ)
 def run_file(run_id: str, name: str) -> Response:
@@ -78,10 +85,14 @@ def run_file(run_id: str, name: str) -> Response:
     return _send(path)
 
 
-@bp.route("/morgenrapport")
+@bp.route("/reports/<name>")
 @requires(Permission.READ)
-def morning() -> Response:
-    path = morning_report(state())
+def morning(name: str) -> Response:
+    """A morning report, by its file name (``morning-2026-11-30.html``) only."""
+    st = state()
+    if name not in morning_reports(st):
+        abort(404)
+    path = inside(st.settings.output_dir / MORNING_DIR, name)
     if path is None:
         abort(404)
     return _send(path)

@@ -145,7 +145,7 @@ def overview() -> str:
         problems=problems(status),
         nights=nights,
         waiting=waiting,
-        morning=reads.morning_report(st) is not None,
+        morning=reads.morning_reports(st)[:7],
         **page_context(),
     )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -149,12 +150,16 @@ def run_files(st: ConsoleState, run_id: str) -> dict[str, bool]:
     return {name: (folder / name).is_file() for name in ("report.html", "report.json", "log.html")}
 
 
-def morning_report(st: ConsoleState) -> Path | None:
-    """The newest morning report (``<output_dir>/morning/*.html``, written by the run report's
-    morning summary) when there is one."""
-    folder = st.settings.output_dir / "morning"
-    found = sorted(folder.glob("*.html")) if folder.is_dir() else []
-    return found[-1] if found else None
+MORNING_DIR = "reports"
+MORNING_NAME = re.compile(r"^morning-\d{4}-\d{2}-\d{2}\.html$")
+
+
+def morning_reports(st: ConsoleState) -> list[str]:
+    """The morning reports the run report wrote (``<output_dir>/reports/morning-DATE.html``),
+    newest first, by file name."""
+    folder = st.settings.output_dir / MORNING_DIR
+    found = [p.name for p in folder.glob("morning-*.html")] if folder.is_dir() else []
+    return sorted((n for n in found if MORNING_NAME.match(n)), reverse=True)
 
 
 # --- overview ----------------------------------------------------------------------------
