@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.engine import make_url
 
 from paybot.console.app import create_app
 from paybot.console.users import LOCKOUT_FAILURES, LOCKOUT_WINDOW, UserStore
@@ -349,3 +352,27 @@ def test_the_run_report_and_the_morning_report_are_served_with_their_links(app: 
         answer = client.get(f"/reports/{bad}", follow_redirects=True)
         assert answer.status_code == 404, bad
         assert SECRET_FILE_TEXT not in answer.get_data(as_text=True)
+
+
+def test_pages_answer_while_a_robot_holds_the_ledgers_write_lock(
+    app: Flask, world: ConsoleWorld
+) -> None:
+    """A robot's write transaction (SQLite ``BEGIN IMMEDIATE``) does not hold the console up:
+    it reads what was committed (WAL), in short transactions of its own."""
+    client = client_as(app, "vera")
+    assert client.get("/").status_code == 200  # the ledger is opened once, here
+    database = make_url(world.settings().ledger.url).database
+    assert database is not None
+    robot = sqlite3.connect(database, timeout=1.0, isolation_level=None)
+    try:
+        robot.execute("BEGIN IMMEDIATE")
+        robot.execute("UPDATE work_items SET attempts = 99 WHERE erp_id = 5")
+        started = time.monotonic()
+        for path in ("/", "/koe", "/koersler", f"/koersler/{RUN_ID}", "/planlaegning"):
+            assert client.get(path).status_code == 200, path
+        assert time.monotonic() - started < 20  # not the ledger's 30 s busy timeout
+        queue = client.get("/koe").get_data(as_text=True)
+        assert ">99<" not in queue  # the uncommitted change is not seen
+    finally:
+        robot.execute("ROLLBACK")
+        robot.close()
