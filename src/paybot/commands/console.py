@@ -74,18 +74,44 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "bad name, role or password, or no such user.",
     )
     what = user.add_subparsers(dest="user_action", metavar="WHAT", required=True)
-    add = what.add_parser("add", help="a new user with a role")
+    add = what.add_parser(
+        "add",
+        help="a new user with a role",
+        description="Add a console user with a role: viewer reads, operator also releases "
+        "and hands over invoices and pauses robots, auditor also reads the audit trail and "
+        "exports it. The password comes from PAYBOT_CONSOLE_PASSWORD, --password-stdin or a "
+        "prompt. Exit 0 added; 2 a bad name, role or password, or the user exists.",
+    )
     add.add_argument("name", metavar="NAME")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    pw = what.add_parser("password", help="a new password; the user's sessions end")
+    pw = what.add_parser(
+        "password",
+        help="a new password; the user's sessions end",
+        description="Give a console user a new password (from PAYBOT_CONSOLE_PASSWORD, "
+        "--password-stdin or a prompt); the user's open sessions end and failed logins are "
+        "forgotten. Exit 0 done; 2 no such user or a bad password.",
+    )
     pw.add_argument("name", metavar="NAME")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    what.add_parser("remove", help="remove a user").add_argument("name", metavar="NAME")
-    what.add_parser("unlock", help="forget a user's failed logins").add_argument(
-        "name", metavar="NAME"
+    what.add_parser(
+        "remove",
+        help="remove a user",
+        description="Remove a console user; their open sessions end at their next request. "
+        "Exit 0 removed; 2 no such user.",
+    ).add_argument("name", metavar="NAME")
+    what.add_parser(
+        "unlock",
+        help="forget a user's failed logins",
+        description="Forget a name's failed logins, so a user locked out after repeated "
+        "wrong passwords can log in again at once. Exit 0.",
+    ).add_argument("name", metavar="NAME")
+    what.add_parser(
+        "list",
+        help="the users and their roles",
+        description="List the console's users with their roles, when they were added, and "
+        "who is locked out now. Exit 0.",
     )
-    what.add_parser("list", help="the users and their roles")
     p.set_defaults(handler=cmd_console)
 
 
