@@ -9,6 +9,7 @@ changes audited as the command line audits them.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import sqlite3
 import time
@@ -224,12 +225,18 @@ def test_a_form_without_or_with_a_wrong_csrf_token_is_refused(
 # --- passwords, lockout, timeout -----------------------------------------------------------
 
 
-def test_guessing_passwords_locks_the_name_out_for_a_while(app: Flask, clock: FakeClock) -> None:
+def test_guessing_passwords_locks_the_name_out_for_a_while(
+    app: Flask, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="paybot.console")
     client = app.test_client()
     for guess in range(LOCKOUT_FAILURES - 1):
         assert login(client, "otto", f"guess-{guess}") == 401
     assert login(client, "otto", "the last guess") == 429  # this one locks the name
     assert login(client, "otto") == 429  # the right password, but locked out
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == LOCKOUT_FAILURES + 1 and "locked out until" in refused[-1]
+    assert all("guess" not in line for line in refused)  # never a password in the log
     page = client.get("/login")
     assert page.status_code == 200
     assert "spærret" in client.post(

@@ -189,6 +189,9 @@ def cmd_console(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
     from paybot.console.server import ServeError, serve
+    from paybot.logs import configure_logging
+
+    configure_logging()  # JSON lines under systemd (PAYBOT_LOG_FORMAT), see paybot.logs
 
     if ns.host not in ("127.0.0.1", "localhost", "::1"):
         _complain(

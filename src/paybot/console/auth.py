@@ -17,6 +17,7 @@ reads an invoice's audit trail and exports the trail.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from enum import StrEnum
 from functools import wraps
@@ -32,6 +33,7 @@ from paybot.console.users import Role, User
 F = TypeVar("F", bound=Callable[..., Any])
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger("paybot.console")
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 
@@ -135,8 +137,14 @@ def login() -> Any:
             session.update(user=result.user.name, generation=result.user.generation,
                            opened=now, seen=now)  # fmt: skip
             session.permanent = False
+            log.info("console login: %s (%s) from %s", result.user.name, result.user.role.value,
+                     request.remote_addr)  # fmt: skip
             return redirect(_safe_next(request.args.get("next")), code=303)
         status = 401
+        log.warning(
+            "console login refused: %r from %s%s", name, request.remote_addr,
+            f", locked out until {result.locked_until.isoformat()}" if result.locked_until else "",
+        )  # fmt: skip
         if result.locked_until is not None:
             status = 429
             message = (

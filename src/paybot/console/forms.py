@@ -12,6 +12,7 @@ audit record's ``by`` is ``console:<user>``. Every form carries the CSRF token
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ from paybot.errors import ConfigError, LedgerError
 from paybot.private import private_dir
 
 bp = Blueprint("forms", __name__)
+
+
+log = logging.getLogger("paybot.console")
 
 
 def who() -> str:
@@ -62,6 +66,7 @@ def release_item(robot: str, erp_id: int) -> WerkzeugResponse:
     item = _item(robot, erp_id)
     try:
         release(st.settings, reads.shared_ledger(st), item, by=who())
+        log.info("%s released %s løbenr. %s", who(), robot, erp_id)
         flash(f"Løbenr. {erp_id} ({robot}) er frigivet: næste kørsel tager den som ny.", "ok")
     except LedgerError as exc:
         flash(f"Løbenr. {erp_id} blev ikke frigivet: {exc}", "bad")
@@ -77,6 +82,7 @@ def hand_over_item(robot: str, erp_id: int) -> WerkzeugResponse:
     note = request.form.get("note", "")
     try:
         hand_over(st.settings, reads.shared_ledger(st), item, reason=reason, note=note, by=who())
+        log.info("%s handed over %s løbenr. %s (%s)", who(), robot, erp_id, reason)
         flash(
             f"Løbenr. {erp_id} ({robot}) er markeret til manuel behandling ({reason}): den "
             "betales ikke, og næste kørsel overdrager den i økonomisystemet.",
@@ -99,6 +105,7 @@ def change_schedule(robot: str, action: str) -> WerkzeugResponse:
     try:
         with reads.job_book(st) as book:
             done = change_job(book, st.settings, robot, english, by=who())
+        log.info("%s: %s %s (%s)", who(), english, robot, "done" if done else "no change")
         if english == "pause":
             text = "er sat på pause" if done else "var allerede sat på pause"
         else:
