@@ -156,12 +156,13 @@ def export_trail() -> Any:
         except (ExportError, AuditTrailError) as exc:
             return render("exports.html", title="Eksport", robots=sorted(st.manifests),
                           message=str(exc)), 400  # fmt: skip
-        data = out.read_bytes()
+        # Opened, then removed with its folder: the answer streams from the open file, and
+        # nothing stays on disk (a year's trail can be large; it is not read into memory).
+        handle = out.open("rb")
     stamp = st.clock().strftime("%Y%m%dT%H%M%SZ")
-    import io
-
+    log.info("%s exported the audit trail (%s, %s)", who(), fmt, filters.describe() or "all")
     return send_file(
-        io.BytesIO(data),
+        handle,
         as_attachment=True,
         download_name=f"revisionsspor-{stamp}.{fmt}",
         mimetype="text/csv" if fmt == "csv" else
