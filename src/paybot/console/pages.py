@@ -13,7 +13,7 @@ from paybot.config import REASONS_FILE, load_reasons
 from paybot.console import reads
 from paybot.console.auth import Permission, may, requires
 from paybot.console.files import RUN_ID
-from paybot.console.state import danish, render, state
+from paybot.console.state import render, state
 from paybot.errors import ConfigError
 from paybot.ledger import State
 from paybot.notify.facts import Kind
@@ -65,12 +65,9 @@ KIND_TEXT = {
 
 
 def problems(status: Status) -> list[str]:
-    """What ``robot status`` lists under "needs attention", in Danish, from the same facts."""
-    found: list[str] = []
-    if status.health is Health.DOWN:
-        beat = status.heartbeat
-        seen = f"seneste livstegn {danish(beat.at)}" if beat else "aldrig startet her"
-        found.append(f"Planlæggeren kører ikke ({seen}): intet starter efter planen.")
+    """What ``robot status`` lists under "needs attention", in Danish, from the same facts
+    (but the scheduler being down, which the page shows on its own)."""
+    found: list[str] = []  # a scheduler that is down is shown above the list, on its own
     for r in status.robots:
         if r.last_kind is not None and r.last_kind is not Kind.OK and r.last_run is not None:
             code = r.last_run.exit_code
