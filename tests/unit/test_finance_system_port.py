@@ -85,9 +85,9 @@ def test_the_port_has_the_operations_a_run_needs() -> None:
 
 
 @pytest.mark.parametrize("name", OPERATIONS)
-def test_every_operation_states_what_it_raises_and_whether_a_repeat_is_safe(name: str) -> None:
+def test_every_operation_states_returns_raises_and_whether_a_repeat_is_safe(name: str) -> None:
     doc = inspect.getdoc(getattr(FinanceSystem, name)) or ""
-    assert "Raises:" in doc and "Repeat:" in doc, name
+    assert "Returns:" in doc and "Raises:" in doc and "Repeat:" in doc, name
     if name == "approve":
         assert "Repeat: NOT safe" in doc
 

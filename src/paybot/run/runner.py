@@ -418,7 +418,8 @@ class Runner:
             return self._finish(self._outcome(outcomes))
         finally:
             for session in self.sessions:
-                session.close()
+                with contextlib.suppress(Exception):  # the browsers are ended below anyway
+                    session.close()
             for browser in self.browsers:
                 if browser is not None:
                     browser.close()

@@ -83,9 +83,20 @@ class AuditLog(Protocol):
     """What a worker writes its trail to: :class:`paybot.audit.AuditLogger` (or a test's
     recorder)."""
 
-    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None: ...
+    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None:
+        """Append one record of ``event`` with ``fields`` (masked by the trail).
 
-    def bind(self, **ids: Any) -> AuditLog: ...
+        Returns: nothing; with ``durable`` only once the record is on disk.
+        Raises: :class:`~paybot.audit.chain.AuditTrailError` when the trail cannot be
+        written.
+        Repeat: not idempotent: each call appends a record.
+        """
+        ...
+
+    def bind(self, **ids: Any) -> AuditLog:
+        """Returns: a log that adds ``ids`` (``erp_id``, ``invoice``) to every record.
+        Raises: nothing. Repeat: safe."""
+        ...
 
 
 class Result(StrEnum):
