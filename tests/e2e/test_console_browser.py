@@ -29,7 +29,7 @@ from paybot.erp.browser import Browser, BrowserOptions, open_browser
 from paybot.ledger import State
 from support.console import PASSWORDS, ROBOT, RUN_ID, ConsoleWorld, make_world
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 DEADLINE = 30.0
