@@ -18,7 +18,8 @@ from paybot.config import RobotConfig, load_robot_config
 from paybot.domain.models import RawInvoice, RawLine
 from paybot.domain.rules import SmallInvoiceRules
 from paybot.erp.reference import ReferenceData
-from paybot.errors import ApplicationError, BrowserFailed, NetworkError
+from paybot.erp.session import LoginRefused
+from paybot.errors import ApplicationError, BrowserFailed, NetworkError, SessionExpired
 from paybot.ledger import InMemoryLedger, State
 from paybot.run.ordering import KeyOrder
 from paybot.run.worker import CircuitBreaker, Result, RunContext, Worker
@@ -102,6 +103,9 @@ class FakeErp:
         self.browser_dies_always = False
         self.crash_after_click: set[int] = set()  # the browser dies after approving these
         self.browsers = 1
+        self.session_expires = False  # every invoice page sends the robot to the login page
+        self.login_refused = False  # the finance system refuses the robot's login
+        self.login_tries = 0
 
     def _up(self) -> None:
         if self.browser_dead:
@@ -118,12 +122,19 @@ class FakeErp:
 
     def login(self) -> None:
         self._up()
+        self.login_tries += 1
+        if self.login_refused:
+            raise LoginRefused("http://127.0.0.1:1: login as 'robot' refused: locked")
         self.logins += 1
 
     def read_invoice(self, erp_id: int) -> RawInvoice:
         self._up()
         if erp_id in self.broken:
             raise ApplicationError(f"Løbenr {erp_id}: the invoice page answered 500")
+        if self.session_expires:
+            raise SessionExpired(f"/faktura/{erp_id}: the finance system asked for a new login")
+        if self.login_refused and self.page is None:
+            raise LoginRefused("http://127.0.0.1:1: login as 'robot' refused: locked")
         raw = good_invoice(erp_id)
         status = self.status.get(erp_id, "Ny")
         return RawInvoice(fields=raw.fields | {"status": status}, lines=raw.lines)
@@ -439,3 +450,22 @@ def test_a_fresh_browser_every_n_invoices_between_two_invoices(
     assert worker.fresh_browsers == 2
     assert worker.ctx.restarts.count == 0, "planned restarts are not failures"
     assert erp.approvals == 5
+
+
+@pytest.mark.parametrize("where", ["the new login", "the invoice page"])
+def test_a_refused_login_is_not_retried(cfg: RobotConfig, tmp_path: Path, where: str) -> None:
+    """LoginRefused says retrying will not help (a wrong password, a locked account): the
+    worker leaves the invoice after the first refusal instead of logging in again and again,
+    which could lock the account for good."""
+    worker, ledger, erp = make(cfg, tmp_path, items=1)
+    assert cfg.settings.runner.max_attempts >= 2, "the test needs room for a retry"
+    erp.login_refused = True
+    erp.session_expires = where == "the new login"  # expired: the worker logs in again
+    worker.run()
+    assert [o.result for o in worker.outcomes] == [Result.FAILED]
+    assert "refused" in (worker.outcomes[0].error or "")
+    assert erp.login_tries <= 1
+    errors = [f for e, f in worker.audit.seen if e == "app_error"]  # type: ignore[attr-defined]
+    assert len(errors) == 1, errors
+    assert erp.approvals == 0
+    assert [(i.state, i.attempts) for i in ledger.items(ROBOT)] == [(State.PENDING, 1)]

@@ -47,6 +47,7 @@ from paybot.errors import (
     ScreenChanged,
     SessionExpired,
 )
+from paybot.exit_codes import EXIT_PREFLIGHT
 
 POLL_SECONDS = 0.02
 PROBE_SECONDS = 5.0
@@ -97,7 +98,11 @@ class Secret(Protocol):
 
 
 class LoginRefused(ApplicationError):
-    """Wrong user name or password, or the account is locked: retrying will not help."""
+    """Wrong user name or password, or the account is locked: retrying will not help
+    (``retryable`` is false: neither the preflight nor the worker tries again). Exit 3."""
+
+    retryable = False
+    exit_code = EXIT_PREFLIGHT
 
 
 class AlreadyHandled(ApplicationError):

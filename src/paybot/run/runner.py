@@ -40,16 +40,17 @@ from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
 from paybot.erp.processes import browser_marker, end_processes, marker_prefix
 from paybot.erp.reference import ReferenceData, load_reference_data
-from paybot.erp.session import ErpSession, LoginRefused
+from paybot.erp.session import ErpSession
 from paybot.errors import (
     ApplicationError,
     BrowserFailed,
     PaybotError,
+    PreflightError,
     ScreenChanged,
     SessionExpired,
     what_failed,
 )
-from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_PREFLIGHT
+from paybot.exit_codes import EXIT_FAILED, EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.private import private_dir
 from paybot.run.ordering import KeyOrder
@@ -208,16 +209,16 @@ class Runner:
 
     def _retry(self, what: str, step: Callable[[], T], session: ErpSession) -> T:
         """One preflight or collect step, retried like any work when the finance system
-        misbehaves (HTTP 500, an expired session); a changed screen or a refused login is not
-        retried."""
+        misbehaves (HTTP 500, an expired session); a changed screen, or an error that is not
+        ``retryable`` (a refused login), is not retried."""
         runner = self.cfg.settings.runner
         attempt = 0
         while True:
             attempt += 1
             try:
                 return step()
-            except (ScreenChanged, LoginRefused):
-                raise
+            except ScreenChanged:
+                raise  # in preflight a changed screen stops the run at once
             except BrowserFailed as exc:
                 self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
                 if self.req.stop.is_set() or not self.restarts.allow(str(exc)):
@@ -235,7 +236,7 @@ class Runner:
                     session.login()
             except ApplicationError as exc:
                 self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
-                if attempt >= runner.max_attempts or self.req.stop.is_set():
+                if not exc.retryable or attempt >= runner.max_attempts or self.req.stop.is_set():
                     raise
                 self.req.stop.wait(runner.backoff_seconds * 2 ** (attempt - 1))
                 if isinstance(exc, SessionExpired):
@@ -411,10 +412,10 @@ class Runner:
         try:
             try:
                 session, accounts, reference = self.prepare()
-            except (ApplicationError, ScreenChanged) as exc:
+            except ApplicationError as exc:
                 self.audit.event("preflight_failed", error=str(exc), failed=what_failed(exc))
-                outcome = Outcome(
-                    EXIT_PREFLIGHT, Counts(), f"preflight failed ({what_failed(exc)}): {exc}"
+                outcome = Outcome.of(
+                    PreflightError(f"preflight failed ({what_failed(exc)}): {exc}")
                 )
                 self.report.message = outcome.message
                 return self._finish(outcome)

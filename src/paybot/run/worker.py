@@ -8,7 +8,8 @@ intent, click, record the result. Kinds of failure:
   the finance system that a person must look at. Sent to manual handling; never retried.
 - **application** (timeouts, missing elements, HTTP 500, expired session): a masked screenshot,
   the error in the ledger and the audit trail, a new login when the session expired, and a retry
-  with backoff up to ``runner.max_attempts``; then the item is left for the next run. After
+  with backoff up to ``runner.max_attempts`` when the error is ``retryable`` (a refused login is
+  not: :class:`paybot.erp.session.LoginRefused`); then the item is left for the next run. After
   ``runner.max_consecutive_failures`` failed attempts in a row (on any items), the run stops
   instead of hammering a system that is down. An invoice left so in ``runner.max_nights`` runs
   is marked for a person (``MANUAL_REPEATED_FAILURES``) and not tried again.
@@ -311,13 +312,17 @@ class Worker:
                     self.session.login()
                 except LedgerError as lost:
                     return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
-                except ApplicationError:
-                    pass  # the next attempt meets it again and counts it
+                except ApplicationError as again:
+                    if not again.retryable:  # a refused login: no attempt can help
+                        return self._give_up(item, again, None, log)
+                    # else the next attempt meets it again and counts it
             except ApplicationError as exc:
                 self.ctx.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
                 log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
-                last = attempt >= self.runner.max_attempts or self.ctx.stopping()
+                last = (
+                    not exc.retryable or attempt >= self.runner.max_attempts or self.ctx.stopping()
+                )
                 if last:
                     return self._give_up(item, exc, shot, log)
                 # Backoff, but wake up at once for a stop request.
@@ -332,6 +337,8 @@ class Worker:
                 except LedgerError as lost:
                     return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
                 except ApplicationError as again:
+                    if not again.retryable:  # a refused login: no attempt can help
+                        return self._give_up(item, again, shot, log)
                     exc = again  # the next attempt will meet it again and count it
 
     def _new_browser(self, exc: ApplicationError, log: AuditLogger) -> bool:

@@ -38,6 +38,7 @@ from apscheduler.events import (
 
 from paybot.audit import AuditTrail
 from paybot.config import RobotManifest, Settings
+from paybot.errors import Busy
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.notify import Notifier
 from paybot.notify.compose import Message, summary_message
@@ -69,8 +70,8 @@ class StopRequest(threading.Event):
         self.set()
 
 
-class SchedulerBusy(Exception):
-    """Another scheduler runs on this data folder."""
+class SchedulerBusy(Busy):
+    """Another scheduler runs on this data folder (exit 4)."""
 
 
 @dataclass
