@@ -22,7 +22,12 @@ model), so no catch site decides it again:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_PREFLIGHT, EXIT_USAGE
+
+if TYPE_CHECKING:  # paybot.domain imports this module
+    from paybot.domain.reasons import Reason
 
 
 class PaybotError(Exception):
@@ -67,7 +72,7 @@ class ConfigError(PaybotError):
 class BusinessError(PaybotError):
     """Bad or missing data on an invoice: manual handling with ``reason``, never retried."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         self.reason = reason
         super().__init__(message)
 

@@ -111,9 +111,7 @@ def _verifier(args: argparse.Namespace, settings: Settings | None) -> KeyRing | 
     if configured.is_file():
         return load_verifier(configured)
     if configured != settings.home / "config" / "audit-public-key.pem":
-        raise ConfigError(
-            str(configured), "audit.public_key_file", str(configured), "no such file"
-        )
+        raise ConfigError(str(configured), "audit.public_key_file", str(configured), "no such file")
     return None
 
 

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from paybot.audit import AuditTrail, mask_text
+from paybot.audit.events import Event
 from paybot.commands.status import open_ledger
 from paybot.config import (
     REASONS_FILE,
@@ -208,7 +209,7 @@ def _change(
             mark = ledger.request_handover(
                 item.robot, item.erp_id, reason=ns.reason, note=note, by=who
             )
-            event = "item_handed_over"
+            event = Event.ITEM_HANDED_OVER
             fields: dict[str, object] = {"reason": mark.reason, "note": mark.note}
             done = (
                 f"marked for manual handling ({mark.reason}); it will not be paid, and the "
@@ -216,7 +217,7 @@ def _change(
             )
         else:
             ledger.release_item(item.robot, item.erp_id)
-            event, fields = "item_released", {"attempts_before": item.attempts}
+            event, fields = Event.ITEM_RELEASED, {"attempts_before": item.attempts}
             done = "released: the next run takes it as new"
     except LedgerError as exc:
         _complain(str(exc))

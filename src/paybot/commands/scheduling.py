@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import make_url
 
 from paybot.audit import AuditTrail, mask_text
+from paybot.audit.events import Event
 from paybot.config import (
     ROBOTS_DIR,
     RobotManifest,
@@ -208,7 +209,7 @@ def _with_book(command: str, work: Callable[[JobBook, Path, Settings], int]) -> 
         scheduler.shutdown(wait=False)
 
 
-def _audit(settings: Settings, robot: str, event: str) -> None:
+def _audit(settings: Settings, robot: str, event: Event) -> None:
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
         who = os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
         trail.logger(robot=robot).event(event, job=robot, by=who)
@@ -262,7 +263,11 @@ def cmd_schedule(ns: argparse.Namespace) -> int:
                 + f"; next run {_local(entry.next_run) or '-'}"
             )
         if done:
-            _audit(settings, robot, f"scheduler_job_{action}d")
+            _audit(
+                settings,
+                robot,
+                Event.SCHEDULER_JOB_PAUSED if action == "pause" else Event.SCHEDULER_JOB_RESUMED,
+            )
         return EXIT_OK
 
     return _with_book(f"schedule {action}", change)

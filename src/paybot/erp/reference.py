@@ -13,6 +13,7 @@ from pathlib import Path
 
 from RPA.Excel.Files import Files
 
+from paybot.audit.events import Event
 from paybot.domain.models import Booking, Requisition
 from paybot.domain.parsing import parse_booking, parse_requisition
 from paybot.erp import locators as loc
@@ -64,9 +65,11 @@ def load_reference_data(
     if requisitions:
         rows = _export_rows(session, loc.REQUISITIONS, loc.SCREEN_REQUISITIONS, folder)
         reqs = tuple(parse_requisition(row) for row in rows)
-        session.audit.event("field_read", field="rekvisitioner", value=f"{len(reqs)} rækker")
+        session.audit.event(Event.FIELD_READ, field="rekvisitioner", value=f"{len(reqs)} rækker")
     if bookings:
         rows = _export_rows(session, loc.BOOKINGS, loc.SCREEN_BOOKINGS, folder)
         books = {b.reference: b for b in (parse_booking(row) for row in rows)}
-        session.audit.event("field_read", field="tolkebestillinger", value=f"{len(books)} rækker")
+        session.audit.event(
+            Event.FIELD_READ, field="tolkebestillinger", value=f"{len(books)} rækker"
+        )
     return ReferenceData(requisitions=reqs, bookings=books)

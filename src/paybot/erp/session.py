@@ -35,7 +35,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from paybot.domain.models import RawInvoice
+from paybot.audit.events import Event
+from paybot.domain.models import ErpStatus, RawInvoice
+from paybot.domain.reasons import Reason
+from paybot.domain.values import erp_status
 from paybot.erp import locators as loc
 from paybot.erp import screens
 from paybot.erp.browser import Browser
@@ -90,7 +93,7 @@ def why(exc: BaseException) -> str:
 
 
 class AuditSink(Protocol):
-    def event(self, event: str, *, durable: bool = False, **fields: Any) -> None: ...
+    def event(self, event: Event, *, durable: bool = False, **fields: Any) -> None: ...
 
 
 class Secret(Protocol):
@@ -110,10 +113,10 @@ class AlreadyHandled(ApplicationError):
 
 
 # Refusals of the approval form that a person must look at, by the words of the message.
-_REFUSAL_REASONS: tuple[tuple[str, str], ...] = (
-    ("kontostreng", "MANUAL_ACCOUNT_STRING"),
-    ("beløbet afviger", "MANUAL_AMOUNT"),
-    ("kreditnota", "MANUAL_CREDIT_NOTE"),
+_REFUSAL_REASONS: tuple[tuple[str, Reason], ...] = (
+    ("kontostreng", Reason.ACCOUNT_STRING),
+    ("beløbet afviger", Reason.AMOUNT),
+    ("kreditnota", Reason.CREDIT_NOTE),
 )
 
 # Blanks personal data in the page before a screenshot (the page is reloaded afterwards).
@@ -305,8 +308,8 @@ class ErpSession:
         for _ in range(3):
             if page.screen != loc.SCREEN_SYSTEM_MESSAGE:
                 return page
-            self.audit.event("page_opened", screen=page.screen, path=self.current_path)
-            self.audit.event("button_clicked", button="systembesked-ok")
+            self.audit.event(Event.PAGE_OPENED, screen=page.screen, path=self.current_path)
+            self.audit.event(Event.BUTTON_CLICKED, button="systembesked-ok")
             page = self._click_and_wait(loc.SYSTEM_MESSAGE_OK, "the system message to close")
         return page
 
@@ -348,7 +351,7 @@ class ErpSession:
             raise self._failed(exc, "could not load the page") from exc
         page = self._check(self._clear_system_message(self._read()), expect)
         self.page = page
-        self.audit.event("page_opened", screen=page.screen, path=self.current_path)
+        self.audit.event(Event.PAGE_OPENED, screen=page.screen, path=self.current_path)
         return page
 
     # --- login -----------------------------------------------------------------------------
@@ -357,8 +360,8 @@ class ErpSession:
         self.open(loc.LOGIN, loc.SCREEN_LOGIN)
         self._type(loc.LOGIN_USER, "brugernavn", self.username)
         self._fill(loc.LOGIN_PASSWORD, self._password.get_secret_value())
-        self.audit.event("value_typed", field="adgangskode", value="[secret]")
-        self.audit.event("button_clicked", button="log-ind")
+        self.audit.event(Event.VALUE_TYPED, field="adgangskode", value="[secret]")
+        self.audit.event(Event.BUTTON_CLICKED, button="log-ind")
         page = self._click_and_wait(loc.LOGIN_BUTTON, "the login to finish")
         if page.screen == loc.SCREEN_LOGIN:
             why = page.error or "no reason given"
@@ -367,7 +370,7 @@ class ErpSession:
             code = page.text("fejlkode") or "?"
             raise ApplicationError(f"{self.base_url}: an error page ({code}) after logging in")
         self.page = page
-        self.audit.event("login", user=self.username, screen=page.screen)
+        self.audit.event(Event.LOGIN, user=self.username, screen=page.screen)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -428,12 +431,12 @@ class ErpSession:
         ):
             page = self.open(loc.INVOICE.format(erp_id=erp_id), loc.SCREEN_INVOICE)
         status = page.text("felt-status")
-        if status.lower() != "ny":
+        if erp_status(status) is not ErpStatus.NEW:
             raise AlreadyHandled(f"Løbenr {erp_id}: status is {status!r}, not Ny")
 
     def _type(self, element_id: str, field: str, value: str) -> None:
         self._fill(element_id, value)
-        self.audit.event("value_typed", field=field, value=value)
+        self.audit.event(Event.VALUE_TYPED, field=field, value=value)
 
     def _fill_form(self, fields: list[tuple[str, str, str]]) -> None:
         """Fill several fields at once: ``(element id, audit name, value)``. Every field must
@@ -451,7 +454,7 @@ class ErpSession:
                 raise ApplicationError(
                     f"{self.current_path}: #{element_id} holds {got!r} after typing {value!r}"
                 )
-            self.audit.event("value_typed", field=name, value=value)
+            self.audit.event(Event.VALUE_TYPED, field=name, value=value)
 
     def approve(
         self,
@@ -473,7 +476,7 @@ class ErpSession:
             ]
         )
         # Not fsynced: the ledger already holds the intent durably (the record recovery uses).
-        self.audit.event("button_clicked", button="godkend-betal")
+        self.audit.event(Event.BUTTON_CLICKED, button="godkend-betal")
         page = self._click_and_wait(loc.APPROVE_BUTTON, "the payment receipt")
         self.page = page
         if page.screen == loc.SCREEN_RECEIPT:
@@ -483,7 +486,7 @@ class ErpSession:
                 raise ScreenChanged(
                     f"{self.current_path}: receipt for Løbenr {shown!r} without a voucher"
                 )
-            self.audit.event("voucher_read", voucher=voucher, durable=True)
+            self.audit.event(Event.VOUCHER_READ, voucher=voucher, durable=True)
             return voucher
         if page.screen == loc.SCREEN_INVOICE and page.error:
             self._refused(erp_id, page.error)
@@ -505,12 +508,12 @@ class ErpSession:
                 )
         raise ApplicationError(f"Løbenr {erp_id}: the finance system refused: {message}")
 
-    def send_to_manual(self, erp_id: int, *, reason: str, note: str) -> None:
+    def send_to_manual(self, erp_id: int, *, reason: Reason, note: str) -> None:
         self._on_invoice(erp_id)
         self._fill_form(
             [(loc.MANUAL_REASON, "aarsagskode", reason), (loc.MANUAL_NOTE, "bemaerkning", note)]
         )
-        self.audit.event("button_clicked", button="send-manuel")
+        self.audit.event(Event.BUTTON_CLICKED, button="send-manuel")
         page = self._click_and_wait(loc.MANUAL_BUTTON, "the invoice after manual handling")
         self.page = page
         if page.screen == loc.SCREEN_INVOICE and page.error:
@@ -526,7 +529,7 @@ class ErpSession:
         """Click an export link and wait until the file is completely downloaded."""
         before = set(folder.glob(f"*{suffix}"))
         self.open(path, expect)
-        self.audit.event("button_clicked", button=link)
+        self.audit.event(Event.BUTTON_CLICKED, button=link)
         self._click(link)
         found: list[Path] = []
 
@@ -549,5 +552,5 @@ class ErpSession:
         except DRIVER_ERRORS:
             return None
         self.page = None  # the page was altered: open it again before acting on it
-        self.audit.event("screenshot", file=target.name)
+        self.audit.event(Event.SCREENSHOT, file=target.name)
         return target

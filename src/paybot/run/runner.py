@@ -30,12 +30,14 @@ from typing import TypeVar
 
 from paybot import __version__
 from paybot.audit import AuditTrail
+from paybot.audit.events import Event
 from paybot.config import Credentials, RobotConfig
 from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.models import ErpStatus, business_key
 from paybot.domain.parsing import parse_register_row
 from paybot.domain.rules import keys
 from paybot.domain.rules.config_types import tables_ending
+from paybot.domain.values import erp_status
 from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
 from paybot.erp.processes import browser_marker, end_processes, marker_prefix
@@ -220,14 +222,14 @@ class Runner:
             except ScreenChanged:
                 raise  # in preflight a changed screen stops the run at once
             except BrowserFailed as exc:
-                self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
+                self.audit.event(Event.APP_ERROR, phase=what, error=str(exc), attempt=attempt)
                 if self.req.stop.is_set() or not self.restarts.allow(str(exc)):
                     raise
                 attempt -= 1  # the browser's failure, not the finance system's
                 with contextlib.suppress(BrowserFailed):
                     session.restart_browser()
                     self.audit.event(
-                        "browser_restarted",
+                        Event.BROWSER_RESTARTED,
                         phase=what,
                         error=str(exc),
                         restarts=self.restarts.count,
@@ -235,7 +237,7 @@ class Runner:
                 with contextlib.suppress(ApplicationError):
                     session.login()
             except ApplicationError as exc:
-                self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
+                self.audit.event(Event.APP_ERROR, phase=what, error=str(exc), attempt=attempt)
                 if not exc.retryable or attempt >= runner.max_attempts or self.req.stop.is_set():
                     raise
                 self.req.stop.wait(runner.backoff_seconds * 2 ** (attempt - 1))
@@ -325,7 +327,12 @@ class Runner:
             if not listing.has_next or not entries:
                 break
         self.audit.event(
-            "collected", from_loebenr=start + 1, to_loebenr=after, pages=pages, rows=rows, new=new
+            Event.COLLECTED,
+            from_loebenr=start + 1,
+            to_loebenr=after,
+            pages=pages,
+            rows=rows,
+            new=new,
         )
         return new
 
@@ -337,7 +344,7 @@ class Runner:
         if first is None:
             return
         page = session.open(loc.INVOICE.format(erp_id=first.erp_id), loc.SCREEN_INVOICE)
-        if page.text("felt-status").lower() != "ny":
+        if erp_status(page.text("felt-status")) is not ErpStatus.NEW:
             return  # no forms on a handled invoice; the worker will reconcile or skip it
         missing = page.missing(loc.REQUIRED_ON_INVOICE)
         if missing:
@@ -372,7 +379,9 @@ class Runner:
             try:
                 session = self._session(name)
             except PaybotError as exc:
-                self.audit.event("app_error", worker=name, error=f"worker could not start: {exc}")
+                self.audit.event(
+                    Event.APP_ERROR, worker=name, error=f"worker could not start: {exc}"
+                )
                 return
             worker = Worker(name, ctx, session, self.audit.bind(worker=name))
             workers.append(worker)
@@ -392,7 +401,7 @@ class Runner:
     def run(self) -> Outcome:
         req = self.req
         self.audit.event(
-            "run_started",
+            Event.RUN_STARTED,
             trigger=req.trigger,
             dry_run=req.dry_run,
             workers=req.workers,
@@ -402,18 +411,18 @@ class Runner:
             config_checksum=self.cfg.config_checksum,
         )
         for note in self.swept:
-            self.audit.event("leftovers_swept", what=note)
+            self.audit.event(Event.LEFTOVERS_SWEPT, what=note)
         # The run holds the robot's lock, so any other run's leases belong to a dead run:
         # free them now, and its open intents are reconciled in this run.
         freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id)
         if freed:
-            self.audit.event("leases_released", erp_ids=freed)
+            self.audit.event(Event.LEASES_RELEASED, erp_ids=freed)
         self.upgrade_stored_keys()
         try:
             try:
                 session, accounts, reference = self.prepare()
             except ApplicationError as exc:
-                self.audit.event("preflight_failed", error=str(exc), failed=what_failed(exc))
+                self.audit.event(Event.PREFLIGHT_FAILED, error=str(exc), failed=what_failed(exc))
                 outcome = Outcome.of(
                     PreflightError(f"preflight failed ({what_failed(exc)}): {exc}")
                 )
@@ -423,7 +432,7 @@ class Runner:
             self.report.warnings = warnings
             for warning in warnings:
                 req.progress(f"warning: {warning}")
-            self.audit.event("preflight_passed", accounts=len(accounts), warnings=warnings)
+            self.audit.event(Event.PREFLIGHT_PASSED, accounts=len(accounts), warnings=warnings)
             outcomes = self.work(session, accounts, reference)
             return self._finish(self._outcome(outcomes))
         finally:
@@ -445,7 +454,7 @@ class Runner:
             self.cfg.name, keys.LEGACY_CERTIFICATE_KEY_PREFIX, upgrade
         )
         if replaced:
-            self.audit.event("duplicate_keys_upgraded", count=replaced, to="hmac-sha256")
+            self.audit.event(Event.DUPLICATE_KEYS_UPGRADED, count=replaced, to="hmac-sha256")
         return replaced
 
     def _outcome(self, outcomes: list[ItemOutcome]) -> Outcome:
@@ -488,7 +497,7 @@ class Runner:
         self.report.counts = outcome.counts
         write_report(self.req.run_dir, self.report)
         self.audit.event(
-            "run_finished",
+            Event.RUN_FINISHED,
             exit_code=outcome.exit_code,
             paid=outcome.counts.paid,
             manual=outcome.counts.manual,

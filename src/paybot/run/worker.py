@@ -41,6 +41,7 @@ from typing import Any
 
 from paybot import __version__
 from paybot.audit import AuditLogger, mask_data
+from paybot.audit.events import Event
 from paybot.config import RobotConfig
 from paybot.domain.models import (
     Decision,
@@ -54,6 +55,7 @@ from paybot.domain.models import (
 from paybot.domain.parsing import InvoiceFormatError, parse_invoice
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
+from paybot.domain.values import erp_status
 from paybot.erp.reference import ReferenceData
 from paybot.erp.session import AlreadyHandled, ErpSession
 from paybot.errors import (
@@ -269,10 +271,10 @@ class Worker:
             self.session.restart_browser()
             self.session.login()
         except ApplicationError as exc:
-            self.audit.event("app_error", error=str(exc), kind=type(exc).__name__)
+            self.audit.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__)
             return
         self.fresh_browsers += 1
-        self.audit.event("browser_restarted", planned=True, every=every)
+        self.audit.event(Event.BROWSER_RESTARTED, planned=True, every=every)
 
     def process(self, item: WorkItem) -> ItemOutcome:
         log = self.audit.bind(erp_id=item.erp_id, invoice=item.business_key)
@@ -292,15 +294,15 @@ class Worker:
                 self.ctx.breaker.success()
                 return outcome
             except LedgerError as exc:
-                log.event("app_error", error=str(exc), attempt=attempt)
+                log.event(Event.APP_ERROR, error=str(exc), attempt=attempt)
                 return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(exc))
             except BusinessError as exc:
                 # A refusal outside the payment (which handles its own): leave it to a person
                 # reading the report rather than guessing.
-                log.event("business_error", reason=exc.reason, error=str(exc))
+                log.event(Event.BUSINESS_ERROR, reason=exc.reason, error=str(exc))
                 return self._give_up(item, ApplicationError(str(exc)), None, log)
             except BrowserFailed as exc:
-                log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                log.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__, attempt=attempt)
                 if self.ctx.stop.is_set() or not self._new_browser(exc, log):
                     return self._give_up(item, exc, None, log)
                 attempt -= 1  # not the invoice's fault: its attempts are the finance system's
@@ -319,7 +321,7 @@ class Worker:
             except ApplicationError as exc:
                 self.ctx.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
-                log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                log.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__, attempt=attempt)
                 last = (
                     not exc.retryable or attempt >= self.runner.max_attempts or self.ctx.stopping()
                 )
@@ -347,10 +349,10 @@ class Worker:
             try:
                 self.session.restart_browser()
             except ApplicationError as again:
-                log.event("app_error", error=str(again), kind=type(again).__name__)
+                log.event(Event.APP_ERROR, error=str(again), kind=type(again).__name__)
                 exc = again
                 continue
-            log.event("browser_restarted", error=str(exc), restarts=self.ctx.restarts.count)
+            log.event(Event.BROWSER_RESTARTED, error=str(exc), restarts=self.ctx.restarts.count)
             return True
         return False
 
@@ -362,7 +364,7 @@ class Worker:
             attempts = self.ctx.ledger.record_failure(current, self.name, exc)
         except LedgerError:
             attempts = current.attempts
-        log.event("item_left", attempts=attempts, state=str(current.state), error=str(exc))
+        log.event(Event.ITEM_LEFT, attempts=attempts, state=str(current.state), error=str(exc))
         outcome = ItemOutcome(
             item.erp_id,
             item.business_key,
@@ -388,9 +390,9 @@ class Worker:
                 self.robot, item.erp_id, reason=Reason.REPEATED_FAILURES, note=note, by=ROBOT_BY
             )
         except LedgerError as lost:
-            log.event("app_error", error=f"could not mark it for a person: {lost}")
+            log.event(Event.APP_ERROR, error=f"could not mark it for a person: {lost}")
             return None
-        log.event("item_handed_over", reason=mark.reason, by=mark.by, nights=nights)
+        log.event(Event.ITEM_HANDED_OVER, reason=mark.reason, by=mark.by, nights=nights)
         return mark.note
 
     def _screenshot(self, item: WorkItem, attempt: int) -> Path | None:
@@ -403,7 +405,7 @@ class Worker:
     # --- one attempt ------------------------------------------------------------------------
 
     def _transition(self, log: AuditLogger, t: Transition) -> WorkItem:
-        log.event("state_changed", **t.audit_fields())
+        log.event(Event.STATE_CHANGED, **t.audit_fields())
         return t.item
 
     def _once(self, item: WorkItem, log: AuditLogger) -> ItemOutcome:
@@ -414,9 +416,9 @@ class Worker:
         raw = self.session.read_invoice(item.erp_id)
         # One record for everything read on the page (masked field by field by the trail).
         fields = {name: value for name, value in raw.fields.items() if value}
-        log.event("field_read", fields=fields, lines=len(raw.lines))
+        log.event(Event.FIELD_READ, fields=fields, lines=len(raw.lines))
         status = raw.get("status").lower()
-        if status != "ny":
+        if erp_status(status) is not ErpStatus.NEW:
             self.ctx.order.keys_recorded(item.erp_id)
             t = self.ctx.ledger.record_skipped(
                 item, self.name, f"status i økonomisystemet: {status}"
@@ -452,7 +454,7 @@ class Worker:
             ),
         )
         log.event(
-            "decision",
+            Event.DECISION,
             decision=decision.kind,
             rule=HANDOVER_RULE,
             rule_version=decision.explanation.rule_version,
@@ -494,7 +496,7 @@ class Worker:
             }
         else:
             fields |= {"reason": decision.reason, "note": decision.note}
-        log.event("decision", **fields)
+        log.event(Event.DECISION, **fields)
         return decision
 
     def _context(self, item: WorkItem, invoice: Invoice) -> DecisionContext:
@@ -554,12 +556,12 @@ class Worker:
                 payment_date=decision.payment_date,
             )
         except AlreadyHandled as exc:
-            log.event("business_error", error=str(exc))
+            log.event(Event.BUSINESS_ERROR, error=str(exc))
             item, done = self._reconcile(item, log)
             return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
         except BusinessError as exc:
             # The finance system refused the posting: nothing was paid; a person takes over.
-            log.event("business_error", reason=exc.reason, error=str(exc))
+            log.event(Event.BUSINESS_ERROR, reason=exc.reason, error=str(exc))
             item = self._transition(log, self.ctx.ledger.cancel_intent(item, self.name, str(exc)))
             note = f"Økonomisystemet afviste betalingen: {exc}"
             manual = Manual(reason=exc.reason, note=note, explanation=decision.explanation)
@@ -582,7 +584,7 @@ class Worker:
                 item.erp_id, reason=decision.reason, note=self.manual_note(decision)
             )
         except AlreadyHandled as exc:
-            log.event("business_error", error=str(exc))
+            log.event(Event.BUSINESS_ERROR, error=str(exc))
             item, done = self._reconcile(item, log)
             return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
         item = self._transition(log, self.ctx.ledger.record_manual_done(item, self.name))
@@ -597,7 +599,7 @@ class Worker:
         payment = self.session.payment_for(item.erp_id)
         if payment is not None:
             voucher, by = payment.get("bilagsnummer", ""), payment.get("godkendt-af", "")
-            log.event("reconciled", found="betalt", voucher=voucher, approved_by=by)
+            log.event(Event.RECONCILED, found=ErpStatus.PAID, voucher=voucher, approved_by=by)
             if item.state == State.PAY_INTENT and by == me:
                 item = self._transition(log, ledger.record_paid(item, self.name, voucher))
                 return item, ItemOutcome(
@@ -615,8 +617,8 @@ class Worker:
             )
         raw = self.session.read_invoice(item.erp_id)
         status = raw.get("status").lower()
-        log.event("reconciled", found=status or "ukendt")
-        if status == ErpStatus.NEW.value or status == "ny":
+        log.event(Event.RECONCILED, found=status or "ukendt")
+        if erp_status(status) is ErpStatus.NEW:
             item = self._transition(log, ledger.cancel_intent(item, self.name, "ikke udført"))
             return item, None
         if (
