@@ -133,3 +133,6 @@ class Busy(PaybotError):
     nothing was started."""
 
     exit_code = EXIT_BUSY
+
+    def sentence(self) -> str:
+        return f"{self}; not started"

@@ -38,8 +38,8 @@ from paybot.config import (
     load_reasons,
     load_settings,
 )
-from paybot.errors import ConfigError, LedgerError
-from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from paybot.errors import UsageError
+from paybot.exit_codes import EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort, State, WorkItem, utc_now
 
 NOTE_LIMIT = 500
@@ -106,10 +106,6 @@ def _say(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def _complain(text: str) -> None:
-    sys.stderr.write(f"robot queue: {text}\n")
-
-
 def _who() -> str:
     return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
 
@@ -170,12 +166,13 @@ def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
     return EXIT_OK
 
 
-def _find(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem | str:
+def _find(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem:
+    """The one work item with Løbenr ``erp_id``; :class:`UsageError` for none or several."""
     found = [i for r in robots if (i := ledger.item(r, erp_id)) is not None]
     if not found:
-        return f"løbenr. {erp_id}: no work item of {', '.join(robots) or 'any robot'}"
+        raise UsageError(f"løbenr. {erp_id}: no work item of {', '.join(robots) or 'any robot'}")
     if len(found) > 1:
-        return (
+        raise UsageError(
             f"løbenr. {erp_id}: several robots have it ({', '.join(i.robot for i in found)}); "
             "say which with --robot"
         )
@@ -187,41 +184,29 @@ def _change(
 ) -> int:
     if ns.item_robot:
         robots = [ns.item_robot] if ns.item_robot in robots else []
-    found = _find(ledger, robots, ns.erp_id)
-    if isinstance(found, str):
-        _complain(found)
-        return EXIT_USAGE
-    item, who = found, _who()
+    item, who = _find(ledger, robots, ns.erp_id), _who()
     if ns.action == "handover":
         reasons = load_reasons(settings.home / REASONS_FILE)
         if ns.reason not in reasons.reasons:
-            _complain(
+            raise UsageError(
                 f"--reason {ns.reason}: not a code of {settings.home / REASONS_FILE}; known: "
                 + ", ".join(sorted(reasons.reasons))
             )
-            return EXIT_USAGE
         note = mask_text(ns.note.strip())
         if not note or len(note) > NOTE_LIMIT:
-            _complain(f"--note: between 1 and {NOTE_LIMIT} characters, please")
-            return EXIT_USAGE
-    try:
-        if ns.action == "handover":
-            mark = ledger.request_handover(
-                item.robot, item.erp_id, reason=ns.reason, note=note, by=who
-            )
-            event = Event.ITEM_HANDED_OVER
-            fields: dict[str, object] = {"reason": mark.reason, "note": mark.note}
-            done = (
-                f"marked for manual handling ({mark.reason}); it will not be paid, and the "
-                "next run hands it over in the finance system"
-            )
-        else:
-            ledger.release_item(item.robot, item.erp_id)
-            event, fields = Event.ITEM_RELEASED, {"attempts_before": item.attempts}
-            done = "released: the next run takes it as new"
-    except LedgerError as exc:
-        _complain(str(exc))
-        return EXIT_FAILED
+            raise UsageError(f"--note: between 1 and {NOTE_LIMIT} characters, please")
+    if ns.action == "handover":
+        mark = ledger.request_handover(item.robot, item.erp_id, reason=ns.reason, note=note, by=who)
+        event = Event.ITEM_HANDED_OVER
+        fields: dict[str, object] = {"reason": mark.reason, "note": mark.note}
+        done = (
+            f"marked for manual handling ({mark.reason}); it will not be paid, and the "
+            "next run hands it over in the finance system"
+        )
+    else:  # a refusal (LedgerError, exit 1) is reported by robot's main
+        ledger.release_item(item.robot, item.erp_id)
+        event, fields = Event.ITEM_RELEASED, {"attempts_before": item.attempts}
+        done = "released: the next run takes it as new"
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
         trail.logger(robot=item.robot, erp_id=item.erp_id, business_key=item.business_key).event(
             event, durable=True, by=who, **fields
@@ -231,26 +216,18 @@ def _change(
 
 
 def cmd_queue(ns: argparse.Namespace) -> int:
-    try:
-        home = find_home()
-        settings = load_settings(home)
-        manifests: dict[str, RobotManifest] = load_manifests(home / ROBOTS_DIR)
-    except ConfigError as exc:
-        _complain(f"configuration error: {exc}")
-        return EXIT_USAGE
+    home = find_home()
+    settings = load_settings(home)
+    manifests: dict[str, RobotManifest] = load_manifests(home / ROBOTS_DIR)
     robots = sorted(manifests)
     if ns.robot:
         if ns.robot not in manifests:
-            _complain(f"--robot {ns.robot}: no such robot; known: {', '.join(robots)}")
-            return EXIT_USAGE
+            raise UsageError(f"--robot {ns.robot}: no such robot; known: {', '.join(robots)}")
         robots = [ns.robot]
     ledger = open_ledger(settings)
     try:
         if ns.action is None:
             return _list(ns, ledger, robots)
         return _change(ns, settings, ledger, robots)
-    except ConfigError as exc:
-        _complain(f"configuration error: {exc}")
-        return EXIT_USAGE
     finally:
         ledger.close()

@@ -38,8 +38,8 @@ from paybot.config import (
     load_robot_config,
 )
 from paybot.erp.processes import end_processes, marker_prefix
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
+from paybot.errors import ConfigError, UsageError
+from paybot.exit_codes import EXIT_FAILED, EXIT_MEANINGS
 from paybot.ledger import Ledger
 from paybot.logs import JSON, json_line, log_format, stamp
 from paybot.private import open_private, private_dir, tighten_tree
@@ -78,13 +78,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     lst.set_defaults(handler=cmd_list)
 
 
-def _err(message: str) -> None:
-    if log_format() == JSON:
-        sys.stderr.write(json_line(f"robot: {message}", level="error") + "\n")
-    else:
-        sys.stderr.write(f"robot: {message}\n")
-
-
 def _out(text: str, level: str = "info", **ids: object) -> None:
     """One line of ``robot run``'s own output (JSON in JSON mode)."""
     if log_format() == JSON:
@@ -110,25 +103,16 @@ def _load(robot: str) -> RobotConfig:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    try:
-        cfg = _load(ns.robot)
-    except ConfigError as exc:
-        _err(f"configuration error: {exc}")
-        return EXIT_USAGE
+    cfg = _load(ns.robot)
     workers = ns.workers if ns.workers is not None else cfg.manifest.workers
     if not 1 <= workers <= 16:
-        _err(f"--workers {workers}: must be between 1 and 16")
-        return EXIT_USAGE
+        raise UsageError(f"--workers {workers}: must be between 1 and 16")
     settings = cfg.settings
     private_dir(settings.data_dir)
     private_dir(settings.output_dir)
     run_id = new_run_id()
     folder = run_dir(settings.output_dir, run_id)
-    try:
-        lock = locks.acquire(settings.data_dir, cfg.name, run_id)
-    except locks.RobotBusy as exc:
-        _err(f"{exc}; not started")
-        return EXIT_BUSY
+    lock = locks.acquire(settings.data_dir, cfg.name, run_id)  # RobotBusy: exit 4, by main
     trigger = os.environ.get(ENV_TRIGGER, "manual")
     ledger = Ledger(settings.ledger.url)
     try:
@@ -296,12 +280,7 @@ def _summary(robot: str, folder: Path, outcome: Outcome, dry_run: bool, run_id: 
 
 
 def cmd_list(ns: argparse.Namespace) -> int:
-    home = find_home()
-    try:
-        manifests = load_manifests(home / "robots")
-    except ConfigError as exc:
-        _err(f"configuration error: {exc}")
-        return EXIT_USAGE
+    manifests = load_manifests(find_home() / "robots")
     rows = [("ROBOT", "CATEGORY", "SCHEDULE", "TITLE")]
     for m in sorted(manifests.values(), key=lambda m: m.name):
         when = m.schedule.cron if m.schedule.enabled else "disabled"

@@ -38,14 +38,13 @@ from paybot.config import (
     load_settings,
 )
 from paybot.domain.calendar import DANISH_TIME, danish_timestamp
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from paybot.errors import UsageError
+from paybot.exit_codes import EXIT_FAILED, EXIT_OK
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.logs import configure_logging
 from paybot.scheduler.dispatch import Limits
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler, store_path
 from paybot.scheduler.service import (
-    SchedulerBusy,
     SchedulerService,
     ServiceOptions,
     StopRequest,
@@ -58,10 +57,6 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 def _say(text: str) -> None:
     sys.stdout.write(text + "\n")
-
-
-def _complain(command: str, text: str) -> None:
-    sys.stderr.write(f"robot {command}: {text}\n")
 
 
 def _positive(text: str) -> int:
@@ -121,15 +116,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 # --- shared --------------------------------------------------------------------------------
 
 
-def _load(command: str) -> tuple[Path, Settings, dict[str, RobotManifest]] | None:
-    try:
-        home = find_home()
-        settings = load_settings(home)
-        manifests = load_manifests(home / ROBOTS_DIR)
-        check_schedules(home, manifests)
-    except ConfigError as exc:
-        _complain(command, f"configuration error: {exc}")
-        return None
+def _load() -> tuple[Path, Settings, dict[str, RobotManifest]]:
+    """The project, its settings and its robots; raises :class:`ConfigError` (exit 2)."""
+    home = find_home()
+    settings = load_settings(home)
+    manifests = load_manifests(home / ROBOTS_DIR)
+    check_schedules(home, manifests)
     return home, settings, manifests
 
 
@@ -160,18 +152,13 @@ def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
 
 
 def cmd_scheduler(ns: argparse.Namespace) -> int:
-    loaded = _load("scheduler")
-    if loaded is None:
-        return EXIT_USAGE
-    home, settings, manifests = loaded
+    home, settings, manifests = _load()
     unknown = [r for r in ns.run_now if r not in manifests]
     if unknown:
         known = ", ".join(sorted(manifests)) or "none"
-        _complain(
-            "scheduler",
-            f"--run-now {unknown[0]}: no such robot in {home / ROBOTS_DIR}; known: {known}",
+        raise UsageError(
+            f"--run-now {unknown[0]}: no such robot in {home / ROBOTS_DIR}; known: {known}"
         )
-        return EXIT_USAGE
     configure_logging()  # JSON lines under systemd (PAYBOT_LOG_FORMAT), see paybot.logs
     options = ServiceOptions(
         run_now=tuple(ns.run_now),
@@ -180,31 +167,18 @@ def cmd_scheduler(ns: argparse.Namespace) -> int:
     service = SchedulerService(home, settings, manifests, options)
     stop = StopRequest()
     with _stop_on_signals(stop):
-        try:
-            return service.serve(stop)
-        except SchedulerBusy as exc:
-            _complain("scheduler", str(exc))
-            return EXIT_BUSY
-        except ConfigError as exc:
-            _complain("scheduler", f"configuration error: {exc}")
-            return EXIT_USAGE
+        return service.serve(stop)  # SchedulerBusy (exit 4) is reported by robot's main
 
 
 # --- robot schedule ------------------------------------------------------------------------
 
 
-def _with_book(command: str, work: Callable[[JobBook, Path, Settings], int]) -> int:
-    loaded = _load(command)
-    if loaded is None:
-        return EXIT_USAGE
-    home, settings, manifests = loaded
+def _with_book(work: Callable[[JobBook, Path, Settings], int]) -> int:
+    home, settings, manifests = _load()
     scheduler = make_scheduler(settings)
     scheduler.start(paused=True)
     try:
         return work(JobBook(scheduler, home, manifests), home, settings)
-    except ConfigError as exc:
-        _complain(command, str(exc))
-        return EXIT_USAGE
     finally:
         scheduler.shutdown(wait=False)
 
@@ -248,7 +222,7 @@ def _list(book: JobBook, home: Path, settings: Settings) -> int:
 def cmd_schedule(ns: argparse.Namespace) -> int:
     action: str | None = ns.action
     if action is None:
-        return _with_book("schedule", _list)
+        return _with_book(_list)
 
     def change(book: JobBook, home: Path, settings: Settings) -> int:
         robot: str = ns.robot
@@ -270,7 +244,7 @@ def cmd_schedule(ns: argparse.Namespace) -> int:
             )
         return EXIT_OK
 
-    return _with_book(f"schedule {action}", change)
+    return _with_book(change)
 
 
 # --- robot runs ----------------------------------------------------------------------------
@@ -295,11 +269,7 @@ def _run_row(r: RunRecord) -> tuple[str, ...]:
 
 
 def cmd_runs(ns: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(find_home())
-    except ConfigError as exc:
-        _complain("runs", f"configuration error: {exc}")
-        return EXIT_USAGE
+    settings = load_settings(find_home())
     url = make_url(settings.ledger.url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
         _say(f"no runs recorded yet (no ledger at {url.database})")

@@ -22,8 +22,7 @@ from paybot.audit import mask_text
 from paybot.config import ROBOTS_DIR, find_home, load_manifests, load_settings
 from paybot.config_models import Settings
 from paybot.domain.calendar import DANISH_TIME
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_USAGE
+from paybot.errors import PaybotError
 from paybot.ledger import InMemoryLedger, Ledger, LedgerPort, State, utc_now
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler
 from paybot.scheduler.service import running_scheduler
@@ -178,12 +177,11 @@ def show(status: Status) -> None:
 def cmd_status(ns: argparse.Namespace) -> int:
     try:
         status = collect()
-    except ConfigError as exc:
-        sys.stderr.write(f"robot status: configuration error: {exc}\n")
-        if ns.json:
-            _say(json.dumps({"status": "unknown", "exit_code": EXIT_USAGE, "problems": [
-                f"configuration error: {exc}"]}))  # fmt: skip
-        return EXIT_USAGE
+    except PaybotError as exc:
+        if ns.json:  # a monitor reads a document even now; robot's main reports the error
+            _say(json.dumps({"status": "unknown", "exit_code": exc.exit_code, "problems": [
+                exc.sentence()]}))  # fmt: skip
+        raise
     if ns.json:
         _say(json.dumps(status.as_json(), ensure_ascii=False, indent=2))
     else:

@@ -93,11 +93,27 @@ def why(exc: BaseException) -> str:
 
 
 class AuditSink(Protocol):
-    def event(self, event: Event, *, durable: bool = False, **fields: Any) -> None: ...
+    """Where the session writes what it reads, types and clicks (an
+    :class:`~paybot.audit.AuditLogger`)."""
+
+    def event(self, event: Event, *, durable: bool = False, **fields: Any) -> None:
+        """Append one record of ``event`` with ``fields`` (masked by the trail).
+
+        Returns: nothing; with ``durable`` only once the record is on disk.
+        Raises: :class:`~paybot.audit.chain.AuditTrailError` when the trail cannot be
+        written.
+        Repeat: not idempotent: each call appends a record.
+        """
+        ...
 
 
 class Secret(Protocol):
-    def get_secret_value(self) -> str: ...
+    """The finance system's password (pydantic's ``SecretStr`` provides it)."""
+
+    def get_secret_value(self) -> str:
+        """Returns: the secret in clear text, never to be logged. Raises: nothing. Repeat:
+        safe."""
+        ...
 
 
 class LoginRefused(ApplicationError):
