@@ -79,7 +79,7 @@ class BusinessError(PaybotError):
 
 class ApplicationError(PaybotError):
     """The finance system or the browser failed; worth a retry (``retryable``), unless a
-    subclass says otherwise (:class:`paybot.erp.session.LoginRefused`)."""
+    subclass says otherwise (:class:`LoginRefused`, :class:`AlreadyHandled`)."""
 
     retryable = True
 
@@ -108,6 +108,22 @@ def what_failed(exc: BaseException) -> str:
 
 class SessionExpired(ApplicationError):
     """The finance system sent us back to its login page."""
+
+
+class LoginRefused(ApplicationError):
+    """Wrong user name or password, or the account is locked: retrying will not help
+    (``retryable`` is false: neither the preflight nor the worker tries again; the run stops
+    in preflight, exit 3)."""
+
+    retryable = False
+    exit_code = EXIT_PREFLIGHT
+
+
+class AlreadyHandled(ApplicationError):
+    """The finance system says the invoice is already paid or with a person: the run
+    reconciles with the system's own records instead of acting again (not ``retryable``)."""
+
+    retryable = False
 
 
 class ScreenChanged(ApplicationError):

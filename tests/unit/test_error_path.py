@@ -14,7 +14,6 @@ import pytest
 
 import paybot
 from paybot.cli import command_name, main
-from paybot.erp.session import LoginRefused
 from paybot.errors import (
     ApplicationError,
     BrowserFailed,
@@ -22,6 +21,7 @@ from paybot.errors import (
     Busy,
     ConfigError,
     LedgerError,
+    LoginRefused,
     PaybotError,
     PreflightError,
     UsageError,

@@ -1,7 +1,7 @@
 """A contract on every port (issue 11): every method of every ``typing.Protocol`` class in
-paybot says what it returns, what it raises and whether a repeat is safe, in lines that start
-``Returns:``, ``Raises:`` and ``Repeat:`` (docs/architecture.md, "Contracts"; APScheduler 3's
-``BaseJobStore`` is the model).
+paybot has a docstring that says what it returns (shape, units), with a ``Raises:`` part (what
+it raises on purpose, or "nothing") and a ``Repeat:`` part (whether calling it again is safe)
+(docs/architecture.md, "Contracts"; APScheduler 3's ``BaseJobStore`` is the model).
 
 The ports are found, not listed: a new Protocol anywhere under ``paybot`` (the finance
 system's port too) is checked the day it appears.
@@ -19,7 +19,8 @@ import pytest
 
 import paybot
 
-MARKERS = ("Returns:", "Raises:", "Repeat:")
+MARKERS = ("Raises:", "Repeat:")
+"""What a docstring must hold, checkably; the return is its summary or a ``Returns:`` part."""
 
 
 def protocols() -> list[type]:
@@ -86,7 +87,7 @@ def test_the_check_can_fail() -> None:
         def store(self, value: int) -> None:
             """Store it.
 
-            Returns: nothing.
+            Returns: nothing. Raise: a typo is not the marker.
             """
             ...
 
