@@ -24,7 +24,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
-from typing import Protocol
+from typing import Protocol, cast
 
 from paybot import __version__
 from paybot.errors import PaybotError
@@ -79,7 +79,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
     parser.add_argument("--paybot-version", action="version", version=f"paybot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
+        module = cast("CommandModule", importlib.import_module(name))
         module.register(sub)
     plugin_names = set(_plugins())
     for plugin in sorted(plugin_names):

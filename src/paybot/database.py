@@ -28,10 +28,6 @@ WRITE_OPTION = "paybot_write"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":

@@ -124,9 +124,6 @@ EVENTS: frozenset[str] = frozenset(e.value for e in Event)
 ID_FIELDS: tuple[str, ...] = ("run_id", "robot", "worker", "erp_id", "business_key")
 """The ids the runner binds to a logger; every record carries those that are known."""
 
-CHAIN_FIELDS: tuple[str, ...] = ("ts", "seq", "prev", "hash", "durable")
-"""Fields the trail adds itself; an event may not set them."""
-
 _DURABLE_STATES = frozenset({"PAY_INTENT", "PAID", "MANUAL_INTENT", "MANUAL"})
 
 

@@ -226,13 +226,6 @@ def _match(record: Mapping[str, Any], wanted: str) -> bool | None:
     return None
 
 
-def matches(record: Mapping[str, Any], invoice: str) -> bool:
-    """True when ``record`` itself names the invoice ``invoice`` (by Løbenr, business key or
-    invoice number)."""
-    wanted = invoice.strip()
-    return bool(wanted) and _match(record, wanted) is not None
-
-
 def find_invoices(path: Path, invoice: str, filters: Filters = NO_FILTERS) -> list[Candidate]:
     """Every invoice the name may mean, among the records ``filters`` admits, in the order
     they first appear. An invoice whose records carry no business key at all is one candidate

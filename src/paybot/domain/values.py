@@ -51,7 +51,6 @@ INTERPRETER_CATEGORY_TEXTS: dict[str, str] = {
     "statsproevet": "statsproevet",
     "oevrig": "oevrig",
 }
-INTERPRETER_CATEGORIES: frozenset[str] = frozenset({"translatoer", "statsproevet", "oevrig"})
 INTERPRETER_CATEGORY_NAMES: dict[str, str] = {
     "translatoer": "translatør",
     "statsproevet": "statsprøvet tolk",

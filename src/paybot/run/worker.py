@@ -177,14 +177,12 @@ class BrowserRestarts:
         self.limit = limit
         self._lock = threading.Lock()
         self.count = 0
-        self.failures = 0
         self.last_error = ""
         self.tripped = threading.Event()
 
     def allow(self, error: str) -> bool:
         """A browser failed: True when it may be restarted (and the restart is counted)."""
         with self._lock:
-            self.failures += 1
             self.last_error = error
             if self.count >= self.limit:
                 self.tripped.set()
@@ -662,6 +660,3 @@ class Worker:
             )
         item = self._transition(log, ledger.record_skipped(item, self.name, f"status: {status}"))
         return item, ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
-
-
-WorkerFactory = Callable[[str], Worker]
