@@ -13,19 +13,9 @@ from pathlib import Path
 import pytest
 
 import paybot
+from paybot import errors
 from paybot.cli import command_name, main
-from paybot.errors import (
-    ApplicationError,
-    BrowserFailed,
-    BusinessError,
-    Busy,
-    ConfigError,
-    LedgerError,
-    LoginRefused,
-    PaybotError,
-    PreflightError,
-    UsageError,
-)
+from paybot.errors import PaybotError
 from paybot.exit_codes import EXIT_MEANINGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,15 +50,15 @@ def test_every_exception_carries_a_documented_exit_code_and_a_retry_flag() -> No
 @pytest.mark.parametrize(
     ("cls", "exit_code", "retryable"),
     [
-        (ConfigError, 2, False),
-        (UsageError, 2, False),
-        (PreflightError, 3, False),
-        (Busy, 4, False),
-        (LedgerError, 1, False),
-        (BusinessError, 1, False),
-        (ApplicationError, 1, True),
-        (BrowserFailed, 1, True),
-        (LoginRefused, 3, False),  # retrying will not help: neither preflight nor worker does
+        (errors.ConfigError, 2, False),
+        (errors.UsageError, 2, False),
+        (errors.PreflightError, 3, False),
+        (errors.Busy, 4, False),
+        (errors.LedgerError, 1, False),
+        (errors.BusinessError, 1, False),
+        (errors.ApplicationError, 1, True),
+        (errors.BrowserFailed, 1, True),
+        (errors.LoginRefused, 3, False),  # retrying will not help: nobody retries it
     ],
 )
 def test_what_each_kind_of_failure_means(

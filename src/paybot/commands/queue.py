@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import os
-import sys
-from collections.abc import Iterator, Sequence
 
 from paybot.audit import AuditTrail, mask_text
 from paybot.audit.events import Event
+from paybot.commands.output import operator, say, table
 from paybot.commands.status import open_ledger
 from paybot.config import (
     REASONS_FILE,
@@ -102,25 +100,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(handler=cmd_queue)
 
 
-def _say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _who() -> str:
-    return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
-
-
 def _age(now: dt.datetime, then: dt.datetime | None) -> str:
     if then is None:
         return "-"
     hours = (now - then).total_seconds() / 3600
     return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} d"
-
-
-def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        yield "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
 
 
 def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
@@ -156,13 +140,11 @@ def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
                 )
             )
     if len(rows) == 1:
-        _say(
-            "no work items" + (" matching" if ns.state or ns.failing or ns.older_than_days else "")
-        )
+        say("no work items" + (" matching" if ns.state or ns.failing or ns.older_than_days else ""))
         return EXIT_OK
-    for line in _table(rows):
-        _say(line)
-    _say(f"{len(rows) - 1} items")
+    for line in table(rows):
+        say(line)
+    say(f"{len(rows) - 1} items")
     return EXIT_OK
 
 
@@ -184,7 +166,7 @@ def _change(
 ) -> int:
     if ns.item_robot:
         robots = [ns.item_robot] if ns.item_robot in robots else []
-    item, who = _find(ledger, robots, ns.erp_id), _who()
+    item, who = _find(ledger, robots, ns.erp_id), operator()
     if ns.action == "handover":
         reasons = load_reasons(settings.home / REASONS_FILE)
         if ns.reason not in reasons.reasons:
@@ -211,7 +193,7 @@ def _change(
         trail.logger(robot=item.robot, erp_id=item.erp_id, business_key=item.business_key).event(
             event, durable=True, by=who, **fields
         )
-    _say(f"{item.robot} løbenr. {item.erp_id} ({item.business_key}): {done}")
+    say(f"{item.robot} løbenr. {item.erp_id} ({item.business_key}): {done}")
     return EXIT_OK
 
 

@@ -29,6 +29,7 @@ from typing import IO
 
 from paybot import locks
 from paybot.audit.open import run_signer
+from paybot.commands.output import say, table
 from paybot.config import (
     ENV_HOME,
     RobotConfig,
@@ -39,7 +40,7 @@ from paybot.config import (
 )
 from paybot.erp.processes import end_processes, marker_prefix
 from paybot.errors import ConfigError, UsageError
-from paybot.exit_codes import EXIT_FAILED, EXIT_MEANINGS
+from paybot.exit_codes import EXIT_FAILED, EXIT_MEANINGS, EXIT_OK
 from paybot.ledger import Ledger
 from paybot.logs import JSON, json_line, log_format, stamp
 from paybot.private import open_private, private_dir, tighten_tree
@@ -285,9 +286,6 @@ def cmd_list(ns: argparse.Namespace) -> int:
     for m in sorted(manifests.values(), key=lambda m: m.name):
         when = m.schedule.cron if m.schedule.enabled else "disabled"
         rows.append((m.name, m.category.value, when, m.title))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        sys.stdout.write(
-            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:3])) + "  " + r[3] + "\n"
-        )
-    return 0
+    for line in table(rows):
+        say(line)
+    return EXIT_OK

@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import os
 import signal
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from zoneinfo import ZoneInfo
@@ -29,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from paybot.audit import AuditTrail, mask_text
 from paybot.audit.events import Event
+from paybot.commands.output import operator, say, table
 from paybot.config import (
     ROBOTS_DIR,
     RobotManifest,
@@ -53,10 +52,6 @@ from paybot.scheduler.service import (
 
 ZONE = DANISH_TIME
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
 
 
 def _positive(text: str) -> int:
@@ -129,12 +124,6 @@ def _local(moment: dt.datetime | None, zone: ZoneInfo = ZONE) -> str:
     return moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""
 
 
-def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        yield "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-
-
 # --- robot scheduler -----------------------------------------------------------------------
 
 
@@ -185,8 +174,7 @@ def _with_book(work: Callable[[JobBook, Path, Settings], int]) -> int:
 
 def _audit(settings: Settings, robot: str, event: Event) -> None:
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
-        who = os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
-        trail.logger(robot=robot).event(event, job=robot, by=who)
+        trail.logger(robot=robot).event(event, job=robot, by=operator())
 
 
 def _list(book: JobBook, home: Path, settings: Settings) -> int:
@@ -197,7 +185,7 @@ def _list(book: JobBook, home: Path, settings: Settings) -> int:
         else "NOT RUNNING: nothing below starts until 'robot scheduler' runs "
         "(systemctl start paybot-scheduler)"
     )
-    _say(f"scheduler: {state}; job store {store_path(settings)}")
+    say(f"scheduler: {state}; job store {store_path(settings)}")
     rows = [("ROBOT", "STATE", "NEXT RUN", "SCHEDULE", "TIMEOUT", "GRACE")]
     for e in book.entries(utc_now()):
         zone = ZoneInfo(book.manifests[e.robot].schedule.timezone)
@@ -214,8 +202,8 @@ def _list(book: JobBook, home: Path, settings: Settings) -> int:
                 f"{e.grace_minutes} min",
             )
         )
-    for line in _table(rows):
-        _say(line)
+    for line in table(rows):
+        say(line)
     return EXIT_OK if pid else EXIT_FAILED
 
 
@@ -228,11 +216,11 @@ def cmd_schedule(ns: argparse.Namespace) -> int:
         robot: str = ns.robot
         if action == "pause":
             done = book.pause(robot)
-            _say(f"{robot}: paused" if done else f"{robot}: already paused")
+            say(f"{robot}: paused" if done else f"{robot}: already paused")
         else:
             done = book.resume(robot)
             entry = next(e for e in book.entries(utc_now()) if e.robot == robot)
-            _say(
+            say(
                 (f"{robot}: resumed" if done else f"{robot}: not paused")
                 + f"; next run {_local(entry.next_run) or '-'}"
             )
@@ -272,7 +260,7 @@ def cmd_runs(ns: argparse.Namespace) -> int:
     settings = load_settings(find_home())
     url = make_url(settings.ledger.url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
-        _say(f"no runs recorded yet (no ledger at {url.database})")
+        say(f"no runs recorded yet (no ledger at {url.database})")
         return EXIT_OK
     ledger = Ledger(settings.ledger.url)
     try:
@@ -281,10 +269,10 @@ def cmd_runs(ns: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if not runs:
-        _say("no runs recorded yet" + (f" for {ns.robot}" if ns.robot else ""))
+        say("no runs recorded yet" + (f" for {ns.robot}" if ns.robot else ""))
         return EXIT_OK
     header = ("RUN ID", "ROBOT", "TRIGGER", "STARTED", "ENDED", "EXIT", "PAID", "MANUAL",
               "FAILED", "NOTE")  # fmt: skip
-    for line in _table([header, *(_run_row(r) for r in runs)]):
-        _say(line)
+    for line in table([header, *(_run_row(r) for r in runs)]):
+        say(line)
     return EXIT_OK

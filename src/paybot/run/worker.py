@@ -333,18 +333,9 @@ class Worker:
                 if self.ctx.stop.is_set() or not self._new_browser(exc, log):
                     return self._give_up(item, exc, None, log)
                 attempt -= 1  # not the invoice's fault: its attempts are the finance system's
-                try:
-                    current = self.ctx.ledger.item(self.robot, item.erp_id)
-                    item = self.ctx.ledger.renew(
-                        current or item, self.name, self.runner.lease_seconds
-                    )
-                    self.session.login()
-                except LedgerError as lost:
-                    return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
-                except ApplicationError as again:
-                    if not again.retryable:  # a refused login: no attempt can help
-                        return self._give_up(item, again, None, log)
-                    # else the next attempt meets it again and counts it
+                item, done = self._resume(item, None, log)
+                if done is not None:
+                    return done
             except ApplicationError as exc:
                 self.ctx.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
@@ -356,20 +347,28 @@ class Worker:
                     return self._give_up(item, exc, shot, log)
                 # Backoff, but wake up at once for a stop request.
                 self.ctx.stop.wait(self.runner.backoff_seconds * 2 ** (attempt - 1))
-                try:
-                    current = self.ctx.ledger.item(self.robot, item.erp_id)
-                    item = self.ctx.ledger.renew(
-                        current or item, self.name, self.runner.lease_seconds
-                    )
-                    # A retry starts from a new login: the session may have expired, and a
-                    # screenshot has left the page altered.
-                    self.session.login()
-                except LedgerError as lost:
-                    return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
-                except ApplicationError as again:
-                    if not again.retryable:  # a refused login: no attempt can help
-                        return self._give_up(item, again, shot, log)
-                    exc = again  # the next attempt will meet it again and count it
+                item, done = self._resume(item, shot, log)
+                if done is not None:
+                    return done
+
+    def _resume(
+        self, item: WorkItem, shot: Path | None, log: AuditLog
+    ) -> tuple[WorkItem, ItemOutcome | None]:
+        """Before the next attempt: renew the lease and log in again (the session may have
+        expired, a new browser has none, and a screenshot has left the page altered).
+        Returns the renewed item, and an outcome when the invoice cannot go on: ``LOST`` (the
+        lease is gone) or ``FAILED`` (a login that is not ``retryable``: no attempt can help).
+        A retryable login failure is left for the next attempt to meet and count."""
+        try:
+            current = self.ctx.ledger.item(self.robot, item.erp_id)
+            item = self.ctx.ledger.renew(current or item, self.name, self.runner.lease_seconds)
+            self.session.login()
+        except LedgerError as lost:
+            return item, ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
+        except ApplicationError as again:
+            if not again.retryable:
+                return item, self._give_up(item, again, shot, log)
+        return item, None
 
     def _new_browser(self, exc: ApplicationError, log: AuditLog) -> bool:
         """Replace the dead browser (counted); False when the run has had its restarts."""
