@@ -24,7 +24,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import IO
 
 from paybot import locks
@@ -57,6 +56,7 @@ from paybot.run_folder import (
     new_run_id,
     run_dir,
 )
+from paybot.signals import on_stop_signals
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -183,17 +183,10 @@ def _run_child(
             errors="replace",
         )
 
-        def forward(signum: int, frame: FrameType | None) -> None:
-            # Ask the run to stop between two invoices; it decides when that is safe.
-            proc.send_signal(signal.SIGTERM)
-
-        old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
+        # A stop request is forwarded: the run stops between two invoices, where it is safe.
+        with on_stop_signals(lambda _signum: proc.send_signal(signal.SIGTERM)):
             _tee(proc.stdout, ConsoleCopy(log, ids))
             return proc.wait()
-        finally:
-            for s, previous in old.items():
-                signal.signal(s, previous)
 
 
 def _how_it_ended(returncode: int) -> str:

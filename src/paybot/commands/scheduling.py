@@ -15,12 +15,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
@@ -49,6 +47,7 @@ from paybot.scheduler.service import (
     StopRequest,
     running_scheduler,
 )
+from paybot.signals import on_stop_signals
 
 ZONE = DANISH_TIME
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -127,19 +126,6 @@ def _local(moment: dt.datetime | None, zone: ZoneInfo = ZONE) -> str:
 # --- robot scheduler -----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.request(f"{signal.Signals(signum).name} received")
-
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
-
-
 def cmd_scheduler(ns: argparse.Namespace) -> int:
     home, settings, manifests = _load()
     unknown = [r for r in ns.run_now if r not in manifests]
@@ -155,7 +141,7 @@ def cmd_scheduler(ns: argparse.Namespace) -> int:
     )
     service = SchedulerService(home, settings, manifests, options)
     stop = StopRequest()
-    with _stop_on_signals(stop):
+    with on_stop_signals(lambda signum: stop.request(f"{signal.Signals(signum).name} received")):
         return service.serve(stop)  # SchedulerBusy (exit 4) is reported by robot's main
 
 

@@ -16,10 +16,9 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
-from types import FrameType
 
 from paybot import locks
 from paybot.audit.chain import AuditTrailError
@@ -46,6 +45,7 @@ from paybot.run_folder import (
     new_run_id,
     run_dir,
 )
+from paybot.signals import on_stop_signals
 
 
 class RunNotClean(PaybotError):
@@ -58,24 +58,15 @@ class RunNotClean(PaybotError):
         super().__init__(message)
 
 
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def stop_on_signals(stop: threading.Event) -> AbstractContextManager[None]:
     """SIGTERM and SIGINT set ``stop``; a second SIGINT interrupts as usual."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def handler(signum: int, frame: FrameType | None) -> None:
+    def handler(signum: int) -> None:
         if signum == signal.SIGINT and stop.is_set():
             raise KeyboardInterrupt
         stop.set()
 
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
+    return on_stop_signals(handler)
 
 
 def _echo(line: str) -> None:
