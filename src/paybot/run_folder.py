@@ -14,6 +14,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from paybot.errors import PaybotError
 from paybot.private import private_dir, write_private_text
 
 OUTCOME_FILE = "outcome.json"
@@ -71,6 +72,12 @@ class Outcome:
         write_private_text(tmp, json.dumps(asdict(self), indent=2))
         tmp.replace(target)
         return target
+
+    @classmethod
+    def of(cls, error: PaybotError) -> Outcome:
+        """The outcome of a run that ``error`` ended before any invoice: its exit code and
+        its sentence (``configuration error: …``, ``preflight failed …``)."""
+        return cls(error.exit_code, Counts(), error.sentence())
 
     @classmethod
     def read(cls, folder: Path) -> Outcome | None:

@@ -56,7 +56,7 @@ class AuditLogger:
         """A logger whose events also carry ``ids`` (e.g. ``worker``, ``erp_id``)."""
         return AuditLogger(self._trail, self._bound.bind(**ids))
 
-    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None:
+    def event(self, event: Event, *, durable: bool | None = None, **fields: Any) -> None:
         """Append one record. ``durable`` (default: :func:`durable_by_default`) makes the call
         return only once the record is on disk (``fsync``)."""
         if durable is None:
@@ -200,7 +200,7 @@ class AuditTrail:
             self._anchor(checkpoint)
         return checkpoint
 
-    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None:
+    def event(self, event: Event, *, durable: bool | None = None, **fields: Any) -> None:
         """Shorthand for ``trail.logger().event(...)``."""
         self.logger().event(event, durable=durable, **fields)
 

@@ -37,7 +37,9 @@ from apscheduler.events import (
 )
 
 from paybot.audit import AuditTrail
+from paybot.audit.events import Event
 from paybot.config import RobotManifest, Settings
+from paybot.errors import Busy
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.notify import Notifier
 from paybot.notify.compose import Message, summary_message
@@ -69,8 +71,8 @@ class StopRequest(threading.Event):
         self.set()
 
 
-class SchedulerBusy(Exception):
-    """Another scheduler runs on this data folder."""
+class SchedulerBusy(Busy):
+    """Another scheduler runs on this data folder (exit 4)."""
 
 
 @dataclass
@@ -259,7 +261,7 @@ class SchedulerService:
 
     def _report_changes(self) -> None:
         assert self.history is not None
-        events = {"added": "scheduler_job_added", "changed": "scheduler_job_added"}
+        events = {"added": Event.SCHEDULER_JOB_ADDED, "changed": Event.SCHEDULER_JOB_ADDED}
         for change in self.changes:
             when = change.next_run.isoformat() if change.next_run else "paused"
             log.info("%s: %s; %s; next run %s", change.robot, change.action, change.schedule, when)
@@ -273,7 +275,10 @@ class SchedulerService:
                 )
             elif change.action == "removed":
                 self.history.job_event(
-                    change.robot, "scheduler_job_removed", schedule=change.schedule, next_run=None
+                    change.robot,
+                    Event.SCHEDULER_JOB_REMOVED,
+                    schedule=change.schedule,
+                    next_run=None,
                 )
 
     # --- events from APScheduler -------------------------------------------------------------
