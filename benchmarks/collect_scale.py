@@ -1,6 +1,7 @@
 """Scale check of the robot's collect phase: a large inbox register, time and memory.
 
-    .venv/bin/python benchmarks/collect_scale.py [--invoices N] [--inbox M] [--fail-at-page P]
+    .venv/bin/python benchmarks/collect_scale.py [--invoices N] [--inbox M]
+        [--inbox-category-only] [--fail-at-page P] [--collect-deadline SECONDS]
         [--seed S] [--yearly Y] [--keep]
 
 Builds a mock with ``--invoices`` (default 2000) invoices: ``robot erp seed`` makes at most
@@ -8,7 +9,10 @@ Builds a mock with ``--invoices`` (default 2000) invoices: ``robot erp seed`` ma
 case ok-at-limit"), so further chunks are seeded with other seeds into a side folder and loaded
 with ``robot erp import``. ``--inbox M`` then copies the seeded invoices' rows in SQL (new
 Løbenr, document id and invoice number) until the inbox holds M invoices: an inbox of 80,000
-in seconds, for the collect phase, which reads the inbox's list only.
+in seconds, for the collect phase, which reads the inbox's list only. About half the seeded
+invoices are the robot's category; with ``--inbox-category-only`` only those are copied, so
+all M invoices are read by the robot (``--inbox 80000 --inbox-category-only``: a first sync of
+80,000 small invoices, 3,200 pages).
 
 **A failure at page P** (``--fail-at-page``, default 5; 0: none): a first
 ``robot run pay-small-invoices --dry-run`` with an empty ledger is killed (SIGKILL, the whole
@@ -108,7 +112,9 @@ class RunResult:
     exit_code: int
 
 
-def run_until_collected(env: dict[str, str], audit: Path) -> RunResult:
+def run_until_collected(
+    env: dict[str, str], audit: Path, deadline_seconds: float = COLLECT_DEADLINE_SECONDS
+) -> RunResult:
     """``robot run --dry-run``, stopped by SIGTERM once this run's ``collected`` is written."""
     seen = len(audit.read_text("utf-8").splitlines()) if audit.exists() else 0
     proc = subprocess.Popen(
@@ -120,7 +126,7 @@ def run_until_collected(env: dict[str, str], audit: Path) -> RunResult:
     )
     sampler = TreeSampler(proc.pid, keep_series=True)
     sampler.start()
-    deadline = time.monotonic() + COLLECT_DEADLINE_SECONDS
+    deadline = time.monotonic() + deadline_seconds
     try:
         while True:
             lines = audit.read_text("utf-8").splitlines()[seen:] if audit.exists() else []
@@ -132,7 +138,7 @@ def run_until_collected(env: dict[str, str], audit: Path) -> RunResult:
                     f"the robot ended (exit {proc.returncode}) before collecting"
                 )
             if time.monotonic() > deadline:
-                raise ScaleCheckFailed(f"no 'collected' within {COLLECT_DEADLINE_SECONDS} s")
+                raise ScaleCheckFailed(f"no 'collected' within {deadline_seconds:g} s")
             time.sleep(0.1)
         proc.wait(timeout=STOP_DEADLINE_SECONDS)
     finally:
@@ -265,17 +271,21 @@ def run_until_page(env: dict[str, str], audit: Path, ledger: Path, page: int) ->
     return Failed(page=page, pages_seen=afters, mark=int(row[0]) if row else 0)
 
 
-def clone_inbox(db: Path, total: int) -> int:
+def clone_inbox(db: Path, total: int, category: str | None = None) -> int:
     """Copy the seeded invoices' rows (in SQL, new Løbenr, document id and invoice number)
-    until the inbox holds ``total`` invoices; returns how many it holds."""
+    until the inbox holds ``total`` invoices (of ``category`` only, when given: then every
+    copied row is one the robot collects); returns how many it holds (of ``category``)."""
+    where, params = (" AND category = ?", (category,)) if category else ("", ())
     conn = sqlite3.connect(db)
     try:
         cols = [r[1] for r in conn.execute("PRAGMA table_info(invoices)") if r[1] != "id"]
         base = conn.execute("SELECT MAX(id) FROM invoices").fetchone()[0]
-        have = conn.execute("SELECT COUNT(*) FROM invoices").fetchone()[0]
+        count = f"SELECT COUNT(*) FROM invoices WHERE 1 = 1{where}"  # noqa: S608 - fixed text
+        seeded = conn.execute(count + " AND id <= ?", (*params, base)).fetchone()[0]
+        have = conn.execute(count, params).fetchone()[0]
         copy = 1
         while have < total:
-            n = min(base, total - have)
+            n = min(seeded, total - have)
             picked = ", ".join(
                 {
                     "document_uuid": f"document_uuid || '-k{copy}'",
@@ -286,13 +296,13 @@ def clone_inbox(db: Path, total: int) -> int:
             )
             conn.execute(
                 f"INSERT INTO invoices ({', '.join(cols)}) SELECT {picked} FROM invoices"  # noqa: S608 - column names from the schema
-                " WHERE id <= ? ORDER BY id LIMIT ?",
-                (base, n),
+                f" WHERE id <= ?{where} ORDER BY id LIMIT ?",
+                (base, *params, n),
             )
             have += n
             copy += 1
         conn.commit()
-        return int(conn.execute("SELECT COUNT(*) FROM invoices").fetchone()[0])
+        return int(conn.execute(count, params).fetchone()[0])
     finally:
         conn.close()
 
@@ -433,6 +443,17 @@ def main() -> int:
         "--inbox", type=int, default=0, help="copy rows in SQL up to this many invoices (0: no)"
     )
     parser.add_argument(
+        "--inbox-category-only",
+        action="store_true",
+        help=f"copy only '{CATEGORY}' rows: all --inbox invoices are the robot's to collect",
+    )
+    parser.add_argument(
+        "--collect-deadline",
+        type=float,
+        default=COLLECT_DEADLINE_SECONDS,
+        help=f"seconds a first sync may take before the check fails ({COLLECT_DEADLINE_SECONDS})",
+    )
+    parser.add_argument(
         "--fail-at-page", type=int, default=5, help="kill a first run at this page (0: no)"
     )
     parser.add_argument("--no-second-run", action="store_true")
@@ -451,8 +472,9 @@ def main() -> int:
             f"built in {time.monotonic() - began:.1f} s"
         )
         if args.inbox > args.invoices:
-            held = clone_inbox(db, args.inbox)
-            print(f"inbox copied up to {held} invoices in SQL")
+            only = CATEGORY if args.inbox_category_only else None
+            held = clone_inbox(db, args.inbox, only)
+            print(f"inbox copied up to {held} invoices{f' of {only!r}' if only else ''} in SQL")
         data = work / "data"
         data.mkdir()
         vault = data / "vault.json"
@@ -480,7 +502,7 @@ def main() -> int:
             failed = None
             if args.fail_at_page:
                 failed = run_until_page(env, audit, data / "ledger.sqlite", args.fail_at_page)
-            first = analyse(run_until_collected(env, audit))
+            first = analyse(run_until_collected(env, audit, args.collect_deadline))
             second = None if args.no_second_run else analyse(run_until_collected(env, audit))
         report_server_side(server_side(db, users))
         if failed is not None:
