@@ -168,6 +168,11 @@ def show(status: Status) -> None:
         if status.unsent_alerts:
             n = len(status.unsent_alerts)
             _say(f"  {n} alert{'s' if n != 1 else ''} waiting to be delivered")
+    if status.notices:
+        _say()
+        _say("worth knowing:")
+        for notice in status.notices:
+            _say(f"  - {mask_text(notice)}")
     if status.problems:
         _say()
         _say("needs attention:")
