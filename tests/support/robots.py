@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from mockerp.truth_check import compare
+from paybot.erp.processes import marked_processes
 from support.mockserver import MockServer, running_mock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,6 +151,33 @@ class RobotWorld:
         with self.erp() as conn:
             rows = conn.execute("SELECT invoice_id, COUNT(*) FROM payments GROUP BY invoice_id")
             return {r[0]: r[1] for r in rows}
+
+    def query(self, sql: str, *params: object) -> list[sqlite3.Row]:
+        """Rows of the ledger (none while its file or schema is not there yet: a run that
+        another process started may not have created it)."""
+        if not self.ledger_file.exists():
+            return []
+        conn = self.ledger()
+        try:
+            return list(conn.execute(sql, params))
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            conn.close()
+
+    def item_states(self) -> list[str]:
+        """The state of every work item in the ledger."""
+        return [r["state"] for r in self.query("SELECT state FROM work_items")]
+
+    def finished_runs(self) -> list[sqlite3.Row]:
+        """The run history's rows with an exit code, oldest first."""
+        return self.query("SELECT * FROM runs WHERE exit_code IS NOT NULL ORDER BY started_at")
+
+    def browser_processes(self) -> list[psutil.Process]:
+        """This world's Chromium and chromedriver processes, found as paybot finds them: by
+        the marker (profile folder) under this world's data folder
+        (:mod:`paybot.erp.processes`)."""
+        return marked_processes(str(self.data_dir / "tmp" / "browser."))
 
 
 def write_vault(folder: Path, password: str) -> Path:
