@@ -25,7 +25,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support.robots import RobotWorld, Template, personal_values, robot_world, seed_template
+from support.robots import (
+    RobotWorld,
+    Template,
+    personal_values,
+    process_names,
+    robot_world,
+    seed_template,
+)
 from support.scheduled import mail_text, notify_env, scheduled_run
 from support.smtp import smtp_server
 from support.waiting import wait_for
@@ -49,14 +56,6 @@ def mid_run(world: RobotWorld, paid: int) -> bool:
     return states.count("PAID") >= paid and "PENDING" in states
 
 
-def names(procs: list[psutil.Process]) -> set[str]:
-    found = set()
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            found.add(p.name())
-    return found
-
-
 def assert_no_personal_data(world: RobotWorld, mail: EmailMessage) -> None:
     raw = mail.as_string()
     assert [v for v in personal_values(world.db) if v in raw] == []
@@ -65,12 +64,6 @@ def assert_no_personal_data(world: RobotWorld, mail: EmailMessage) -> None:
 def assert_paid_once_each_as_the_truth_says(world: RobotWorld) -> None:
     assert world.compare_with_truth(CATEGORY) == []
     assert all(n == 1 for n in world.payments_per_invoice().values())
-
-
-def last_report(world: RobotWorld) -> dict[str, object]:
-    reports = sorted((world.output_dir / "runs").glob("*/report.json"))
-    data: dict[str, object] = json.loads(reports[-1].read_text("utf-8"))
-    return data
 
 
 def test_a_night_with_the_finance_system_down_is_mailed_and_shown(
@@ -127,7 +120,7 @@ def test_a_chromium_crash_in_a_scheduled_run_is_replaced_mailed_and_shown(
         assert scheduler.returncode == 0, scheduler.output
         assert row["exit_code"] == 0 and row["trigger"] == "scheduler", dict(row)
         assert "restarted 1 time" in row["note"]
-        assert last_report(world)["browser_restarts"] == 1
+        assert world.last_report()["browser_restarts"] == 1
         assert '"event":"browser_restarted"' in world.audit_file.read_text("utf-8")
         assert set(world.item_states()) <= {"PAID", "MANUAL", "SKIPPED"}
         assert_paid_once_each_as_the_truth_says(world)
@@ -167,7 +160,7 @@ def test_a_killed_worker_in_a_scheduled_run_is_mailed_shown_and_reconciled(
         with scheduled_run(world, ROBOT) as scheduler:
             wait_for(lambda: mid_run(world, paid=1), "a payment with invoices still waiting")
             worker = wait_for(scheduler.robot_worker, "the robot's worker process")
-            assert {"chromium", "chromedriver"} <= names(world.browser_processes())
+            assert {"chromium", "chromedriver"} <= process_names(world.browser_processes())
             worker.send_signal(signal.SIGKILL)
             [row] = wait_for(world.finished_runs, "the run to be recorded")
             [mail] = wait_for(lambda: inbox.mails, "the alert")

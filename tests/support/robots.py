@@ -10,6 +10,7 @@ system differs from the seed's ground truth.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -173,11 +174,26 @@ class RobotWorld:
         """The run history's rows with an exit code, oldest first."""
         return self.query("SELECT * FROM runs WHERE exit_code IS NOT NULL ORDER BY started_at")
 
+    def last_report(self) -> dict[str, Any]:
+        """The newest run's ``report.json``."""
+        reports = sorted((self.output_dir / "runs").glob("*/report.json"))
+        data: dict[str, Any] = json.loads(reports[-1].read_text("utf-8"))
+        return data
+
     def browser_processes(self) -> list[psutil.Process]:
         """This world's Chromium and chromedriver processes, found as paybot finds them: by
         the marker (profile folder) under this world's data folder
         (:mod:`paybot.erp.processes`)."""
         return marked_processes(str(self.data_dir / "tmp" / "browser."))
+
+
+def process_names(procs: list[psutil.Process]) -> set[str]:
+    """The names of those of ``procs`` still there (``chromium``, ``chromedriver``)."""
+    found = set()
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            found.add(p.name())
+    return found
 
 
 def write_vault(folder: Path, password: str) -> Path:
