@@ -68,6 +68,7 @@ class AuditLogger:
         with self._file.locked():
             self._trail._start_if_empty()
             self._bound.info(str(event), **fields)
+            self._trail.written += 1
             self._trail._checkpoint_if_due()
 
 
@@ -91,6 +92,8 @@ class AuditTrail:
         **ids: Any,
     ) -> None:
         self.path = Path(path)
+        self.written = 0
+        """Events this object has appended (checkpoints and ``trail_started`` not counted)."""
         self._file = ChainFile(self.path)
         self._signer = signer
         self._anchor = anchor
