@@ -5,7 +5,6 @@ is signed here, the scheduler signed."""
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from test_scheduler_fakes import FakeHome, make_home, wait_for
 
 from paybot.audit import AuditTrail, verify
 from paybot.audit.anchor import CheckpointStore, trail_name
-from paybot.audit.open import open_run_trail, run_signer
 from paybot.audit.signing import KeyRing, Verifier
 from paybot.errors import ConfigError
 
@@ -87,24 +85,30 @@ def test_a_trail_written_before_signing_is_adopted_by_the_scheduler(home: FakeHo
 def test_the_scheduler_never_signs_a_trail_that_does_not_verify(
     home: FakeHome, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = home.settings()
-    with ExitStack() as stack:  # a run's signed records, as a run leaves them
-        trail = open_run_trail(stack, settings, run_signer(settings, home.env))
-        trail.checkpoint("run_start")
-        trail.event("voucher_read", erp_id=17, voucher="B-100")
-        trail.checkpoint("run_end")
-    path = settings.audit.file
-    path.write_bytes(path.read_bytes().replace(b'"B-100"', b'"B-999"'))  # edited afterwards
+    """Someone edits a signed record while the scheduler runs. Its next events are not signed:
+    not on a wake-up (it verifies first) and not by count (``audit.checkpoint_every`` is 1
+    here, and a checkpoint by count would sign without verifying)."""
+    home.env["PAYBOT_AUDIT_CHECKPOINT_EVERY"] = "1"
     service = home.service()
     with caplog.at_level(logging.ERROR, logger="paybot.scheduler"):
         service.start()
-        assert service.sealer is not None
-        refused = service.sealer.refused
-        service.tick()
-        service.stop()
+        try:
+            assert [r["why"] for r in home.audit("checkpoint")] == ["scheduler"]
+            path = home.settings().audit.file
+            edited = path.read_bytes().replace(b'"action":"added"', b'"action":"removed"')
+            assert edited != path.read_bytes()
+            path.write_bytes(edited)
+            service.run_now("fake-quick")
+            wait_for(lambda: home.audit("scheduler_run_finished"), "the run's end in the trail")
+            service.tick()
+            assert service.sealer is not None
+            refused = service.sealer.refused
+            service.tick()
+        finally:
+            service.stop()
     assert refused is not None and "does not verify" in refused
-    assert [r["why"] for r in home.audit("checkpoint")] == ["run_start", "run_end"]
-    assert "the scheduler does not sign it" in caplog.text
+    assert [r["why"] for r in home.audit("checkpoint")] == ["scheduler"]  # the one at start
+    assert home.audit()[-1]["event"] == "scheduler_run_finished"
     assert caplog.text.count("the scheduler does not sign it") == 1  # said once
     assert not verified(home)[0]
 

@@ -144,6 +144,7 @@ def open_run_trail(
     *,
     runs_before: int = 0,
     forward_to_robocorp: bool = True,
+    interval_checkpoints: bool = True,
     **ids: Any,
 ) -> AuditTrail:
     """The run's trail (closed by ``stack``), signing with ``signer`` and recording each
@@ -151,7 +152,8 @@ def open_run_trail(
     says how many runs (``runs_before``, from the run history) and checkpoints the ledger
     already held, so that a trail started over an older one's history shows as such. The
     scheduler opens its trail the same way (:mod:`paybot.scheduler.sealing`), without
-    ``forward_to_robocorp``."""
+    ``forward_to_robocorp`` and without ``interval_checkpoints``: a checkpoint every
+    ``audit.checkpoint_every`` records would sign the runs' records unverified."""
     anchor = None
     start: dict[str, Any] = {}
     if signer is not None:
@@ -169,7 +171,7 @@ def open_run_trail(
             settings.audit.file,
             signer=signer,
             anchor=anchor,
-            checkpoint_every=settings.audit.checkpoint_every,
+            checkpoint_every=settings.audit.checkpoint_every if interval_checkpoints else None,
             start_fields=start,
             forward_to_robocorp=forward_to_robocorp,
             **ids,

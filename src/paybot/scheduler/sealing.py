@@ -107,5 +107,6 @@ def open_scheduler_trail(
         signer,
         runs_before=len(ledger.list_runs(limit=2)),
         forward_to_robocorp=False,
+        interval_checkpoints=False,  # every checkpoint only after verifying: see seal()
     )
     return Sealer(settings, trail, signer, adopting=adopting)
