@@ -38,6 +38,7 @@ numbers are extrapolated to a first full sync of ``--yearly`` (default 80,000) s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -110,6 +111,8 @@ class RunResult:
     ts: list[float]
     sampler: TreeSampler
     exit_code: int
+    load: list[tuple[float, float]]
+    """(wall-clock time, the machine's 1-minute load average), every 10 s of the run."""
 
 
 def run_until_collected(
@@ -127,8 +130,11 @@ def run_until_collected(
     sampler = TreeSampler(proc.pid, keep_series=True)
     sampler.start()
     deadline = time.monotonic() + deadline_seconds
+    load: list[tuple[float, float]] = []
     try:
         while True:
+            if not load or time.time() - load[-1][0] >= 10:
+                load.append((time.time(), os.getloadavg()[0]))
             lines = audit.read_text("utf-8").splitlines()[seen:] if audit.exists() else []
             if any('"event":"collected"' in line for line in lines):
                 proc.send_signal(signal.SIGTERM)
@@ -148,7 +154,7 @@ def run_until_collected(
             proc.wait()
     records = [json.loads(line) for line in audit.read_text("utf-8").splitlines()[seen:]]
     ts = [dt.datetime.fromisoformat(r["ts"]).timestamp() for r in records]
-    return RunResult(records, ts, sampler, proc.returncode)
+    return RunResult(records, ts, sampler, proc.returncode, load)
 
 
 @dataclass
@@ -166,6 +172,8 @@ class Collect:
     rss_first_tenth_mb: float = 0.0
     rss_end_mb: float = 0.0
     first_after: int = 0
+    tenths: list[tuple[float, float]] = dataclasses.field(default_factory=list)
+    """Per tenth of the pages: (median seconds a page, the machine's load average then)."""
 
 
 def analyse(run: RunResult) -> Collect:
@@ -191,7 +199,14 @@ def analyse(run: RunResult) -> Collect:
     at_tenth = [kb[child] for t, kb in s.series if t <= tenth_end and child in kb]
     at_end = [kb[child] for t, kb in s.series if t <= run.ts[done] and child in kb]
     first_path = run.records[pages[0]]["path"]
+    tenths = []
+    size = max(1, len(per_page) // 10)
+    for k in range(0, len(per_page) - size + 1, size):
+        middle = marks[k + size // 2]
+        near = min(run.load, key=lambda sample: abs(sample[0] - middle), default=(0.0, 0.0))
+        tenths.append((statistics.median(per_page[k : k + size]), near[1]))
     return Collect(
+        tenths=tenths[:10],
         rss_first_tenth_mb=(at_tenth[-1] if at_tenth else 0) / 1024,
         rss_end_mb=(at_end[-1] if at_end else 0) / 1024,
         first_after=after_of(first_path),
@@ -344,6 +359,42 @@ def server_side(db: Path, users: Path, repeat: int = 5) -> list[tuple[int, float
     return out
 
 
+def ledger_side(pages: int) -> tuple[float, float]:
+    """The ledger's page commit (``record_inbox_page``: the register rows, their duplicate
+    keys, a work item each and the collect mark, one transaction) in-process on a fresh SQLite
+    ledger, ``pages`` pages of 25 new invoices: median ms over the first and the last tenth."""
+    from decimal import Decimal
+
+    from paybot.domain.models import Category, ErpStatus, RegisterEntry
+    from paybot.ledger import Ledger
+
+    folder = Path(tempfile.mkdtemp(prefix="paybot-collect-ledger-"))
+    ledger = Ledger(f"sqlite:///{folder / 'ledger.sqlite'}")
+    try:
+        ledger.create_schema()
+        took = []
+        for page in range(pages):
+            entries, work = [], []
+            for i in range(PAGE_ROWS):
+                n = page * PAGE_ROWS + i + 1
+                entry = RegisterEntry(
+                    erp_id=n, category=Category(CATEGORY), status=ErpStatus.NEW,
+                    supplier_cvr=f"{20000000 + n % 500}", invoice_number=f"F-{n}",
+                    issue_date=dt.date(2026, 11, 1), payable_amount=Decimal("100.00"),
+                )  # fmt: skip
+                keys = [f"cvr+nr:{entry.supplier_cvr}:F-{n}", f"cvr+beloeb+dato:{n}:100.00"]
+                entries.append((entry, keys))
+                work.append((n, f"{entry.supplier_cvr}:F-{n}"))
+            began = time.perf_counter()
+            ledger.record_inbox_page(ROBOT, CATEGORY, entries, work, "bench")
+            took.append(time.perf_counter() - began)
+    finally:
+        ledger.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    tenth = max(1, pages // 10)
+    return statistics.median(took[:tenth]) * 1000, statistics.median(took[-tenth:]) * 1000
+
+
 def report_server_side(rows: list[tuple[int, float, float]]) -> None:
     print("the mock's inbox page, served in-process (median of 5; no browser):")
     for page, keyset, offset in rows:
@@ -394,6 +445,8 @@ def report(first: Collect, second: Collect | None, yearly: int) -> None:
         f"    ledger (register, work items): {first.ledger:5.1f} s = "
         f"{first.ledger / max(first.rows, 1) * 1000:.2f} ms per row"
     )
+    series = ", ".join(f"{s * 1000:.0f} ms (load {load:.0f})" for s, load in first.tenths)
+    print(f"    median per tenth of the pages, with the machine's load average: {series}")
     grew = first.rss_peak_mb - first.rss_before_mb
     print(
         f"  robot's Python process:   {first.rss_before_mb:.0f} MB when the collect began, "
@@ -417,8 +470,9 @@ def report(first: Collect, second: Collect | None, yearly: int) -> None:
     print(f"\nextrapolated to a first full sync of {yearly:,} small invoices ({pages:,} pages):")
     print(f"  reading the pages at {ms(per_page)} a page: {duration(per_page * pages)}")
     print(
-        f"  (late pages took {late / early:.2f}× the early ones here: the inbox is paged by "
-        "Løbenr, a keyset query that costs the same on every page)"
+        f"  (late pages took {late / early:.2f}× the early ones here; the mock's page and the "
+        "ledger's commit, measured apart above, show what the server and the ledger add; "
+        "the rest is the browser and the machine's load: the medians per tenth above)"
     )
     print(
         f"  ledger: committed page by page (included above); after the last page "
@@ -505,6 +559,11 @@ def main() -> int:
             first = analyse(run_until_collected(env, audit, args.collect_deadline))
             second = None if args.no_second_run else analyse(run_until_collected(env, audit))
         report_server_side(server_side(db, users))
+        early, late = ledger_side(first.pages)
+        print(
+            f"the ledger's page commit, in-process on a fresh SQLite ledger ({first.pages} pages "
+            f"of {PAGE_ROWS} new invoices): first tenth {early:.1f} ms, last tenth {late:.1f} ms"
+        )
         if failed is not None:
             report_failure(failed, first)
         report(first, second, args.yearly)
