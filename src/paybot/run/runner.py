@@ -67,7 +67,7 @@ from paybot.run.worker import (
     RunContext,
     Worker,
 )
-from paybot.run_folder import Counts, Outcome
+from paybot.run_folder import BROWSER_RESTARTED, Counts, Outcome
 
 T = TypeVar("T")
 TABLE_WARNING_DAYS = 30
@@ -472,7 +472,7 @@ class Runner:
         if self.restarts.tripped.is_set():
             notes.append(self.restarts.stop_message())
         elif self.restarts.count:
-            notes.append(f"the browser failed and was restarted {self.restarts.count} time(s)")
+            notes.append(f"{BROWSER_RESTARTED} {self.restarts.count} time(s)")
         if self.req.stop.is_set():
             notes.append("stopped on request (SIGTERM) between two invoices")
         failed = (
