@@ -33,7 +33,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     ),
     "erp": frozenset({"run", "ledger", "scheduler", "commands", "cli", "console"}),
     "ledger": frozenset({"run", "erp", "scheduler", "commands", "cli", "console"}),
-    "audit": frozenset({"run", "erp", "scheduler", "commands", "cli", "console"}),
+    "audit": frozenset({"run", "erp", "ledger", "scheduler", "commands", "cli", "console"}),
     "run": frozenset({"scheduler", "commands", "cli", "console"}),
     "scheduler": frozenset({"erp", "commands", "cli", "console"}),
     # the web console is a top layer like the commands; it never drives a browser or runs a

@@ -17,11 +17,12 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 
+from paybot.commands.output import say
 from paybot.config import find_home, load_settings
 from paybot.console.users import Role, UserError, UserStore
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_OK, EXIT_USAGE
+from paybot.exit_codes import EXIT_OK
 
 ENV_PASSWORD = "PAYBOT_CONSOLE_PASSWORD"  # noqa: S105 - a variable's name
 
@@ -115,11 +116,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(handler=cmd_console)
 
 
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _complain(text: str) -> None:
+def warn(text: str) -> None:
     sys.stderr.write(f"robot console: {text}\n")
 
 
@@ -151,64 +148,51 @@ def _users(ns: argparse.Namespace, store: UserStore) -> int:
         for u in found:
             locked = store.locked_until(u.name)
             extra = f"  locked until {locked:%Y-%m-%d %H:%M} UTC" if locked else ""
-            _say(f"{u.name:<20} {u.role.value:<9} since {u.created_at:%Y-%m-%d}{extra}")
+            say(f"{u.name:<20} {u.role.value:<9} since {u.created_at:%Y-%m-%d}{extra}")
         if not found:
-            _say("no users yet: robot console user add NAME --role viewer|operator|auditor")
+            say("no users yet: robot console user add NAME --role viewer|operator|auditor")
         return EXIT_OK
     name: str = ns.name
     if action == "add":
         store.add(name, Role(ns.role), read_password(ns.password_stdin))
-        _say(f"{name}: added as {ns.role}")
+        say(f"{name}: added as {ns.role}")
     elif action == "password":
         if store.get(name) is None:
             raise UserError(f"no user {name!r}")
         store.set_password(name, read_password(ns.password_stdin))
-        _say(f"{name}: new password; open sessions are ended")
+        say(f"{name}: new password; open sessions are ended")
     elif action == "remove":
         store.remove(name)
-        _say(f"{name}: removed")
+        say(f"{name}: removed")
     else:
         count = store.unlock(name)
-        _say(f"{name}: unlocked ({count} failed logins forgotten)")
+        say(f"{name}: unlocked ({count} failed logins forgotten)")
     return EXIT_OK
 
 
 def cmd_console(ns: argparse.Namespace) -> int:
-    try:
-        home = find_home()
-        settings = load_settings(home)
-    except ConfigError as exc:
-        _complain(f"configuration error: {exc}")
-        return EXIT_USAGE
+    """Serve the console, or manage its users. Errors (a configuration error, a bad user
+    name or password, a port in use) are raised and reported by ``robot``'s main (exit 2)."""
+    home = find_home()
+    settings = load_settings(home)
     if ns.console_action == "user":
-        try:
-            return _users(ns, UserStore(settings.data_dir))
-        except UserError as exc:
-            _complain(str(exc))
-            return EXIT_USAGE
-    from pathlib import Path
-
-    from paybot.console.server import ServeError, serve
+        return _users(ns, UserStore(settings.data_dir))
+    from paybot.console.server import serve
     from paybot.logs import configure_logging
 
     configure_logging()  # JSON lines under systemd (PAYBOT_LOG_FORMAT), see paybot.logs
-
     if ns.host not in ("127.0.0.1", "localhost", "::1"):
-        _complain(
+        warn(
             f"WARNING: listening on {ns.host}: the console speaks plain HTTP; put it behind a "
             "reverse proxy with TLS (docs/console.md)"
         )
     if not UserStore(settings.data_dir).users():
-        _complain("no users yet: add one with 'robot console user add NAME --role operator'")
-    try:
-        serve(
-            home,
-            ns.host,
-            ns.port,
-            Path(ns.ready_file) if ns.ready_file else None,
-            idle_minutes=ns.idle_minutes,
-        )
-    except (ServeError, ConfigError) as exc:
-        _complain(str(exc))
-        return EXIT_USAGE
+        warn("no users yet: add one with 'robot console user add NAME --role operator'")
+    serve(
+        home,
+        ns.host,
+        ns.port,
+        Path(ns.ready_file) if ns.ready_file else None,
+        idle_minutes=ns.idle_minutes,
+    )
     return EXIT_OK

@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import os
-import sys
-from collections.abc import Iterator, Sequence
 
 from paybot.audit import AuditTrail, mask_text
+from paybot.audit.events import Event
+from paybot.commands.output import operator, say, table
 from paybot.commands.status import open_ledger
 from paybot.config import (
     REASONS_FILE,
@@ -37,8 +36,8 @@ from paybot.config import (
     load_reasons,
     load_settings,
 )
-from paybot.errors import ConfigError, LedgerError
-from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from paybot.errors import UsageError
+from paybot.exit_codes import EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort, State, WorkItem, utc_now
 
 NOTE_LIMIT = 500
@@ -101,29 +100,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(handler=cmd_queue)
 
 
-def _say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _complain(text: str) -> None:
-    sys.stderr.write(f"robot queue: {text}\n")
-
-
-def _who() -> str:
-    return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
-
-
 def _age(now: dt.datetime, then: dt.datetime | None) -> str:
     if then is None:
         return "-"
     hours = (now - then).total_seconds() / 3600
     return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} d"
-
-
-def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        yield "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
 
 
 def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
@@ -159,33 +140,26 @@ def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
                 )
             )
     if len(rows) == 1:
-        _say(
-            "no work items" + (" matching" if ns.state or ns.failing or ns.older_than_days else "")
-        )
+        say("no work items" + (" matching" if ns.state or ns.failing or ns.older_than_days else ""))
         return EXIT_OK
-    for line in _table(rows):
-        _say(line)
-    _say(f"{len(rows) - 1} items")
+    for line in table(rows):
+        say(line)
+    say(f"{len(rows) - 1} items")
     return EXIT_OK
 
 
-def find_item(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem | str:
-    """The work item with Løbenr ``erp_id`` among ``robots``' items, or a sentence saying why
-    there is none (no such item, or several robots have it)."""
+def find_item(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem:
+    """The one work item with Løbenr ``erp_id`` among ``robots``' items; :class:`UsageError`
+    for none or several."""
     found = [i for r in robots if (i := ledger.item(r, erp_id)) is not None]
     if not found:
-        return f"løbenr. {erp_id}: no work item of {', '.join(robots) or 'any robot'}"
+        raise UsageError(f"løbenr. {erp_id}: no work item of {', '.join(robots) or 'any robot'}")
     if len(found) > 1:
-        return (
+        raise UsageError(
             f"løbenr. {erp_id}: several robots have it ({', '.join(i.robot for i in found)}); "
             "say which with --robot"
         )
     return found[0]
-
-
-class BadChange(ValueError):
-    """The change was asked for wrongly (an unknown reason code, an empty or too long note);
-    nothing was changed. The message says what is wrong and names the known codes."""
 
 
 def hand_over(
@@ -193,21 +167,22 @@ def hand_over(
 ) -> str:
     """Mark the PENDING ``item`` for manual handling with ``reason`` (a code of
     ``config/reasons.yaml``) and ``note`` (masked, 1 to :data:`NOTE_LIMIT` characters), and
-    audit it (``item_handed_over``, ``by``: who asked). Returns what was done, in a sentence.
-    Raises :class:`BadChange` (nothing changed), :class:`LedgerError` when the ledger refuses
-    (the item is being paid or is settled), :class:`ConfigError` when the reasons file cannot
-    be read. ``robot queue handover`` and the console's queue page both call this."""
+    audit it (``item_handed_over``; ``by``: who asked). Returns what was done, in a sentence.
+    Raises :class:`UsageError` for an unknown code or a bad note (nothing changed),
+    :class:`LedgerError` when the ledger refuses (the item is being paid or is settled),
+    :class:`ConfigError` when the reasons file cannot be read. Not safe to repeat: a second
+    mark is refused. ``robot queue handover`` and the console's queue page both call this."""
     reasons = load_reasons(settings.home / REASONS_FILE)
     if reason not in reasons.reasons:
-        raise BadChange(
+        raise UsageError(
             f"--reason {reason}: not a code of {settings.home / REASONS_FILE}; known: "
             + ", ".join(sorted(reasons.reasons))
         )
     masked = mask_text(note.strip())
     if not masked or len(masked) > NOTE_LIMIT:
-        raise BadChange(f"--note: between 1 and {NOTE_LIMIT} characters, please")
+        raise UsageError(f"--note: between 1 and {NOTE_LIMIT} characters, please")
     mark = ledger.request_handover(item.robot, item.erp_id, reason=reason, note=masked, by=by)
-    _audit(settings, item, "item_handed_over", by, reason=mark.reason, note=mark.note)
+    _audit(settings, item, Event.ITEM_HANDED_OVER, by, reason=mark.reason, note=mark.note)
     return (
         f"marked for manual handling ({mark.reason}); it will not be paid, and the "
         "next run hands it over in the finance system"
@@ -217,14 +192,14 @@ def hand_over(
 def release(settings: Settings, ledger: LedgerPort, item: WorkItem, *, by: str) -> str:
     """Put the PENDING ``item`` back to the next run as if new (failures forgotten, a
     hand-over mark removed) and audit it (``item_released``). Returns what was done. Raises
-    :class:`LedgerError` when the ledger refuses. Safe to repeat (each is audited)."""
-    attempts = item.attempts
+    :class:`LedgerError` when the ledger refuses (a run is working on it, or it is settled).
+    Safe to repeat (each is audited)."""
     ledger.release_item(item.robot, item.erp_id)
-    _audit(settings, item, "item_released", by, attempts_before=attempts)
+    _audit(settings, item, Event.ITEM_RELEASED, by, attempts_before=item.attempts)
     return "released: the next run takes it as new"
 
 
-def _audit(settings: Settings, item: WorkItem, event: str, by: str, **fields: object) -> None:
+def _audit(settings: Settings, item: WorkItem, event: Event, by: str, **fields: object) -> None:
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
         trail.logger(robot=item.robot, erp_id=item.erp_id, business_key=item.business_key).event(
             event, durable=True, by=by, **fields
@@ -236,47 +211,28 @@ def _change(
 ) -> int:
     if ns.item_robot:
         robots = [ns.item_robot] if ns.item_robot in robots else []
-    found = find_item(ledger, robots, ns.erp_id)
-    if isinstance(found, str):
-        _complain(found)
-        return EXIT_USAGE
-    item, who = found, _who()
-    try:
-        if ns.action == "handover":
-            done = hand_over(settings, ledger, item, reason=ns.reason, note=ns.note, by=who)
-        else:
-            done = release(settings, ledger, item, by=who)
-    except BadChange as exc:
-        _complain(str(exc))
-        return EXIT_USAGE
-    except LedgerError as exc:
-        _complain(str(exc))
-        return EXIT_FAILED
-    _say(f"{item.robot} løbenr. {item.erp_id} ({item.business_key}): {done}")
+    item, who = find_item(ledger, robots, ns.erp_id), operator()
+    if ns.action == "handover":
+        done = hand_over(settings, ledger, item, reason=ns.reason, note=ns.note, by=who)
+    else:  # a refusal (LedgerError, exit 1) is reported by robot's main
+        done = release(settings, ledger, item, by=who)
+    say(f"{item.robot} løbenr. {item.erp_id} ({item.business_key}): {done}")
     return EXIT_OK
 
 
 def cmd_queue(ns: argparse.Namespace) -> int:
-    try:
-        home = find_home()
-        settings = load_settings(home)
-        manifests: dict[str, RobotManifest] = load_manifests(home / ROBOTS_DIR)
-    except ConfigError as exc:
-        _complain(f"configuration error: {exc}")
-        return EXIT_USAGE
+    home = find_home()
+    settings = load_settings(home)
+    manifests: dict[str, RobotManifest] = load_manifests(home / ROBOTS_DIR)
     robots = sorted(manifests)
     if ns.robot:
         if ns.robot not in manifests:
-            _complain(f"--robot {ns.robot}: no such robot; known: {', '.join(robots)}")
-            return EXIT_USAGE
+            raise UsageError(f"--robot {ns.robot}: no such robot; known: {', '.join(robots)}")
         robots = [ns.robot]
     ledger = open_ledger(settings)
     try:
         if ns.action is None:
             return _list(ns, ledger, robots)
         return _change(ns, settings, ledger, robots)
-    except ConfigError as exc:
-        _complain(f"configuration error: {exc}")
-        return EXIT_USAGE
     finally:
         ledger.close()

@@ -23,13 +23,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from paybot.audit import AuditTrailError
 from paybot.audit.export import ExportError, export, verification_summary
 from paybot.audit.show import Filters
-from paybot.commands.queue import BadChange, find_item, hand_over, release
+from paybot.commands.queue import find_item, hand_over, release
 from paybot.commands.scheduling import change_job
 from paybot.console import reads
 from paybot.console.auth import Permission, requires
 from paybot.console.state import render, state
 from paybot.domain.calendar import parse_danish_moment
-from paybot.errors import ConfigError, LedgerError
+from paybot.errors import ConfigError, LedgerError, UsageError
 from paybot.private import private_dir
 
 bp = Blueprint("forms", __name__)
@@ -53,10 +53,10 @@ def _item(robot: str, erp_id: int) -> Any:
     st = state()
     if robot not in st.manifests:
         abort(404)
-    found = find_item(reads.shared_ledger(st), [robot], erp_id)
-    if isinstance(found, str):
+    try:
+        return find_item(reads.shared_ledger(st), [robot], erp_id)
+    except UsageError:
         abort(404)
-    return found
 
 
 @bp.route("/koe/<robot>/<int:erp_id>/frigiv", methods=["POST"])
@@ -88,9 +88,7 @@ def hand_over_item(robot: str, erp_id: int) -> WerkzeugResponse:
             "betales ikke, og næste kørsel overdrager den i økonomisystemet.",
             "ok",
         )
-    except BadChange as exc:
-        flash(f"Løbenr. {erp_id} blev ikke overdraget: {exc}", "bad")
-    except (LedgerError, ConfigError) as exc:
+    except (UsageError, LedgerError, ConfigError) as exc:
         flash(f"Løbenr. {erp_id} blev ikke overdraget: {exc}", "bad")
     return _back_to_queue()
 

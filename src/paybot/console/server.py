@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from flask import Flask
 from waitress.server import BaseWSGIServer, create_server
@@ -23,13 +20,16 @@ from waitress.server import BaseWSGIServer, create_server
 from paybot.console.app import IDLE_MINUTES, create_app
 from paybot.console.reads import close
 from paybot.console.state import EXTENSION, ConsoleState
+from paybot.errors import UsageError
+from paybot.signals import on_stop_signals
 
 DEFAULT_PORT = 8470
 DEFAULT_THREADS = 4
 
 
-class ServeError(Exception):
-    """The console cannot start; the message names the port or file."""
+class ServeError(UsageError):
+    """The console cannot start (the port is in use, a folder is missing); the message names
+    the port or file. Exit 2."""
 
 
 def _stdout(line: str) -> None:
@@ -64,26 +64,17 @@ def write_ready_file(path: Path, url: str) -> None:
     tmp.replace(path)
 
 
-class _Stop(SystemExit):
-    """Raised by the SIGTERM/SIGINT handler; waitress's loop ends on SystemExit."""
+class _StopOnce:
+    """The first SIGTERM or SIGINT raises ``SystemExit`` in the main thread, which ends
+    waitress's loop; later ones are ignored, so shutting down is never interrupted half way."""
 
+    def __init__(self) -> None:
+        self.stopping = False
 
-@contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    stopping = False
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        if not stopping:
-            stopping = True
-            raise _Stop(128 + signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    def __call__(self, signum: int) -> None:
+        if not self.stopping:
+            self.stopping = True
+            raise SystemExit(128 + signum)
 
 
 def serve(
@@ -106,14 +97,14 @@ def serve(
     server = bind(app, host, port, threads)
     url = f"http://{host}:{int(server.getsockname()[1])}"
     try:
-        with _stop_on_signals():
+        with on_stop_signals(_StopOnce()):
             try:
                 if ready_file is not None:
                     write_ready_file(ready_file, url)
                 announce(f"paybot console listening on {url}")
-                server.run()
-            except _Stop:
-                pass
+                server.run()  # returns when the signal handler raises inside its loop
+            except SystemExit:
+                pass  # the signal came just before or after the loop: the same clean stop
             finally:
                 server.close()
                 st = app.extensions[EXTENSION]

@@ -31,6 +31,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from paybot.errors import UsageError
 from paybot.private import private_dir, private_file
 
 STORE_FOLDER = "console"
@@ -69,9 +70,9 @@ class Role(StrEnum):
     """As a viewer, and reads an invoice's audit trail and exports the trail."""
 
 
-class UserError(ValueError):
+class UserError(UsageError):
     """A bad name, role or password, or a user that exists (add) or does not (the others);
-    the message says which. Nothing was changed."""
+    the message says which. Nothing was changed (exit 2)."""
 
 
 @dataclass(frozen=True)
