@@ -156,6 +156,7 @@ def test_an_operator_and_an_auditor_use_the_console_in_a_real_browser(
     assert not driver.find_elements(By.LINK_TEXT, "Revisionsspor")  # not an auditor
     click(driver, driver.find_element(By.CSS_SELECTOR, "header form button"))  # log out
     assert driver.find_element(By.TAG_NAME, "h1").text == "Log ind"
+    saved["login"] = shoot(driver, shots, "login")
 
     # the auditor: the invoice's trail, the exports page
     log_in(driver, console, "aud")

@@ -383,3 +383,16 @@ def test_pages_answer_while_a_robot_holds_the_ledgers_write_lock(
     finally:
         robot.execute("ROLLBACK")
         robot.close()
+
+
+def test_every_post_route_refuses_a_form_without_its_token(app: Flask, world: ConsoleWorld) -> None:
+    """Not only the forms a test thought of: every rule that takes a POST."""
+    client = client_as(app, "otto")
+    posts = [r for r in app.url_map.iter_rules() if "POST" in (r.methods or set())]
+    assert len(posts) >= 6
+    values = {"robot": ROBOT, "erp_id": 5, "action": "pause"}
+    for rule in posts:
+        path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+        answer = client.post(path, data={"aarsag": "MANUAL_SUPPLIER", "note": "x"})
+        assert answer.status_code == 400, path
+    assert not [r for r in world.audit() if r["event"].startswith(("scheduler_job", "item_"))]
