@@ -32,7 +32,14 @@ from sqlalchemy.engine import make_url
 from paybot.audit import mask_text
 from paybot.audit.anchor import Checkpoint, trail_name
 from paybot.audit.open import ledger_checkpoints
-from paybot.audit.show import Candidate, choose, find_invoices, invoice_records, masked_record
+from paybot.audit.show import (
+    Candidate,
+    Filters,
+    choose,
+    find_invoices,
+    invoice_records,
+    masked_record,
+)
 from paybot.audit.signing import KeyRing, load_verifier
 from paybot.audit.verify import VerifyResult, first_record_hash, verify
 from paybot.console.state import ConsoleState
@@ -272,8 +279,6 @@ class Trail:
 def trail(st: ConsoleState, invoice: str, robot: str | None = None) -> Trail:
     """One invoice's records, masked again (:mod:`paybot.audit.show`). Raises
     :class:`~paybot.audit.AuditTrailError` when the trail cannot be read."""
-    from paybot.audit.show import Filters
-
     path = st.settings.audit.file
     if not path.is_file():
         return Trail([], None, [])
