@@ -396,3 +396,19 @@ def test_every_post_route_refuses_a_form_without_its_token(app: Flask, world: Co
         answer = client.post(path, data={"aarsag": "MANUAL_SUPPLIER", "note": "x"})
         assert answer.status_code == 400, path
     assert not [r for r in world.audit() if r["event"].startswith(("scheduler_job", "item_"))]
+
+
+def test_before_any_run_the_pages_show_nothing_and_create_no_ledger(
+    world: ConsoleWorld, clock: FakeClock
+) -> None:
+    settings = world.settings()
+    database = Path(make_url(settings.ledger.url).database or "")
+    for path in database.parent.glob(database.name + "*"):
+        path.unlink()
+    users = UserStore(settings.data_dir, hasher=fast_hasher(), clock=clock)
+    app = create_app(world.home, clock=clock, users=users)
+    client = client_as(app, "vera")
+    assert "Ingen kørsler endnu" in client.get("/").get_data(as_text=True)
+    assert "Ingen arbejdsemner" in client.get("/koe").get_data(as_text=True)
+    assert client.get(f"/koersler/{RUN_ID}").status_code == 404
+    assert not database.exists()
