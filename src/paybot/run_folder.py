@@ -28,6 +28,11 @@ ENV_DRY_RUN = "PAYBOT_DRY_RUN"
 ENV_TRIGGER = "PAYBOT_TRIGGER"
 ENV_LOCK_HELD = "PAYBOT_LOCK_HELD"
 
+BROWSER_RESTARTED = "the browser failed and was restarted"
+"""The words of a run's note (its outcome's message) that say a dead or hung browser was
+replaced during the run, followed by `` N time(s)``; the alerts and ``robot status`` read them
+(:func:`paybot.notify.facts.classify`)."""
+
 
 def new_run_id(now: dt.datetime | None = None) -> str:
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)

@@ -156,6 +156,11 @@ def show(status: Status) -> None:
         if status.unsent_alerts:
             n = len(status.unsent_alerts)
             say(f"  {n} alert{'s' if n != 1 else ''} waiting to be delivered")
+    if status.notices:
+        say()
+        say("worth knowing:")
+        for notice in status.notices:
+            say(f"  - {mask_text(notice)}")
     if status.problems:
         say()
         say("needs attention:")

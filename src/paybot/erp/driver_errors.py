@@ -65,7 +65,7 @@ def why(exc: BaseException) -> str:
 
 
 class ScriptRunner(Protocol):
-    """What :func:`answers` needs of a WebDriver."""
+    """What :func:`answers` needs of a WebDriver (Selenium's ``WebDriver`` provides it)."""
 
     def set_script_timeout(self, time_to_wait: float) -> None:
         """How long (seconds) a script may run before the driver gives up.

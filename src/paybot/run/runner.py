@@ -24,6 +24,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,7 +41,6 @@ from paybot.erp.port import (
     Connection,
     FinanceSystem,
     FinanceSystemFactory,
-    InboxPage,
     ReferenceData,
 )
 from paybot.erp.processes import browser_marker, end_processes, marker_prefix
@@ -67,7 +67,7 @@ from paybot.run.worker import (
     RunContext,
     Worker,
 )
-from paybot.run_folder import Counts, Outcome
+from paybot.run_folder import BROWSER_RESTARTED, Counts, Outcome
 
 T = TypeVar("T")
 TABLE_WARNING_DAYS = 30
@@ -300,7 +300,9 @@ class Runner:
         rows = new = pages = 0
         while True:
             listing = self._retry(
-                f"inbox page after Løbenr {after}", self._inbox_page(session, after), session
+                f"inbox page after Løbenr {after}",
+                partial(session.inbox_page, category, after),
+                session,
             )
             entries = listing.entries
             work = [
@@ -327,10 +329,6 @@ class Runner:
             new=new,
         )
         return new
-
-    def _inbox_page(self, session: FinanceSystem, after: int) -> Callable[[], InboxPage]:
-        category = self.cfg.manifest.category
-        return lambda: session.inbox_page(category, after)
 
     def check_invoice_screen(self, session: FinanceSystem) -> None:
         """The invoice screen still has what the robot needs: checked on the first invoice to
@@ -426,7 +424,8 @@ class Runner:
             return self._finish(self._outcome(outcomes))
         finally:
             for session in self.sessions:
-                session.close()
+                with contextlib.suppress(Exception):  # the browsers are ended below anyway
+                    session.close()
             for browser in self.browsers:
                 if browser is not None:
                     browser.close()
@@ -473,7 +472,7 @@ class Runner:
         if self.restarts.tripped.is_set():
             notes.append(self.restarts.stop_message())
         elif self.restarts.count:
-            notes.append(f"the browser failed and was restarted {self.restarts.count} time(s)")
+            notes.append(f"{BROWSER_RESTARTED} {self.restarts.count} time(s)")
         if self.req.stop.is_set():
             notes.append("stopped on request (SIGTERM) between two invoices")
         failed = (

@@ -1,8 +1,9 @@
-"""One worker: one browser session working through the ledger's items, one invoice at a time.
+"""One worker: one finance-system session (:class:`paybot.erp.port.FinanceSystem`) working
+through the ledger's items, one invoice at a time.
 
 For each claimed item: reconcile an unresolved intent first (see :mod:`paybot.ledger`), read the
-invoice page once, decide with the robot's rules, record the decision, then act: record the
-intent, click, record the result. Kinds of failure:
+invoice once, decide with the robot's rules, record the decision, then act: record the intent,
+approve or hand over, record the result. Kinds of failure:
 
 - **business** (the data is wrong or missing): the rules' ``Manual`` decision, or a refusal by
   the finance system that a person must look at. Sent to manual handling; never retried.
