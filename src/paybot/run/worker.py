@@ -59,7 +59,6 @@ from paybot.domain.rules import DecisionContext
 from paybot.domain.values import erp_status
 from paybot.erp.port import (
     MANUAL_REASON_FIELD,
-    STATUS_MANUAL_WORD,
     FinanceSystem,
     ReferenceData,
 )
@@ -650,7 +649,7 @@ class Worker:
             item = self._transition(log, ledger.cancel_intent(item, self.name, "ikke udført"))
             return item, None
         if (
-            STATUS_MANUAL_WORD in status
+            erp_status(status) is ErpStatus.MANUAL
             and item.state == State.MANUAL_INTENT
             and raw.get(MANUAL_REASON_FIELD) == item.reason
         ):
