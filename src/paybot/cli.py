@@ -28,7 +28,7 @@ from importlib.metadata import entry_points
 from typing import Protocol
 
 from paybot import __version__
-from paybot.errors import ConfigError
+from paybot.errors import ConfigError, DatabaseError
 from paybot.exit_codes import EXIT_USAGE
 from paybot.private import restrict_umask
 
@@ -122,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # An expected failure (outside a project, a broken file): one sentence, exit 2, never
         # a traceback. Every command reports its own errors first; this is the last net.
         sys.stderr.write(f"robot {first}: configuration error: {exc}\n")
+        return EXIT_USAGE
+    except DatabaseError as exc:
+        # The ledger's database cannot be used (no driver, server refuses, schema version):
+        # one sentence naming the database without its password, exit 2, nothing touched.
+        sys.stderr.write(f"robot {first}: {exc}\n")
         return EXIT_USAGE
 
 

@@ -77,3 +77,20 @@ class PreflightError(PaybotError):
 
 class LedgerError(PaybotError):
     """The ledger refused a state change (lost lease, second payment of one business key)."""
+
+
+class DatabaseError(PaybotError):
+    """The ledger's database cannot be used: the command stops before touching anything (exit
+    2). The message names the database (its URL without the password) and what is wrong, never
+    a password."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached or opened: the driver is not installed, the server
+    refuses the connection, does not answer, or refuses the login or the database name."""
+
+
+class SchemaMismatch(DatabaseError):
+    """The database's schema version is not the one this code is written for: older (run
+    ``robot db upgrade``), newer (this machine runs older code), or none yet. Names both
+    versions."""

@@ -33,12 +33,13 @@ from paybot.config import (
     ENV_HOME,
     RobotConfig,
     find_home,
+    ledger_url,
     load_credentials,
     load_manifests,
     load_robot_config,
 )
 from paybot.erp.processes import end_processes, marker_prefix
-from paybot.errors import ConfigError
+from paybot.errors import ConfigError, DatabaseError
 from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
 from paybot.ledger import Ledger
 from paybot.logs import JSON, json_line, log_format, stamp
@@ -130,9 +131,14 @@ def cmd_run(ns: argparse.Namespace) -> int:
         _err(f"{exc}; not started")
         return EXIT_BUSY
     trigger = os.environ.get(ENV_TRIGGER, "manual")
-    ledger = Ledger(settings.ledger.url)
     try:
-        ledger.create_schema()
+        ledger = Ledger(ledger_url(settings))
+        ledger.ensure_schema()
+    except DatabaseError as exc:
+        lock.release()
+        _err(f"{exc}; not started")
+        return EXIT_USAGE
+    try:
         ledger.mark_abandoned_runs(cfg.name, run_id)
         ledger.start_run(run_id, cfg.name, trigger, socket.gethostname(), os.getpid())
         private_dir(folder)

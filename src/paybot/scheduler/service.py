@@ -37,7 +37,7 @@ from apscheduler.events import (
 )
 
 from paybot.audit import AuditTrail
-from paybot.config import RobotManifest, Settings
+from paybot.config import RobotManifest, Settings, ledger_url
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.notify import Notifier
 from paybot.notify.compose import Message, summary_message
@@ -175,8 +175,8 @@ class SchedulerService:
         s = self.settings
         self._lock = SchedulerLock.acquire(s.data_dir)
         try:
-            self._ledger = Ledger(s.ledger.url)
-            self._ledger.create_schema()
+            self._ledger = Ledger(ledger_url(s))
+            self._ledger.ensure_schema()
             self._trail = AuditTrail(s.audit.file, forward_to_robocorp=False)
             self.history = History(self._ledger, self._trail, output_dir=s.output_dir)
             self.dispatcher = Dispatcher(
