@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from paybot.config import find_home, ledger_url, load_settings
 from paybot.errors import ConfigError, DatabaseError
 from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from paybot.ledger.engine import make_engine, shown
-from paybot.ledger.migrate import schema_state, upgrade
+from paybot.ledger.migrate import code_version, schema_state, upgrade
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,7 +63,14 @@ def _complain(action: str, text: str) -> None:
 
 def cmd_current(ns: argparse.Namespace) -> int:
     try:
-        engine = make_engine(ledger_url(load_settings(find_home())))
+        url = ledger_url(load_settings(find_home()))
+        if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+            _say(f"ledger database {shown(url)}")
+            _say(
+                f"schema version: none: no file yet (the first run creates it at {code_version()})"
+            )
+            return EXIT_FAILED  # and looking did not create it
+        engine = make_engine(url)
     except (ConfigError, DatabaseError) as exc:
         _complain("current", str(exc))
         return EXIT_USAGE

@@ -131,10 +131,13 @@ def cmd_run(ns: argparse.Namespace) -> int:
         _err(f"{exc}; not started")
         return EXIT_BUSY
     trigger = os.environ.get(ENV_TRIGGER, "manual")
+    ledger: Ledger | None = None
     try:
         ledger = Ledger(ledger_url(settings))
         ledger.ensure_schema()
     except DatabaseError as exc:
+        if ledger is not None:
+            ledger.close()
         lock.release()
         _err(f"{exc}; not started")
         return EXIT_USAGE
