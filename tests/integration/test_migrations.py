@@ -258,3 +258,50 @@ def test_two_machines_upgrading_at_once_do_it_once(postgres_url: str) -> None:
         t.join(60)
     assert errors == []
     assert sorted(results, key=str) == sorted([(None, HEAD), (HEAD, HEAD)], key=str)
+
+
+# --- a real ledger file from before migrations -------------------------------------------------
+
+BEFORE = Path(__file__).resolve().parents[1] / "data" / "ledger-before-migrations.sqlite"
+
+
+def row_counts(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        names = sorted(set(sa.inspect(conn).get_table_names()) - {"alembic_version"})
+        return {
+            n: int(conn.execute(sa.text(f'SELECT count(*) FROM "{n}"')).scalar() or 0)
+            for n in names
+        }
+
+
+def test_a_ledger_file_written_by_the_code_before_migrations_is_upgraded_and_works(
+    tmp_path: Path,
+) -> None:
+    """tests/data/ledger-before-migrations.sqlite was written by paybot at commit 93a22db
+    (tests/data/make_ledger_before_migrations.py): rows in every table, an intent open."""
+    path = tmp_path / "ledger.sqlite"
+    shutil.copyfile(BEFORE, path)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        counts = row_counts(engine)
+        assert counts["work_items"] == 4 and counts["audit_checkpoints"] == 1
+        with pytest.raises(SchemaMismatch, match="from before schema versions"):
+            migrate.ensure_schema(engine)  # a run refuses it until an operator upgrades
+        before, after = migrate.upgrade(engine)
+        assert (before.unversioned, after.current) == (True, HEAD)
+        assert row_counts(engine) == counts
+        assert differences(engine) == []
+    finally:
+        engine.dispose()
+    ledger = Ledger(f"sqlite:///{path}")
+    try:
+        ledger.ensure_schema()
+        states = {i.erp_id: i.state.value for i in ledger.items("small_invoices")}
+        assert states == {1: "PAID", 2: "PAY_INTENT", 3: "MANUAL", 4: "PENDING"}
+        assert ledger.paid_voucher("20433213:F-1") == "B-1001"
+        reconcile = ledger.claim_next("small_invoices", "w9", "next-run", 300)
+        assert reconcile is not None and reconcile.erp_id == 2  # the open intent, to reconcile
+        [run] = ledger.list_runs("small_invoices")
+        assert (run.exit_code, run.paid, run.manual) == (0, 1, 1)
+    finally:
+        ledger.close()
