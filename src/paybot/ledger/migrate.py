@@ -186,6 +186,9 @@ def upgrade(engine: Engine) -> tuple[SchemaState, SchemaState]:
     before and after. Refuses (:class:`~paybot.errors.SchemaMismatch`) a database that is newer
     than the code. Safe to repeat: at the head it does nothing."""
     where = shown(engine.url)
+    current = schema_state(engine)  # without the write lock: the common case is "up to date"
+    if current.up_to_date:
+        return current, current
     try:
         with _locked(engine) as conn:
             before = _read(conn, where)
