@@ -72,6 +72,8 @@ def test_a_run_waits_for_robot_db_upgrade_then_records_its_history_in_postgresql
     )
     assert home.marker("fake-quick.ran") is None  # the robot never started
     assert make_url(postgres_url).password not in output(refused)
+    for command in ("scheduler", "runs", "status", "queue"):
+        assert_clear_error(home.robot(command), "run 'robot db upgrade' once")
 
     assert home.robot("db", "upgrade").returncode == 0
     done = home.robot("run", "fake-quick")
