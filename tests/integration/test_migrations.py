@@ -235,13 +235,16 @@ def test_an_older_schema_is_refused_and_robot_db_upgrade_brings_it_up(
         engine.dispose()
 
 
-def test_two_machines_upgrading_at_once_do_it_once(postgres_url: str) -> None:
+def test_two_machines_upgrading_at_once_do_it_once(url: str) -> None:
+    """Two processes starting on a new database at once (two machines' ``robot db upgrade``,
+    or a first run and the scheduler on a new SQLite file): one creates, the other waits and
+    finds it done."""
     results: list[tuple[str | None, str | None]] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 
     def machine() -> None:
-        engine = make_engine(postgres_url)
+        engine = make_engine(url)
         try:
             start.wait()
             before, after = migrate.upgrade(engine)
