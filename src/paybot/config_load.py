@@ -30,13 +30,13 @@ from paybot.config_models import (
     Settings,
 )
 from paybot.config_yaml import describe, dotted, read_yaml_mapping, validation_error
+from paybot.database import database_url, shown
 from paybot.domain.calendar import DEFAULT_CALENDAR, BankCalendar
 from paybot.domain.reasons import ALL_REASONS
 from paybot.domain.rules import RobotRules, rules_class
 from paybot.domain.rules.config_types import ConfigIssue
 from paybot.domain.rules.keys import PSEUDONYM_KEY, KeyedHash
 from paybot.errors import ConfigError, DatabaseUnavailable
-from paybot.ledger.engine import database_url, shown
 from paybot.secrets import credential_name, read_secret
 from paybot.secrets import env_name as secret_env_name
 

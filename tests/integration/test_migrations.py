@@ -1,4 +1,4 @@
-"""The ledger database's schema migrations (paybot.migrations, paybot.ledger.migrate), on a real
+"""The ledger database's schema migrations (paybot.migrations, paybot.migrations.runner), on a real
 SQLite file and a real PostgreSQL server: upgrading an empty database gives exactly the tables
 the code describes; a database made before migrations is adopted with its rows; the start-up
 check refuses a schema older or newer than the code, naming both versions."""
@@ -17,10 +17,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from paybot.audit.anchor import checkpoints_table
+from paybot.database import make_engine
 from paybot.errors import DatabaseError, SchemaMismatch
-from paybot.ledger import Ledger, migrate
+from paybot.ledger import Ledger
 from paybot.ledger import schema as ledger_schema
-from paybot.ledger.engine import make_engine
+from paybot.migrations import runner as migrate
 
 HEAD = "0001"
 

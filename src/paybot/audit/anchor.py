@@ -36,8 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paybot.audit.chain import AuditTrailError
-from paybot.ledger.engine import make_engine
-from paybot.ledger.migrate import ensure_schema
+from paybot.database import make_engine
+from paybot.migrations.runner import ensure_schema
 
 _metadata = MetaData()
 
@@ -117,7 +117,7 @@ class CheckpointStore:
 
     def create_schema(self) -> None:
         """Make sure the table is there: the ledger database's migrations own it
-        (:func:`paybot.ledger.migrate.ensure_schema`: an empty SQLite file is created, any
+        (:func:`paybot.migrations.runner.ensure_schema`: an empty SQLite file is created, any
         other database must be at this code's schema version, else
         :class:`~paybot.errors.SchemaMismatch`)."""
         ensure_schema(self._engine)

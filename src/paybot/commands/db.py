@@ -17,14 +17,13 @@ it is shown without its password.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from paybot.commands.output import say
 from paybot.config import find_home, ledger_url, load_settings
-from paybot.errors import ConfigError, DatabaseError
-from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from paybot.ledger.engine import make_engine, shown
-from paybot.ledger.migrate import code_version, schema_state, upgrade
+from paybot.database import make_engine, shown
+from paybot.exit_codes import EXIT_FAILED, EXIT_OK
+from paybot.migrations.runner import code_version, schema_state, upgrade
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,58 +52,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     u.set_defaults(handler=cmd_upgrade)
 
 
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _complain(action: str, text: str) -> None:
-    sys.stderr.write(f"robot db {action}: {text}\n")
-
-
 def cmd_current(ns: argparse.Namespace) -> int:
-    try:
-        url = ledger_url(load_settings(find_home()))
-        if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
-            _say(f"ledger database {shown(url)}")
-            _say(
-                f"schema version: none: no file yet (the first run creates it at {code_version()})"
-            )
-            return EXIT_FAILED  # and looking did not create it
-        engine = make_engine(url)
-    except (ConfigError, DatabaseError) as exc:
-        _complain("current", str(exc))
-        return EXIT_USAGE
+    url = ledger_url(load_settings(find_home()))  # ConfigError, DatabaseError: exit 2, by main
+    say(f"ledger database {shown(url)}")
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        say(f"schema version: none: no file yet (the first run creates it at {code_version()})")
+        return EXIT_FAILED  # and looking did not create it
+    engine = make_engine(url)
     try:
         state = schema_state(engine)
-    except DatabaseError as exc:
-        _complain("current", str(exc))
-        return EXIT_USAGE
     finally:
         engine.dispose()
-    _say(f"ledger database {shown(engine.url)}")
-    _say(f"schema version: {state.describe()}")
-    _say(f"this paybot needs: {state.head}")
+    say(f"schema version: {state.describe()}")
+    say(f"this paybot needs: {state.head}")
     if not state.up_to_date and not state.newer:
-        _say("run 'robot db upgrade' (back the database up first)")
+        say("run 'robot db upgrade' (back the database up first)")
     return EXIT_OK if state.up_to_date else EXIT_FAILED
 
 
 def cmd_upgrade(ns: argparse.Namespace) -> int:
-    try:
-        engine = make_engine(ledger_url(load_settings(find_home())))
-    except (ConfigError, DatabaseError) as exc:
-        _complain("upgrade", str(exc))
-        return EXIT_USAGE
+    engine = make_engine(ledger_url(load_settings(find_home())))  # errors: exit 2, by main
     try:
         before, after = upgrade(engine)
-    except DatabaseError as exc:
-        _complain("upgrade", str(exc))
-        return EXIT_USAGE
     finally:
         engine.dispose()
     where = f"ledger database {shown(engine.url)}"
     if before.up_to_date:
-        _say(f"{where}: schema version {after.current}, up to date (nothing to do)")
+        say(f"{where}: schema version {after.current}, up to date (nothing to do)")
     else:
-        _say(f"{where}: schema version {before.current or 'none'} → {after.current} (upgraded)")
+        say(f"{where}: schema version {before.current or 'none'} → {after.current} (upgraded)")
     return EXIT_OK

@@ -14,11 +14,10 @@ from sqlalchemy import URL, Connection, Row, and_, func, insert, or_, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from paybot.database import make_engine, writer
 from paybot.domain.models import Category, ErpStatus, RegisterEntry
 from paybot.errors import LedgerError
 from paybot.ledger import schema as t
-from paybot.ledger.engine import make_engine, writer
-from paybot.ledger.migrate import SchemaState, ensure_schema, upgrade
 from paybot.ledger.model import (
     CLAIMABLE,
     PAYING,
@@ -48,6 +47,7 @@ from paybot.ledger.transitions import (
     handover_refusal,
     safe_text,
 )
+from paybot.migrations.runner import SchemaState, ensure_schema, upgrade
 
 _ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(WorkItem))
 
@@ -93,7 +93,7 @@ class Ledger(StateChanges):
         upgrade(self._engine)
 
     def ensure_schema(self, *, create_if_new: bool | None = None) -> SchemaState:
-        """The start-up check (:func:`paybot.ledger.migrate.ensure_schema`): the database is at
+        """The start-up check (:func:`paybot.migrations.runner.ensure_schema`): the database is at
         this code's schema version, or an empty SQLite file is created, else
         :class:`~paybot.errors.SchemaMismatch` / :class:`~paybot.errors.DatabaseUnavailable`."""
         return ensure_schema(self._engine, create_if_new=create_if_new)

@@ -1,5 +1,5 @@
 """The ledger database's schema migrations (Alembic): ``env.py`` and ``versions/``, run by
-:mod:`paybot.ledger.migrate` (``robot db upgrade``), never by the ``alembic`` command alone.
+:mod:`paybot.migrations.runner` (``robot db upgrade``), never by the ``alembic`` command alone.
 
 One database, one chain of revisions: the ledger's tables, the run history (``runs``), the
 alerts' outbox (``alerts``) and the audit checkpoints (``audit_checkpoints``) all live in the

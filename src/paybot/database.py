@@ -1,4 +1,7 @@
-"""Opening the ledger's database.
+"""Opening a paybot database (the ledger's; the audit checkpoints live in the same one).
+
+Neither the ledger nor the audit trail owns it: both import it, so neither imports the other
+for it (no import cycle between ``paybot.ledger`` and ``paybot.audit``).
 
 SQLite (the default, ``sqlite:///data/ledger.sqlite``): WAL journal (readers never wait for the
 writer), ``synchronous=FULL`` (a committed payment intent survives a power cut), a busy timeout
@@ -13,8 +16,8 @@ opened with the psycopg 3 driver (the optional extra ``paybot[postgres]``); the 
 lock rows there (``FOR UPDATE [SKIP LOCKED]``). Connecting gives up after ``connect_timeout_s``
 seconds; a pooled connection is tested before use (a restarted server costs one retry, not an
 error). A missing driver raises :class:`~paybot.errors.DatabaseUnavailable` here; a server that
-refuses raises it at :func:`check_connection` (and on first use through
-:func:`explain_connection_error`).
+refuses is explained by :func:`explain_connection_error` (the schema check at start-up is
+the first use).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -157,13 +160,3 @@ def explain_connection_error(engine: Engine, exc: BaseException) -> DatabaseUnav
     else:
         hint = "cannot connect"
     return DatabaseUnavailable(f"ledger database {where}: {hint} ({detail})")
-
-
-def check_connection(engine: Engine) -> None:
-    """Connect once and run ``SELECT 1``; raises :class:`~paybot.errors.DatabaseUnavailable`
-    (see :func:`explain_connection_error`) when that fails. Reads nothing; safe to repeat."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        raise explain_connection_error(engine, exc) from None

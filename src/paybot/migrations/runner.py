@@ -38,8 +38,8 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from paybot import __version__
+from paybot.database import explain_connection_error, is_sqlite, shown, writer
 from paybot.errors import DatabaseError, SchemaMismatch
-from paybot.ledger.engine import explain_connection_error, is_sqlite, shown, writer
 
 SCRIPT_LOCATION = "paybot:migrations"
 VERSION_TABLE = "alembic_version"
