@@ -33,6 +33,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     ),
     "erp": frozenset({"run", "ledger", "scheduler", "commands", "cli", "console"}),
     "ledger": frozenset({"run", "erp", "scheduler", "commands", "cli", "console"}),
+    "migrations": frozenset({"run", "erp", "scheduler", "commands", "cli", "console"}),
     "audit": frozenset({"run", "erp", "ledger", "scheduler", "commands", "cli", "console"}),
     "run": frozenset({"scheduler", "commands", "cli", "console"}),
     "scheduler": frozenset({"erp", "commands", "cli", "console"}),

@@ -36,6 +36,7 @@ from paybot.config import (
     load_reasons,
     load_settings,
 )
+from paybot.domain.reasons import ALL_REASONS, Reason
 from paybot.errors import UsageError
 from paybot.exit_codes import EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort, State, WorkItem, utc_now
@@ -173,7 +174,7 @@ def hand_over(
     :class:`ConfigError` when the reasons file cannot be read. Not safe to repeat: a second
     mark is refused. ``robot queue handover`` and the console's queue page both call this."""
     reasons = load_reasons(settings.home / REASONS_FILE)
-    if reason not in reasons.reasons:
+    if reason not in reasons.reasons or reason not in ALL_REASONS:
         raise UsageError(
             f"--reason {reason}: not a code of {settings.home / REASONS_FILE}; known: "
             + ", ".join(sorted(reasons.reasons))
@@ -181,7 +182,9 @@ def hand_over(
     masked = mask_text(note.strip())
     if not masked or len(masked) > NOTE_LIMIT:
         raise UsageError(f"--note: between 1 and {NOTE_LIMIT} characters, please")
-    mark = ledger.request_handover(item.robot, item.erp_id, reason=reason, note=masked, by=by)
+    mark = ledger.request_handover(
+        item.robot, item.erp_id, reason=Reason(reason), note=masked, by=by
+    )
     _audit(settings, item, Event.ITEM_HANDED_OVER, by, reason=mark.reason, note=mark.note)
     return (
         f"marked for manual handling ({mark.reason}); it will not be paid, and the "

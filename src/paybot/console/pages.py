@@ -14,6 +14,7 @@ from paybot.console import reads
 from paybot.console.auth import Permission, may, requires
 from paybot.console.files import RUN_ID
 from paybot.console.state import render, state
+from paybot.domain.reasons import ALL_REASONS
 from paybot.errors import ConfigError
 from paybot.ledger import State
 from paybot.notify.facts import Kind
@@ -208,7 +209,8 @@ def queue() -> str:
     reasons: dict[str, str] = {}
     if may(Permission.ACT):
         try:
-            reasons = dict(load_reasons(st.home / REASONS_FILE).reasons)
+            texts = load_reasons(st.home / REASONS_FILE).reasons
+            reasons = {code: text for code, text in texts.items() if code in ALL_REASONS}
         except ConfigError:
             reasons = {}
     return render(
