@@ -7,7 +7,8 @@
   (all statuses, for duplicates); new invoices become work items in the ledger.
 - **Work**: ``workers`` browser sessions claim items from the ledger (see
   :mod:`paybot.run.worker`).
-- **Report**: ``report.json`` and ``report.md`` in the run folder, counts for the run history.
+- **Report**: ``report.json``, ``report.html`` and ``report.md`` in the run folder, the
+  night's morning report for all robots, counts for the run history.
 
 Browsers: each one is marked with a profile folder of its own under ``<data_dir>/tmp`` (see
 :mod:`paybot.erp.processes`). At start-up the run ends whatever browser processes, profiles and
@@ -170,6 +171,10 @@ class Runner:
             trigger=req.trigger,
             reason_texts=dict(req.cfg.reasons.reasons),
             swept=list(self.swept),
+            municipality=req.cfg.settings.municipality.name,
+            started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            paybot_version=__version__,
+            config_checksum=req.cfg.config_checksum,
         )
 
     # --- sessions ----------------------------------------------------------------------------
@@ -485,7 +490,7 @@ class Runner:
         self.report.browser_restarts = self.restarts.count
         self.report.exit_code = outcome.exit_code
         self.report.counts = outcome.counts
-        write_report(self.req.run_dir, self.report)
+        write_report(self.req.run_dir, self.report, self.cfg.settings.output_dir)
         self.audit.event(
             "run_finished",
             exit_code=outcome.exit_code,

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -53,6 +54,7 @@ from paybot.domain.models import (
 from paybot.domain.parsing import InvoiceFormatError, parse_invoice
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
+from paybot.domain.values import read_amount
 from paybot.erp.reference import ReferenceData
 from paybot.erp.session import AlreadyHandled, ErpSession
 from paybot.errors import (
@@ -60,6 +62,7 @@ from paybot.errors import (
     BrowserFailed,
     BusinessError,
     LedgerError,
+    PaybotError,
     SessionExpired,
     what_failed,
 )
@@ -99,6 +102,8 @@ class ItemOutcome:
     error: str | None = None
     screenshot: str | None = None
     note: str | None = None  # the Danish note for the caseworker (no personal data)
+    seconds: float | None = None
+    """How long the worker spent on the invoice, all attempts (wall clock, seconds)."""
 
 
 class CircuitBreaker:
@@ -210,6 +215,15 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     return masked
 
 
+def payable_on_page(raw: RawInvoice) -> str | None:
+    """The invoice's payable amount (``at-betale``) as a plain decimal string, or ``None``
+    when the page shows none that can be read (the report then shows no amount)."""
+    try:
+        return str(read_amount(raw.get("at-betale")))
+    except (ValueError, ArithmeticError, PaybotError):
+        return None
+
+
 def describe_earlier(erp_id: int, key: str) -> str:
     kinds = {
         "cvr+nr": "samme CVR og fakturanummer",
@@ -232,6 +246,8 @@ class Worker:
         self.outcomes: list[ItemOutcome] = []
         self.since_fresh = 0
         self.fresh_browsers = 0
+        self.payable: str | None = None
+        """The amount payable on the invoice being worked on, as read (for the report)."""
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -246,8 +262,10 @@ class Worker:
             if item is None:
                 return
             claimed: WorkItem = item
+            began = time.monotonic()
             try:
                 outcome = self.process(claimed)
+                outcome.seconds = round(time.monotonic() - began, 3)
                 self.outcomes.append(outcome)
                 self.ctx.progress(progress_line(self.name, outcome))
             finally:
@@ -405,6 +423,7 @@ class Worker:
             if done is not None:
                 return done
         raw = self.session.read_invoice(item.erp_id)
+        self.payable = payable_on_page(raw)
         # One record for everything read on the page (masked field by field by the trail).
         fields = {name: value for name, value in raw.fields.items() if value}
         log.event("field_read", fields=fields, lines=len(raw.lines))
@@ -525,7 +544,7 @@ class Worker:
         if isinstance(decision, Pay):
             out.amount, out.account_string = str(decision.amount), decision.account_string
         elif isinstance(decision, Manual):
-            out.reason, out.note = decision.reason, decision.note
+            out.reason, out.note, out.amount = decision.reason, decision.note, self.payable
         return out
 
     def _pay(self, item: WorkItem, decision: Pay, log: AuditLogger) -> ItemOutcome:
