@@ -42,10 +42,11 @@ def night_of(moment: dt.datetime) -> dt.date:
 
 
 def night_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """``(D-1 12:00, D 12:00)`` in Copenhagen time (aware), for the morning of ``day``."""
+    """``(D-1 12:00, D 12:00)`` Copenhagen time, for the morning of ``day``, as aware UTC
+    moments (so comparisons and differences are real time, also across a DST change)."""
     end = dt.datetime.combine(day, NOON, tzinfo=DANISH_TIME)
     start = dt.datetime.combine(day - dt.timedelta(days=1), NOON, tzinfo=DANISH_TIME)
-    return start, end
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
 @dataclass
@@ -172,7 +173,8 @@ def build_night(output_dir: Path, day: dt.date, *, municipality: str = "") -> Ni
     """The morning report of ``day`` from the run folders under ``output_dir``. A run folder
     whose report cannot be read is named in ``unreadable``. Never raises for a bad report."""
     start, end = night_window(day)
-    night = Night(day, danish_date(day), danish_window(start, end), municipality)
+    window = danish_window(start.astimezone(DANISH_TIME), end.astimezone(DANISH_TIME))
+    night = Night(day, danish_date(day), window, municipality)
     lines: dict[str, RobotLine] = {}
     for folder, data in reports_of_night(output_dir, day):
         if data is None:
