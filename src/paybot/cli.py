@@ -8,10 +8,12 @@ outcome into an exit code. Exit codes (documented in the README):
 - 2: usage or configuration error
 - 3: preflight failed (nothing was touched)
 
-Robot Framework installs a ``robot`` script too; ours replaces it. Whatever our command does
-not know (``robot tests/``, ``robot --version``, ``robot --outputdir out suite.robot``) is handed
-to Robot Framework unchanged, so neither is lost. ``robot rf ARGS`` always goes to Robot
-Framework, e.g. ``robot rf --help``.
+Robot Framework installs a ``robot`` script too; ours replaces it. What looks like Robot
+Framework's arguments (``robot tests/``, ``robot --outputdir out suite.robot``: an option, a
+``.robot`` file, an existing file or folder) is handed to Robot Framework unchanged, so neither
+is lost; any other unknown word is a typo of ours, answered with the nearest command (exit 2).
+``robot --version`` is paybot's; ``robot rf ARGS`` always goes to Robot Framework, e.g.
+``robot rf --version``.
 
 More commands come from installed packages through the ``paybot.commands`` entry-point group
 (the mock finance system registers ``erp`` that way, so paybot never imports it).
@@ -20,11 +22,13 @@ More commands come from installed packages through the ``paybot.commands`` entry
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Protocol
 
 from paybot import __version__
@@ -46,6 +50,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paybot.commands.scheduling",
     "paybot.commands.status",
     "paybot.commands.queue",
+    "paybot.commands.report",
 )
 
 Handler = Callable[[argparse.Namespace], int]
@@ -68,7 +73,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
             "are handed to Robot Framework (see 'robot rf --help')."
         ),
     )
-    parser.add_argument("--paybot-version", action="version", version=f"paybot {__version__}")
+    parser.add_argument(
+        "--version",
+        "--paybot-version",
+        action="version",
+        version=f"paybot {__version__}",
+        help="paybot's version ('robot rf --version' gives Robot Framework's)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
@@ -91,6 +102,26 @@ def run_robot_framework(argv: Sequence[str]) -> int:
     return int(run_cli(list(argv), exit=False))
 
 
+OUR_OPTIONS = frozenset({"-h", "--help", "--version", "--paybot-version"})
+
+
+def for_robot_framework(word: str) -> bool:
+    """True when ``word`` (the first argument, not one of our commands) looks like Robot
+    Framework's: an option, a ``.robot`` file or an existing file or folder."""
+    return word.startswith("-") or word.endswith(".robot") or Path(word).exists()
+
+
+def unknown_command(word: str, ours: set[str]) -> int:
+    """``robot lst``: say so and name the nearest command (difflib); exit 2."""
+    near = difflib.get_close_matches(word, sorted(ours), n=1, cutoff=0.5)
+    hint = f"; did you mean 'robot {near[0]}'?" if near else ""
+    sys.stderr.write(
+        f"robot: unknown command '{word}'{hint} ('robot --help' lists the commands; "
+        "'robot rf ...' runs Robot Framework)\n"
+    )
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     restrict_umask()  # everything this process and its children create is owner-only
     args = list(sys.argv[1:] if argv is None else argv)
@@ -98,8 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = args[0] if args else "-h"
     if first == "rf":
         return run_robot_framework(args[1:])
-    if first not in ours and first not in {"-h", "--help", "--paybot-version"}:
-        return run_robot_framework(args)
+    if first not in ours and first not in OUR_OPTIONS:
+        if for_robot_framework(first):
+            return run_robot_framework(args)
+        return unknown_command(first, ours)
     plugins = _plugins()
     if first in plugins:
         return plugins[first](args[1:])

@@ -18,6 +18,7 @@ browser process of the run that is still there is ended (see :mod:`paybot.erp.pr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -74,7 +75,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="read, decide and record, but never approve or hand over",
     )
     run.set_defaults(handler=cmd_run)
-    lst = subparsers.add_parser("list", help="list the robots and their schedules")
+    lst = subparsers.add_parser(
+        "list",
+        help="list the robots and their schedules",
+        description="The robots of this installation (robots/*.yaml): name, inbox category, "
+        "schedule (cron, Copenhagen time, or 'disabled') and title.",
+    )
+    lst.add_argument("--json", action="store_true", help="a JSON list, one object per robot")
     lst.set_defaults(handler=cmd_list)
 
 
@@ -302,6 +309,20 @@ def cmd_list(ns: argparse.Namespace) -> int:
     except ConfigError as exc:
         _err(f"configuration error: {exc}")
         return EXIT_USAGE
+    if getattr(ns, "json", False):
+        robots = [
+            {
+                "robot": m.name,
+                "category": m.category.value,
+                "schedule": m.schedule.cron if m.schedule.enabled else None,
+                "enabled": m.schedule.enabled,
+                "title": m.title,
+                "workers": m.workers,
+            }
+            for m in sorted(manifests.values(), key=lambda m: m.name)
+        ]
+        sys.stdout.write(json.dumps(robots, ensure_ascii=False, indent=2) + "\n")
+        return 0
     rows = [("ROBOT", "CATEGORY", "SCHEDULE", "TITLE")]
     for m in sorted(manifests.values(), key=lambda m: m.name):
         when = m.schedule.cron if m.schedule.enabled else "disabled"
