@@ -87,6 +87,7 @@ def small_run(cpr: str) -> Report:
         left_for_next_run=1,
         municipality="Demo Kommune",
         started_at="2026-11-30T00:30:00+00:00",
+        finished_at="2026-11-30T00:41:08+00:00",
         paybot_version="0.9.0",
         config_checksum="abcdef0123456789",
     )
@@ -108,12 +109,14 @@ def certificate_run() -> Report:
         ],
         municipality="Demo Kommune",
         started_at="2026-11-30T00:45:00+00:00",
+        finished_at="2026-11-30T00:47:30+00:00",
     )
 
 
 def dry_run() -> Report:
     r = certificate_run()
-    r.run_id, r.dry_run, r.started_at = "20261130T010000Z-ef56", True, "2026-11-30T01:00:00+00:00"
+    r.run_id, r.dry_run = "20261130T010000Z-ef56", True
+    r.started_at, r.finished_at = "2026-11-30T01:00:00+00:00", "2026-11-30T01:02:10+00:00"
     for item in r.items:
         item.result = Result.WOULD_PAY
     return r
@@ -152,7 +155,7 @@ def test_a_clerk_reads_the_run_report_and_the_morning_report(
     text = show(browser, run_page, tmp_path / "run.png")
     assert "DEMO KOMMUNE" in text.upper()
     assert "Kørselsrapport: Betaling af småfakturaer" in text
-    assert "30-11-2026 kl. 01:30" in text  # 00:30 UTC is 01:30 in Copenhagen in winter
+    assert "30-11-2026 kl. 01:30–01:41" in text  # 00:30 UTC is 01:30 in Copenhagen in winter
     for heading in ("Overblik", "Beslutninger og beløb", "Tid pr. faktura", "Pr. årsag"):
         assert heading in text
     assert "Sendt til manuel behandling (2)" in text and "Fejlede fakturaer (1)" in text

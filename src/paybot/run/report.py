@@ -195,7 +195,8 @@ def write_report(folder: Path, report: Report, output_dir: Path | None = None) -
     (``<output_dir>/reports/morning-YYYY-MM-DD.html``). Returns ``report.md``'s path. Safe to
     repeat (the files are replaced)."""
     private_dir(folder)
-    report.finished_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    report.finished_at = report.finished_at or now  # the runner leaves it to this moment
     report.started_at = report.started_at or report.finished_at
     data = report.as_json()
     write_private_text(
