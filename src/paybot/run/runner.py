@@ -53,6 +53,7 @@ from paybot.errors import (
 from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_PREFLIGHT
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.private import private_dir
+from paybot.run import robolog
 from paybot.run.ordering import KeyOrder
 from paybot.run.report import Report, write_report
 from paybot.run.worker import (
@@ -262,23 +263,26 @@ class Runner:
 
     def prepare(self) -> tuple[ErpSession, frozenset[str], ReferenceData]:
         """Preflight (nothing is touched), collect, and the invoice screen check."""
-        session = self._session("w1")
-        rules = self.cfg.rules
-        self._retry("login", session.login, session)
-        self._retry("inbox", lambda: self._check_inbox(session), session)
-        accounts = self._retry("chart of accounts", lambda: self._accounts(session), session)
-        reference = self._retry(
-            "reference data",
-            lambda: load_reference_data(
+        with robolog.step("Kontrol før start: browser, login, skærmbilleder, referencedata"):
+            session = self._session("w1")
+            rules = self.cfg.rules
+            self._retry("login", session.login, session)
+            self._retry("inbox", lambda: self._check_inbox(session), session)
+            accounts = self._retry("chart of accounts", lambda: self._accounts(session), session)
+            reference = self._retry(
+                "reference data",
+                lambda: load_reference_data(
+                    session,
+                    self.downloads,
+                    requisitions=rules.needs_requisitions,
+                    bookings=rules.needs_bookings,
+                ),
                 session,
-                self.downloads,
-                requisitions=rules.needs_requisitions,
-                bookings=rules.needs_bookings,
-            ),
-            session,
-        )
-        self.collect(session)
-        self._retry("invoice screen", lambda: self.check_invoice_screen(session), session)
+            )
+        with robolog.step("Indsaml fakturaerne fra indbakken"):
+            self.collect(session)
+        with robolog.step("Kontrol af fakturaskærmbilledet"):
+            self._retry("invoice screen", lambda: self.check_invoice_screen(session), session)
         return session, accounts, reference
 
     def table_warnings(self) -> list[str]:

@@ -68,6 +68,7 @@ from paybot.errors import (
 )
 from paybot.ledger import Handover, LedgerPort, State, Transition, WorkItem
 from paybot.private import private_dir, tighten
+from paybot.run import robolog
 from paybot.run.ordering import KeyOrder
 
 MANUAL_NOTE_LIMIT = 1000
@@ -215,6 +216,17 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     return masked
 
 
+def check_line(check: dict[str, Any]) -> str:
+    """``✓ small_invoices.limit (MANUAL_AMOUNT) amount=1019.48 limit=3000.00``: one check the
+    rules made, for robocorp's log, masked."""
+    masked = mask_data(check)
+    assert isinstance(masked, dict)
+    compared = masked.get("compared") or {}
+    values = " ".join(f"{k}={v}" for k, v in compared.items()) if isinstance(compared, dict) else ""
+    mark = "✓" if masked.get("passed") else "✗"
+    return f"{mark} {masked.get('rule', '?')} ({masked.get('reason', '')}) {values}".rstrip()
+
+
 def payable_on_page(raw: RawInvoice) -> str | None:
     """The invoice's payable amount (``at-betale``) as a plain decimal string, or ``None``
     when the page shows none that can be read (the report then shows no amount)."""
@@ -296,7 +308,12 @@ class Worker:
         # The session's pages, typing and clicks belong to this invoice's trail too.
         worker_log, self.session.audit = self.session.audit, log
         try:
-            return self._attempts(item, log)
+            with robolog.step(f"Løbenr. {item.erp_id} · {item.business_key}") as step:
+                outcome = self._attempts(item, log)
+                robolog.info(f"Udfald: {progress_line(self.name, outcome)}")
+                if outcome.result in (Result.FAILED, Result.LOST):
+                    step.status = robolog.FAIL
+                return outcome
         finally:
             self.session.audit = worker_log
 
@@ -335,6 +352,8 @@ class Worker:
                 self.ctx.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
                 log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                if shot is not None:
+                    robolog.screenshot(shot, f"Forsøg {attempt}: {type(exc).__name__}")
                 last = attempt >= self.runner.max_attempts or self.ctx.stopping()
                 if last:
                     return self._give_up(item, exc, shot, log)
@@ -419,14 +438,16 @@ class Worker:
 
     def _once(self, item: WorkItem, log: AuditLogger) -> ItemOutcome:
         if item.state in (State.PAY_INTENT, State.MANUAL_INTENT):
-            item, done = self._reconcile(item, log)
+            with robolog.step("Afstem en åben hensigt (slå op i økonomisystemet)"):
+                item, done = self._reconcile(item, log)
             if done is not None:
                 return done
-        raw = self.session.read_invoice(item.erp_id)
-        self.payable = payable_on_page(raw)
-        # One record for everything read on the page (masked field by field by the trail).
-        fields = {name: value for name, value in raw.fields.items() if value}
-        log.event("field_read", fields=fields, lines=len(raw.lines))
+        with robolog.step("Læs fakturaen"):
+            raw = self.session.read_invoice(item.erp_id)
+            self.payable = payable_on_page(raw)
+            # One record for everything read on the page (masked field by field by the trail).
+            fields = {name: value for name, value in raw.fields.items() if value}
+            log.event("field_read", fields=fields, lines=len(raw.lines))
         status = raw.get("status").lower()
         if status != "ny":
             self.ctx.order.keys_recorded(item.erp_id)
@@ -438,7 +459,8 @@ class Worker:
         mark = self.ctx.ledger.handover_for(self.robot, item.erp_id)
         if mark is not None:
             return self._marked(item, mark, log)
-        decision = self._decide(item, raw, log)
+        with robolog.step("Beslut efter reglerne"):
+            decision = self._decide(item, raw, log)
         self.ctx.ledger.record_decision(
             self.ctx.run_id, self.robot, item.erp_id, decision_json(decision), self.ctx.dry_run
         )
@@ -448,8 +470,10 @@ class Worker:
                 return self._outcome(item, Result.WOULD_PAY, decision)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
         if isinstance(decision, Pay):
-            return self._pay(item, decision, log)
-        return self._hand_over(item, decision, log)
+            with robolog.step("Godkend og betal"):
+                return self._pay(item, decision, log)
+        with robolog.step("Send til manuel behandling"):
+            return self._hand_over(item, decision, log)
 
     def _marked(self, item: WorkItem, mark: Handover, log: AuditLogger) -> ItemOutcome:
         """A hand-over mark decides instead of the rules: manual handling with its reason."""
@@ -477,7 +501,8 @@ class Worker:
         if self.ctx.dry_run:
             self.ctx.ledger.release(item, self.name, done_this_run=True)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
-        return self._hand_over(item, decision, log)
+        with robolog.step("Send til manuel behandling (markeret til en person)"):
+            return self._hand_over(item, decision, log)
 
     def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLogger) -> Decision:
         rules = self.ctx.cfg.rules
@@ -507,6 +532,8 @@ class Worker:
         else:
             fields |= {"reason": decision.reason, "note": decision.note}
         log.event("decision", **fields)
+        for check in fields["checks"]:
+            robolog.info(check_line(check))
         return decision
 
     def _context(self, item: WorkItem, invoice: Invoice) -> DecisionContext:
