@@ -332,8 +332,10 @@ def _run_json(r: RunRecord, output_dir: Path) -> dict[str, object]:
         "robot": r.robot,
         "trigger": r.trigger,
         "host": r.host,
-        "started_at": r.started_at.astimezone(ZONE).isoformat(),
-        "ended_at": r.ended_at.astimezone(ZONE).isoformat() if r.ended_at else None,
+        "started_at": r.started_at.astimezone(ZONE).isoformat(timespec="seconds"),
+        "ended_at": (
+            r.ended_at.astimezone(ZONE).isoformat(timespec="seconds") if r.ended_at else None
+        ),
         "exit_code": r.exit_code,
         "paid": r.paid,
         "manual": r.manual,
