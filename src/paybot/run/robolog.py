@@ -106,7 +106,7 @@ def error(message: str) -> None:
 
 def screenshot(path: Path, caption: str) -> None:
     """Embed the PNG at ``path`` (taken with the page's personal fields blanked, see
-    :meth:`paybot.erp.session.ErpSession.screenshot`) as an image at level ERROR, with the
+    :meth:`paybot.erp.port.FinanceSystem.screenshot`) as an image at level ERROR, with the
     masked ``caption``; a missing or too big file is named instead."""
     if not _writing():
         return
