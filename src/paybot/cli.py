@@ -69,8 +69,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
     parser = argparse.ArgumentParser(
         prog="robot",
         description=(
-            "paybot: robots that pay routine invoices. Arguments this command does not know "
-            "are handed to Robot Framework (see 'robot rf --help')."
+            "paybot: robots that pay routine invoices. Robot Framework's arguments (an "
+            "option, a .robot file, a file or folder) are handed to Robot Framework; "
+            "'robot rf ARGS' always goes there (see 'robot rf --help')."
         ),
     )
     parser.add_argument(

@@ -93,3 +93,34 @@ def test_runs_and_schedule_json(tmp_path: Path) -> None:
         p.stem for p in (ROOT / "robots").glob("*.yaml")
     }
     assert all(r["next_run"] is None or r["next_run"][-6] in "+-" for r in data["robots"])
+
+
+def test_report_commands_write_the_pages_and_refuse_a_path(tmp_path: Path) -> None:
+    env = os.environ | {
+        "PAYBOT_DATA_DIR": str(tmp_path / "data"),
+        "PAYBOT_OUTPUT_DIR": str(tmp_path),
+    }
+
+    def report(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "paybot", "report", *args],
+            capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
+        )  # fmt: skip
+
+    morning = report("morning", "--date", "2026-11-30")
+    assert morning.returncode == 0, morning.stderr
+    page = Path(morning.stdout.strip())
+    assert page == tmp_path / "reports" / "morning-2026-11-30.html"
+    assert "Ingen robot har kørt i nat." in page.read_text("utf-8")
+    assert report("morning", "--date", "30-11-2026").returncode == 2
+    assert report("run", "../../etc").returncode == 2
+    missing = report("run", "20261130T003000Z-ab12")
+    assert missing.returncode == 1 and "cannot be read" in missing.stderr
+    folder = tmp_path / "runs" / "20261130T003000Z-ab12"
+    folder.mkdir(parents=True)
+    (folder / "report.json").write_text(
+        json.dumps({"robot": "pay-small-invoices", "run_id": folder.name, "items": []}), "utf-8"
+    )
+    done = report("run", folder.name)
+    assert done.returncode == 0 and Path(done.stdout.strip()) == folder / "report.html"
+    assert "Kørselsrapport: pay-small-invoices" in (folder / "report.html").read_text("utf-8")

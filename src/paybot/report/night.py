@@ -169,9 +169,13 @@ def reports_of_night(
             yield folder, data
 
 
-def build_night(output_dir: Path, day: dt.date, *, municipality: str = "") -> Night:
-    """The morning report of ``day`` from the run folders under ``output_dir``. A run folder
-    whose report cannot be read is named in ``unreadable``. Never raises for a bad report."""
+def build_night(
+    output_dir: Path, day: dt.date, *, municipality: str = "", runs_prefix: str = "../runs/"
+) -> Night:
+    """The morning report of ``day`` from the run folders under ``output_dir``. Links to a run
+    are ``<runs_prefix><run-id>/…`` (the default fits a page in ``<output_dir>/reports/``). A
+    run folder whose report cannot be read is named in ``unreadable``. Never raises for a bad
+    report."""
     start, end = night_window(day)
     window = danish_window(start.astimezone(DANISH_TIME), end.astimezone(DANISH_TIME))
     night = Night(day, danish_date(day), window, municipality)
@@ -181,7 +185,7 @@ def build_night(output_dir: Path, day: dt.date, *, municipality: str = "") -> Ni
             night.unreadable.append(folder.name)
             continue
         run_id = safe_name(data.get("run_id")) or safe_name(folder.name) or ""
-        view = run_view(data, link_prefix=f"../runs/{run_id}/")
+        view = run_view(data, link_prefix=f"{runs_prefix}{run_id}/")
         if view.dry_run:
             night.dry_runs.append(view)
             continue
