@@ -158,3 +158,21 @@ def test_write_report_writes_html_next_to_json_and_the_morning_report(tmp_path: 
     assert "100,50 kr." in (folder / "report.html").read_text("utf-8")
     morning = morning_path(tmp_path, dt.date(2026, 11, 30)).read_text("utf-8")
     assert "100,50 kr." in morning and "../runs/20261130T003000Z-ab12/report.html" in morning
+
+
+def test_a_morning_report_that_cannot_be_written_does_not_fail_the_run(tmp_path: Path) -> None:
+    report = Report(
+        robot="pay-small-invoices",
+        title="t",
+        run_id="20261130T003000Z-ab12",
+        dry_run=False,
+        rule_version="2026.1",
+        trigger="manual",
+        items=[paid(1, "100.50")],
+        started_at="2026-11-30T00:30:00+00:00",
+    )
+    (tmp_path / "reports").write_text("a file where the folder should be", "utf-8")
+    folder = tmp_path / "runs" / report.run_id
+    write_report(folder, report, tmp_path)
+    assert json.loads((folder / "report.json").read_text("utf-8"))["totals"]["paid"]["count"] == 1
+    assert (folder / "report.html").is_file()

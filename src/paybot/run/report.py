@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from paybot.report.morning import write_morning_for
 from paybot.run.worker import ItemOutcome, Result
 from paybot.run_folder import Counts
 
+log = logging.getLogger(__name__)
 DRY_RUN_NOTE = ", dry run: nothing approved or handed over"
 REPORT_SCHEMA = 2
 """``report.json``'s ``schema``: 2 added municipality, start time, amounts, seconds per
@@ -193,7 +195,8 @@ def write_report(folder: Path, report: Report, output_dir: Path | None = None) -
     """``report.json``, ``report.md`` and ``report.html`` in the run ``folder`` (owner-only);
     with ``output_dir``, also the morning report of the night the run started in
     (``<output_dir>/reports/morning-YYYY-MM-DD.html``). Returns ``report.md``'s path. Safe to
-    repeat (the files are replaced)."""
+    repeat (the files are replaced). ``OSError`` when the run folder cannot be written; a
+    failure to write the HTML pages is logged, never raised."""
     private_dir(folder)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     report.finished_at = report.finished_at or now  # the runner leaves it to this moment
@@ -204,7 +207,12 @@ def write_report(folder: Path, report: Report, output_dir: Path | None = None) -
     )
     target = folder / "report.md"
     write_private_text(target, markdown(report))
-    write_private_text(folder / HTML_FILE, render_run(data))
-    if output_dir is not None:
-        write_morning_for(output_dir, report.started_at, municipality=report.municipality)
+    # The pages are for people; a page that cannot be written never fails the run (its
+    # report.json is written): `robot report run|morning` writes them again.
+    try:
+        write_private_text(folder / HTML_FILE, render_run(data))
+        if output_dir is not None:
+            write_morning_for(output_dir, report.started_at, municipality=report.municipality)
+    except Exception:
+        log.exception("%s: could not write the HTML report or the morning report", report.run_id)
     return target
