@@ -16,10 +16,11 @@ import pytest
 from paybot.config import load_settings
 from paybot.erp import registry
 from paybot.erp.mockerp.adapter import connect
-from paybot.erp.mockerp.session import payment_record
+from paybot.erp.mockerp.session import MockErpSession, payment_record
 from paybot.erp.port import FinanceSystem
 from paybot.errors import ConfigError
 from support.domain_builders import ROOT
+from support.finance_system import FakeFinanceSystem
 
 
 def test_mockerp_is_the_default_kind_and_its_factory_is_found_by_name() -> None:
@@ -85,9 +86,9 @@ def test_the_port_has_the_operations_a_run_needs() -> None:
 
 
 @pytest.mark.parametrize("name", OPERATIONS)
-def test_every_operation_states_what_it_raises_and_whether_a_repeat_is_safe(name: str) -> None:
+def test_every_operation_states_returns_raises_and_whether_a_repeat_is_safe(name: str) -> None:
     doc = inspect.getdoc(getattr(FinanceSystem, name)) or ""
-    assert "Raises:" in doc and "Repeat:" in doc, name
+    assert "Returns:" in doc and "Raises:" in doc and "Repeat:" in doc, name
     if name == "approve":
         assert "Repeat: NOT safe" in doc
 
@@ -113,3 +114,23 @@ def test_a_betalinger_row_becomes_a_typed_payment_record() -> None:
         None,
     )
     assert unreadable.voucher == "B-2026-000016", "what reconciliation needs is still there"
+
+
+def parameters(func: object) -> list[tuple[str, object]]:
+    return [(p.name, p.kind) for p in inspect.signature(func).parameters.values()]  # type: ignore[arg-type]
+
+
+IMPLEMENTATIONS = [MockErpSession, FakeFinanceSystem]
+"""Every implementation of the port in this repository (an adapter adds itself here)."""
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=lambda c: c.__qualname__)
+def test_every_implementation_has_every_operation_with_the_ports_parameters(impl: type) -> None:
+    """What mypy checks where it runs (src/ and tests/support), checked at run time too: the
+    same names, the same keyword-only parameters."""
+    for name in OPERATIONS:
+        ours, theirs = getattr(FinanceSystem, name), getattr(impl, name, None)
+        if isinstance(ours, property):
+            continue  # a property, or an attribute set in __init__, both do
+        assert theirs is not None, f"{impl.__qualname__} lacks {name}"
+        assert parameters(theirs) == parameters(ours), f"{impl.__qualname__}.{name}"

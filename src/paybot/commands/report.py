@@ -9,10 +9,11 @@ import datetime as dt
 import json
 import sys
 
+from paybot.commands.output import say
 from paybot.config import find_home, load_settings
 from paybot.domain.calendar import DANISH_TIME
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_FAILED, EXIT_USAGE
+from paybot.errors import PaybotError, UsageError
+from paybot.exit_codes import EXIT_OK, EXIT_USAGE
 from paybot.private import write_private_text
 from paybot.report.html import render_run
 from paybot.report.morning import write_morning
@@ -71,37 +72,26 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def cmd_morning(ns: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(find_home())
-    except ConfigError as exc:
-        sys.stderr.write(f"robot report: configuration error: {exc}\n")
-        return EXIT_USAGE
+    settings = load_settings(find_home())
     day = ns.date or dt.datetime.now(DANISH_TIME).date()
-    path = write_morning(settings.output_dir, day, municipality=settings.municipality.name)
-    sys.stdout.write(f"{path}\n")
-    return 0
+    say(str(write_morning(settings.output_dir, day, municipality=settings.municipality.name)))
+    return EXIT_OK
 
 
 def cmd_run_report(ns: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(find_home())
-    except ConfigError as exc:
-        sys.stderr.write(f"robot report: configuration error: {exc}\n")
-        return EXIT_USAGE
+    """Raises ``UsageError`` (exit 2) for a run id that is not one, ``PaybotError`` (exit 1)
+    when the run has no readable ``report.json``."""
+    settings = load_settings(find_home())
     run_id = safe_name(ns.run_id)
     if run_id is None:
-        sys.stderr.write(f"robot report run: '{ns.run_id}' is not a run id\n")
-        return EXIT_USAGE
-    folder = run_dir(settings.output_dir, run_id)
+        raise UsageError(f"'{ns.run_id}' is not a run id")
+    file = run_dir(settings.output_dir, run_id) / "report.json"
     try:
-        data = json.loads((folder / "report.json").read_text("utf-8"))
+        data = json.loads(file.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        sys.stderr.write(f"robot report run: {folder / 'report.json'}: cannot be read ({exc})\n")
-        return EXIT_FAILED
+        raise PaybotError(f"{file}: cannot be read ({exc})") from None
     if not isinstance(data, dict):
-        sys.stderr.write(f"robot report run: {folder / 'report.json'}: not a report\n")
-        return EXIT_FAILED
+        raise PaybotError(f"{file}: not a run report")
     data.setdefault("municipality", settings.municipality.name)
-    target = write_private_text(folder / RUN_HTML, render_run(data))
-    sys.stdout.write(f"{target}\n")
-    return 0
+    say(str(write_private_text(file.parent / RUN_HTML, render_run(data))))
+    return EXIT_OK

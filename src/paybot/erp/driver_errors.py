@@ -65,11 +65,27 @@ def why(exc: BaseException) -> str:
 
 
 class ScriptRunner(Protocol):
-    """What :func:`answers` needs of a WebDriver."""
+    """What :func:`answers` needs of a WebDriver (Selenium's ``WebDriver`` provides it)."""
 
-    def set_script_timeout(self, time_to_wait: float) -> None: ...
+    def set_script_timeout(self, time_to_wait: float) -> None:
+        """How long (seconds) a script may run before the driver gives up.
 
-    def execute_script(self, script: str, *args: object) -> object: ...
+        Returns: nothing.
+        Raises: Selenium's ``WebDriverException`` (or urllib3's errors) when the driver or the
+        browser is gone.
+        Repeat: safe (the last value holds).
+        """
+        ...
+
+    def execute_script(self, script: str, *args: object) -> object:
+        """Run ``script`` in the page with ``args``.
+
+        Returns: the script's value, converted by the driver.
+        Raises: Selenium's ``TimeoutException`` when it does not answer in time,
+        ``WebDriverException`` (or urllib3's errors) when the driver or browser is gone.
+        Repeat: as safe as the script is (``return 1`` is).
+        """
+        ...
 
 
 def answers(driver: ScriptRunner) -> bool:
