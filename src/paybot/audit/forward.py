@@ -17,6 +17,7 @@ from typing import Any
 
 from structlog.typing import EventDict, WrappedLogger
 
+from paybot.audit.events import Event
 from paybot.audit.masking import mask_data
 
 SKIPPED_IN_SUMMARY = frozenset({"event", "ts", "prev", "hash", "seq", "durable"})
@@ -32,8 +33,8 @@ def robocorp_active() -> bool:
     return get_current_task() is not None
 
 
-ERROR_EVENTS = frozenset({"app_error", "preflight_failed", "item_left"})
-WARN_EVENTS = frozenset({"business_error"})
+ERROR_EVENTS = frozenset({Event.APP_ERROR, Event.PREFLIGHT_FAILED, Event.ITEM_LEFT})
+WARN_EVENTS = frozenset({Event.BUSINESS_ERROR})
 
 
 def level_of(event: str) -> str:

@@ -63,7 +63,6 @@ class RobotLine:
     failed: int = 0
     left: int = 0
     """Left by the robot's last run of the night."""
-    last_exit: int = 0
     share: float = 0.0
     """Its paid amount as a share (0–1) of the largest robot's, for the chart."""
 
@@ -199,7 +198,7 @@ def build_night(
         line.handed_over += count
         line.handed_over_amount += amount
         line.failed += len(view.failed)
-        line.left, line.last_exit = view.left, view.exit_code
+        line.left = view.left
         night.handed_over += [NightRow(view.robot, view.run_id, r) for r in view.handed_over]
         night.failed += [NightRow(view.robot, view.run_id, r) for r in view.failed]
     night.robots = sorted(lines.values(), key=lambda line: line.robot)
