@@ -7,6 +7,7 @@ one page for all robots of the night before the morning of that Copenhagen date 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from paybot.private import private_dir, write_private_text
@@ -28,10 +29,16 @@ def morning_html(output_dir: Path, day: dt.date, *, municipality: str = "") -> s
 
 
 def write_morning(output_dir: Path, day: dt.date, *, municipality: str = "") -> Path:
-    """Write (replace) the morning report of ``day``; returns its path. Safe to repeat."""
+    """Write (replace) the morning report of ``day``; returns its path. Safe to repeat, also
+    while someone reads it: the page is written beside it and moved into place, so a reader
+    sees the old page or the new one, never half of one. Two runs finishing in the same
+    second: the later write wins and may miss the other run's report (it was being written);
+    the next run, or ``robot report morning``, writes the whole night again."""
     target = morning_path(output_dir, day)
     private_dir(target.parent)
-    write_private_text(target, morning_html(output_dir, day, municipality=municipality))
+    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    write_private_text(partial, morning_html(output_dir, day, municipality=municipality))
+    partial.replace(target)
     return target
 
 
