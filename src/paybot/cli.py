@@ -59,6 +59,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paybot.commands.status",
     "paybot.commands.queue",
     "paybot.commands.report",
+    "paybot.commands.db",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -36,6 +36,7 @@ from paybot.config import (
     load_reasons,
     load_settings,
 )
+from paybot.domain.reasons import ALL_REASONS, Reason
 from paybot.errors import UsageError
 from paybot.exit_codes import EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort, State, WorkItem, utc_now
@@ -169,7 +170,7 @@ def _change(
     item, who = _find(ledger, robots, ns.erp_id), operator()
     if ns.action == "handover":
         reasons = load_reasons(settings.home / REASONS_FILE)
-        if ns.reason not in reasons.reasons:
+        if ns.reason not in reasons.reasons or ns.reason not in ALL_REASONS:
             raise UsageError(
                 f"--reason {ns.reason}: not a code of {settings.home / REASONS_FILE}; known: "
                 + ", ".join(sorted(reasons.reasons))
@@ -178,7 +179,9 @@ def _change(
         if not note or len(note) > NOTE_LIMIT:
             raise UsageError(f"--note: between 1 and {NOTE_LIMIT} characters, please")
     if ns.action == "handover":
-        mark = ledger.request_handover(item.robot, item.erp_id, reason=ns.reason, note=note, by=who)
+        mark = ledger.request_handover(
+            item.robot, item.erp_id, reason=Reason(ns.reason), note=note, by=who
+        )
         event = Event.ITEM_HANDED_OVER
         fields: dict[str, object] = {"reason": mark.reason, "note": mark.note}
         done = (

@@ -8,7 +8,7 @@ approve or hand over, record the result. Kinds of failure:
 - **business** (the data is wrong or missing): the rules' ``Manual`` decision, or a refusal by
   the finance system that a person must look at. Sent to manual handling; never retried.
 - **application** (timeouts, missing elements, HTTP 500, expired session): a masked screenshot,
-  the error in the ledger and the audit trail, a new login when the session expired, and a retry
+  the error in the ledger and the audit trail, a new login (see ``_resume``), and a retry
   with backoff up to ``runner.max_attempts`` when the error is ``retryable`` (a refused login is
   not: :class:`paybot.errors.LoginRefused`); then the item is left for the next run. After
   ``runner.max_consecutive_failures`` failed attempts in a row (on any items), the run stops
@@ -60,7 +60,6 @@ from paybot.domain.rules import DecisionContext
 from paybot.domain.values import erp_status, read_amount
 from paybot.erp.port import (
     MANUAL_REASON_FIELD,
-    STATUS_MANUAL_WORD,
     FinanceSystem,
     ReferenceData,
 )
@@ -695,7 +694,7 @@ class Worker:
             item = self._transition(log, ledger.cancel_intent(item, self.name, "ikke udført"))
             return item, None
         if (
-            STATUS_MANUAL_WORD in status
+            erp_status(status) is ErpStatus.MANUAL
             and item.state == State.MANUAL_INTENT
             and raw.get(MANUAL_REASON_FIELD) == item.reason
         ):
