@@ -69,17 +69,17 @@ def step(name: str, doc: str = "") -> Iterator[Step]:
     """A step named ``name`` (masked) around the body; what is logged inside nests in it. It
     ends FAIL when the body raises (the exception goes on) or sets ``status = FAIL``."""
     handle = Step(mask_text(name))
-    if not _writing():
-        yield handle
-        return
-    _start(handle.name, mask_text(doc))
+    writing = _writing()
+    if writing:
+        _start(handle.name, mask_text(doc))
     try:
         yield handle
     except BaseException:
         handle.status = FAIL
         raise
     finally:
-        _end(handle.name, handle.status)
+        if writing:
+            _end(handle.name, handle.status)
 
 
 def info(message: str) -> None:
