@@ -24,6 +24,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "ledger": frozenset({"run", "erp", "scheduler", "commands", "cli"}),
     "migrations": frozenset({"run", "erp", "scheduler", "commands", "cli"}),
     "audit": frozenset({"run", "erp", "ledger", "scheduler", "commands", "cli"}),
+    "report": frozenset({"erp", "run", "ledger", "scheduler", "commands", "cli"}),
     "run": frozenset({"scheduler", "commands", "cli"}),
     "scheduler": frozenset({"erp", "commands", "cli"}),
 }
