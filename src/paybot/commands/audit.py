@@ -111,20 +111,20 @@ def _verifier(args: argparse.Namespace, settings: Settings | None) -> KeyRing | 
     if configured.is_file():
         return load_verifier(configured)
     if configured != settings.home / "config" / "audit-public-key.pem":
-        raise ConfigError(
-            str(configured), "audit.public_key_file", str(configured), "no such file"
-        )
+        raise ConfigError(str(configured), "audit.public_key_file", str(configured), "no such file")
     return None
 
 
 def _anchor(path: Path, settings: Settings | None) -> Checkpoint | None:
     """The latest checkpoint the ledger holds for the trail at ``path`` (``None`` without a
     ledger or a checkpoint)."""
-    store = ledger_checkpoints(settings) if settings is not None else None
+    if settings is None:
+        return None
+    store = ledger_checkpoints(settings)
     if store is None:
         return None
     try:
-        return store.anchor_for(trail_name(path), first_record_hash(path))
+        return store.anchor_for(trail_name(path, settings.machine_name), first_record_hash(path))
     finally:
         store.close()
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
 from typing import IO
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from paybot import locks
 from paybot.audit.open import run_signer
@@ -41,6 +42,7 @@ from paybot.erp.processes import end_processes, marker_prefix
 from paybot.errors import ConfigError
 from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
 from paybot.ledger import Ledger
+from paybot.ledger.engine import safe_url
 from paybot.logs import JSON, json_line, log_format, stamp
 from paybot.private import open_private, private_dir, tighten_tree
 from paybot.run_folder import (
@@ -125,16 +127,24 @@ def cmd_run(ns: argparse.Namespace) -> int:
     run_id = new_run_id()
     folder = run_dir(settings.output_dir, run_id)
     try:
-        lock = locks.acquire(settings.data_dir, cfg.name, run_id)
+        lock = locks.acquire_for(settings, cfg.name, run_id)
     except locks.RobotBusy as exc:
         _err(f"{exc}; not started")
         return EXIT_BUSY
+    except SQLAlchemyError as exc:
+        _err(f"the ledger's database ({safe_url(settings.ledger.url)}) cannot be reached: "
+             f"{type(exc).__name__}; not started")  # fmt: skip
+        return EXIT_USAGE
     trigger = os.environ.get(ENV_TRIGGER, "manual")
-    ledger = Ledger(settings.ledger.url)
+    ledger = Ledger(settings.ledger.url, retry_seconds=settings.ledger.retry_seconds)
+    machine = settings.machine_name
     try:
         ledger.create_schema()
-        ledger.mark_abandoned_runs(cfg.name, run_id)
-        ledger.start_run(run_id, cfg.name, trigger, socket.gethostname(), os.getpid())
+        # Only this machine's runs: on a shared PostgreSQL other machines' runs may be alive.
+        ledger.mark_abandoned_runs(
+            cfg.name, run_id, host=machine if settings.ledger.shared else None
+        )
+        ledger.start_run(run_id, cfg.name, trigger, machine, os.getpid())
         private_dir(folder)
         env = os.environ | {
             ENV_HOME: str(cfg.home),
@@ -148,7 +158,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         }
         ids = {"run_id": run_id, "robot": cfg.name}
         _out(f"{cfg.name}: run {run_id} against {settings.erp.url}", **ids)
-        returncode = _run_child(cfg, folder, env, lock.fd, ids)
+        returncode = _run_child(cfg, folder, env, lock.pass_fds, ids)
         leftovers = end_processes(marker_prefix(settings.data_dir, cfg.name, run_id))
         outcome = Outcome.read(folder) or Outcome(
             EXIT_FAILED,
@@ -170,7 +180,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 
 def _run_child(
-    cfg: RobotConfig, folder: Path, env: dict[str, str], lock_fd: int, ids: dict[str, str]
+    cfg: RobotConfig,
+    folder: Path,
+    env: dict[str, str],
+    pass_fds: tuple[int, ...],
+    ids: dict[str, str],
 ) -> int:
     cmd = [
         sys.executable,
@@ -190,7 +204,7 @@ def _run_child(
             cmd,
             cwd=cfg.home,
             env=env,
-            pass_fds=(lock_fd,),
+            pass_fds=pass_fds,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

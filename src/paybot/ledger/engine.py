@@ -25,6 +25,14 @@ WRITE_OPTION = "paybot_write"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: show its scheme only
+        return url.split(":", 1)[0] + ":…"
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 

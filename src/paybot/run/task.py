@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from paybot import locks
 from paybot.audit.chain import AuditTrailError
@@ -100,14 +101,25 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
     private_dir(settings.data_dir)
     private_dir(folder)
     stop = threading.Event()
+    machine = settings.machine_name
     with ExitStack() as stack:
-        if env.get(ENV_LOCK_HELD) != "1":
-            try:
-                stack.enter_context(locks.robot_lock(settings.data_dir, robot, run_id))
-            except locks.RobotBusy as exc:
-                outcome = Outcome(EXIT_BUSY, Counts(), str(exc))
-                outcome.write(folder)
-                return outcome
+        try:
+            if env.get(ENV_LOCK_HELD) != "1":
+                lock: locks.RobotLock | locks.DatabaseLock | None
+                lock = locks.acquire_for(settings, robot, run_id)
+            else:
+                lock = locks.hold_in_child(settings, robot, run_id)
+        except locks.RobotBusy as exc:
+            outcome = Outcome(EXIT_BUSY, Counts(), str(exc))
+            outcome.write(folder)
+            return outcome
+        except SQLAlchemyError as exc:
+            message = f"the ledger's database cannot be reached: {type(exc).__name__}"
+            outcome = Outcome(EXIT_USAGE, Counts(), message)
+            outcome.write(folder)
+            return outcome
+        if lock is not None:
+            stack.callback(lock.release)
         # Before anything is touched: the trail must be the one this robot left, or signing
         # its head would vouch for records someone else wrote (docs/audit.md).
         try:
@@ -117,14 +129,18 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             outcome = Outcome(EXIT_PREFLIGHT, Counts(), f"preflight failed: audit trail: {exc}")
             outcome.write(folder)
             return outcome
-        ledger = Ledger(settings.ledger.url)
+        ledger = Ledger(settings.ledger.url, retry_seconds=settings.ledger.retry_seconds)
         stack.callback(ledger.close)
         ledger.create_schema()
         trigger = env.get(ENV_TRIGGER, "manual")
         if standalone:
-            ledger.mark_abandoned_runs(robot, run_id)
-            ledger.start_run(run_id, robot, trigger, socket.gethostname(), os.getpid())
-        earlier = [r for r in ledger.list_runs(limit=2) if r.run_id != run_id]
+            ledger.mark_abandoned_runs(
+                robot, run_id, host=machine if settings.ledger.shared else None
+            )
+            ledger.start_run(run_id, robot, trigger, machine, os.getpid())
+        earlier = [
+            r for r in ledger.list_runs(limit=20) if r.run_id != run_id and r.host == machine
+        ][:1]
         trail = open_run_trail(stack, settings, signer, runs_before=len(earlier))
         marks = {"dry_run": True} if env.get(ENV_DRY_RUN) == "1" else {}
         trail.checkpoint(

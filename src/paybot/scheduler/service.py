@@ -175,10 +175,16 @@ class SchedulerService:
         s = self.settings
         self._lock = SchedulerLock.acquire(s.data_dir)
         try:
-            self._ledger = Ledger(s.ledger.url)
+            self._ledger = Ledger(s.ledger.url, retry_seconds=s.ledger.retry_seconds)
             self._ledger.create_schema()
             self._trail = AuditTrail(s.audit.file, forward_to_robocorp=False)
-            self.history = History(self._ledger, self._trail, output_dir=s.output_dir)
+            self.history = History(
+                self._ledger,
+                self._trail,
+                output_dir=s.output_dir,
+                host=s.machine_name,
+                shared=s.ledger.shared,
+            )
             self.dispatcher = Dispatcher(
                 home=self.home,
                 settings=s,
@@ -222,7 +228,9 @@ class SchedulerService:
         if self._ledger is None:
             return
         try:
-            self._last_beat = self._ledger.beat(SCHEDULER, socket.gethostname(), os.getpid()).at
+            self._last_beat = self._ledger.beat(
+                SCHEDULER, self.settings.machine_name, os.getpid()
+            ).at
         except Exception:
             log.exception("could not write the scheduler's heartbeat to the ledger")
 
@@ -301,6 +309,10 @@ class SchedulerService:
         grace = manifest.schedule.misfire_grace_minutes if manifest else 0
         now = utc_now()
         for moment in (*due.folded, at):
+            other = self.history.claim(robot, moment, "missed")
+            if other is not None:
+                log.info("%s: the run planned for %s was run by %s", robot, moment, other)
+                continue
             late = int((now - moment).total_seconds() // 60)
             why = (
                 f"the scheduler found it {late} min late, beyond the grace of {grace} min "
@@ -318,6 +330,8 @@ class SchedulerService:
         robot = robot_of(job)
         due = self.due.take_refused(job, at)
         for moment in (*due.folded, at):
+            if self.history.claim(robot, moment, "skipped") is not None:
+                continue  # another machine's scheduler took it
             log.warning(
                 "%s: skipped the run planned for %s: still running", robot, moment,
                 extra={"robot": robot},
