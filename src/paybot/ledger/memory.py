@@ -188,6 +188,8 @@ class InMemoryLedger(StateChanges):
         lease = check_lease_seconds(lease_seconds)
         with self._lock:
             now = self._clock()
+            run = self._runs.get(run_id)
+            started = run.started_at if run is not None else None
             free = [
                 i
                 for i in self._items.values()
@@ -197,7 +199,13 @@ class InMemoryLedger(StateChanges):
                     i.lease_owner is None
                     or (i.lease_expires is not None and i.lease_expires <= now)
                 )
-                and i.failed_run_id != run_id
+                and (
+                    i.failed_run_id is None
+                    or (
+                        i.failed_run_id != run_id
+                        and (started is None or i.updated_at is None or i.updated_at < started)
+                    )
+                )
             ]
             if not free:
                 return None

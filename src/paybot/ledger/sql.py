@@ -451,12 +451,16 @@ class Ledger(StateChanges):
         self, robot: str, worker: str, run_id: str, lease_seconds: float
     ) -> WorkItem | None:
         """Lease the item with the lowest Løbenr that is PENDING or in an intent state, not under
-        a live lease, and did not fail in this run already. Atomic across threads and processes.
+        a live lease, and did not fail in this run already, nor in another run since this one
+        started (runs of several machines sharing the queue: an item one of them failed, or
+        looked at in a dry run, is not passed back and forth between them; it waits for the
+        next run). Atomic across threads and processes.
 
         ``worker`` must be unique among everything that claims from this ledger at the same time
         (e.g. ``f"{run_id}/w1"``); the lease token makes a stale handle useless anyway."""
         lease = check_lease_seconds(lease_seconds)
         w = t.work_items.c
+        started = select(t.runs.c.started_at).where(t.runs.c.run_id == run_id).scalar_subquery()
         with self._write() as conn:
             now = self._now()
             if self._retrying():
@@ -477,7 +481,13 @@ class Ledger(StateChanges):
                     w.robot == robot,
                     w.state.in_([s.value for s in CLAIMABLE]),
                     or_(w.lease_owner.is_(None), w.lease_expires <= now),
-                    or_(w.failed_run_id.is_(None), w.failed_run_id != run_id),
+                    or_(
+                        w.failed_run_id.is_(None),
+                        and_(
+                            w.failed_run_id != run_id,
+                            or_(started.is_(None), w.updated_at < started),
+                        ),
+                    ),
                 )
                 .order_by(w.erp_id)
                 .limit(1)
