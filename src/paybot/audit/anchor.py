@@ -87,6 +87,12 @@ class Checkpoint:
         return self.checkpoint_hash or self.hash
 
 
+def _no_table(exc: SQLAlchemyError) -> bool:
+    """The table is not there yet (SQLite: "no such table"; PostgreSQL: undefined table)."""
+    text = str(exc)
+    return "no such table" in text or ("UndefinedTable" in text and "does not exist" in text)
+
+
 def trail_name(path: Path, host: str | None = None) -> str:
     """``host:/absolute/path/audit.jsonl``: the trail a checkpoint row belongs to; ``host`` is
     the machine's name (setting ``machine``; the host name when not given), so that machines
@@ -180,7 +186,7 @@ class CheckpointStore:
             with self._engine.connect() as conn:
                 rows = conn.execute(query).all()
         except SQLAlchemyError as exc:
-            if "no such table" in str(exc):
+            if _no_table(exc):
                 return 0
             raise self._fail("read the checkpoints", exc) from exc
         return len(rows)
@@ -190,7 +196,7 @@ class CheckpointStore:
             with self._engine.connect() as conn:
                 found = conn.execute(query.limit(1)).mappings().first()
         except SQLAlchemyError as exc:
-            if "no such table" in str(exc):
+            if _no_table(exc):
                 return None
             raise self._fail("read the checkpoints", exc) from exc
         if found is None:
