@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from paybot.erp.processes import end_processes, marker_prefix
 from support.postgres import PostgresCluster
@@ -31,6 +32,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROBOT = "pay-small-invoices"
 CATEGORY = "oevrige"
 DEADLINE = 240.0
+CATCH_AN_INTENT = """
+    SELECT erp_id FROM work_items WHERE state = 'PAY_INTENT'
+    AND (SELECT count(*) FROM work_items WHERE state = 'PAID') >= 2
+    FOR UPDATE
+"""
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +122,12 @@ def killed_trees() -> Iterator[list[tuple[Path, subprocess.Popen[str]]]]:
 def test_two_machines_share_one_queue_and_pay_each_invoice_once(
     template: Template, tmp_path: Path, pg: str, killed_trees: list[Any]
 ) -> None:
-    with robot_world(tmp_path, template, latency_ms=60) as world:
+    with robot_world(tmp_path, template, latency_ms=30) as world:
         envs = [machine_env(world, name, pg) for name in ("robot-1", "robot-2")]
         procs = [start(world, env) for env in envs]
-        killed_trees.extend((Path(e["PAYBOT_DATA_DIR"]), p) for e, p in zip(envs, procs))
+        killed_trees.extend(
+            (Path(e["PAYBOT_DATA_DIR"]), p) for e, p in zip(envs, procs, strict=True)
+        )
         for code, out in map(finish, procs):
             assert code == 0, out
         assert_ground_truth(world)
@@ -139,20 +147,30 @@ def test_two_machines_share_one_queue_and_pay_each_invoice_once(
 def test_a_killed_machines_invoices_are_finished_by_the_other(
     template: Template, tmp_path: Path, pg: str, killed_trees: list[Any]
 ) -> None:
-    with robot_world(tmp_path, template, latency_ms=120) as world:
+    with robot_world(tmp_path, template, latency_ms=60) as world:
         first = machine_env(world, "robot-1", pg, PAYBOT_RUNNER_LEASE_SECONDS="3")
         proc = start(world, first)
         killed_trees.append((Path(first["PAYBOT_DATA_DIR"]), proc))
-        wait_for(
-            lambda: "PAY_INTENT" in states(pg).values()
-            and list(states(pg).values()).count("PAID") >= 2,
-            "machine 1 to have paid two invoices and hold a payment intent",
-        )
-        os.killpg(proc.pid, signal.SIGKILL)  # the machine dies: robot, robocorp, Chromium
-        proc.wait()
+        # Catch machine 1 between its payment intent and recording the voucher: lock the
+        # intent's row, so that its record_paid waits, and kill the machine then.
+        engine = create_engine(pg)
+        with engine.connect() as conn:
+            end = time.monotonic() + DEADLINE
+            while True:
+                try:
+                    with conn.begin():
+                        held = [e for (e,) in conn.execute(text(CATCH_AN_INTENT))]
+                        if held:
+                            os.killpg(proc.pid, signal.SIGKILL)  # robot, robocorp, Chromium
+                            proc.wait()
+                            break
+                except (OperationalError, ProgrammingError):  # no tables yet
+                    pass
+                assert time.monotonic() < end, "machine 1 never held a payment intent"
+                time.sleep(0.05)  # polling a database another process writes
+        engine.dispose()
         end_processes(marker_prefix(Path(first["PAYBOT_DATA_DIR"]), ROBOT))
-        held = [e for e, s in states(pg).items() if s == "PAY_INTENT"]
-        assert held
+        assert set(held) <= {e for e, s in states(pg).items() if s == "PAY_INTENT"}
         # Machine 1's leases expire (3 s) however long it stays away; machine 2 takes over.
         wait_for(
             lambda: not query(pg, "SELECT 1 FROM work_items WHERE lease_expires > now()"),
@@ -169,9 +187,9 @@ def test_a_killed_machines_invoices_are_finished_by_the_other(
             f"WHERE r.host = 'robot-2' AND w.erp_id IN ({', '.join(map(str, held))})",
         )
         assert sorted(e for (e,) in taken_over) == sorted(held)
-        assert "reconciled" in (Path(second["PAYBOT_DATA_DIR"]) / "audit" / "audit.jsonl").read_text(
-            "utf-8"
-        )
+        assert "reconciled" in (
+            Path(second["PAYBOT_DATA_DIR"]) / "audit" / "audit.jsonl"
+        ).read_text("utf-8")
 
 
 def test_a_database_restart_in_the_middle_of_a_run_is_waited_out(
@@ -185,9 +203,7 @@ def test_a_database_restart_in_the_middle_of_a_run_is_waited_out(
         env = machine_env(world, "robot-1", pg)
         proc = start(world, env)
         killed_trees.append((Path(env["PAYBOT_DATA_DIR"]), proc))
-        wait_for(
-            lambda: list(states(pg).values()).count("PAID") >= 2, "two invoices paid"
-        )
+        wait_for(lambda: list(states(pg).values()).count("PAID") >= 2, "two invoices paid")
         postgres_cluster.restart("fast")  # every session ends, the server is away a moment
         code, out = finish(proc)
         assert code == 0, out
