@@ -108,7 +108,7 @@ def test_two_schedulers_start_each_planned_run_once(
         plan_in_the_past(m2.home, second)
         m2.start()
         wait_for(
-            lambda: query(pg, "SELECT 1 FROM heartbeats WHERE host = 'm2'"),
+            lambda: query(pg, "SELECT 1 FROM heartbeats WHERE name = 'scheduler@m2'"),
             "machine 2's scheduler to be up",
             DEADLINE,
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import socket
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -101,7 +100,7 @@ def collect() -> Status:
             ledger,
             entries,
             now,
-            host=socket.gethostname(),
+            host=settings.machine_name,
             local_pid=running_scheduler(settings.data_dir),
         )
     finally:

@@ -48,7 +48,7 @@ from paybot.scheduler.due import DueTimes, NotingExecutor
 from paybot.scheduler.history import History
 from paybot.scheduler.jobs import Change, JobBook, make_scheduler, robot_of
 from paybot.scheduler.proctree import read_proc
-from paybot.status import HEARTBEAT_SECONDS, SCHEDULER, gather
+from paybot.status import HEARTBEAT_SECONDS, gather, heartbeat_name
 
 log = logging.getLogger("paybot.scheduler")
 
@@ -229,7 +229,7 @@ class SchedulerService:
             return
         try:
             self._last_beat = self._ledger.beat(
-                SCHEDULER, self.settings.machine_name, os.getpid()
+                heartbeat_name(self.settings), self.settings.machine_name, os.getpid()
             ).at
         except Exception:
             log.exception("could not write the scheduler's heartbeat to the ledger")
