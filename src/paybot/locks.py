@@ -31,13 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from paybot.config_models import Settings
+from paybot.database import safe_url
+from paybot.errors import Busy, PaybotError
+from paybot.exit_codes import EXIT_USAGE
 from paybot.pg_lock import AdvisoryLock, holder_of
 from paybot.private import private_dir, private_opener
 
 
-class RobotBusy(Exception):
-    """Another run of this robot holds the lock."""
+class RobotBusy(Busy):
+    """Another run of this robot holds the lock (exit 4, not started)."""
 
     def __init__(self, robot: str, holder: dict[str, str]) -> None:
         self.robot = robot
@@ -130,6 +135,24 @@ def robot_lock(data_dir: Path, robot: str, run_id: str) -> Iterator[RobotLock]:
 # --- PostgreSQL: advisory locks per robot and machine ----------------------------------------
 
 
+class LockUnreachable(PaybotError):
+    """The robot's lock is in the ledger's PostgreSQL, and that cannot be reached. Exit 2;
+    nothing was started."""
+
+    exit_code = EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _reachable(settings: Settings) -> Iterator[None]:
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise LockUnreachable(
+            f"the ledger's database {safe_url(settings.ledger.url)} cannot be reached for the "
+            f"robot's lock ({type(exc).__name__}: {str(getattr(exc, 'orig', exc))[:200]})"
+        ) from exc
+
+
 def uses_database_lock(settings: Settings) -> bool:
     """True when the ledger is on PostgreSQL: then the robot's lock is in the database."""
     return settings.ledger.shared
@@ -182,12 +205,13 @@ def acquire_for(settings: Settings, robot: str, run_id: str) -> RobotLock | Data
     machine = settings.machine_name
     url = settings.ledger.url
     lock = AdvisoryLock(url, run_key(robot, machine), _app_name("run", robot, run_id, machine))
-    if not lock.try_take():
-        raise _busy(settings, robot, run_key(robot, machine))
-    if holder_of(url, child_key(robot, machine)) is not None:
-        # the child of an earlier run whose parent was killed is still working
-        lock.release()
-        raise _busy(settings, robot, child_key(robot, machine))
+    with _reachable(settings):
+        if not lock.try_take():
+            raise _busy(settings, robot, run_key(robot, machine))
+        if holder_of(url, child_key(robot, machine)) is not None:
+            # the child of an earlier run whose parent was killed is still working
+            lock.release()
+            raise _busy(settings, robot, child_key(robot, machine))
     return DatabaseLock(robot, lock)
 
 
@@ -201,8 +225,9 @@ def hold_in_child(settings: Settings, robot: str, run_id: str) -> DatabaseLock |
     machine = settings.machine_name
     key = child_key(robot, machine)
     lock = AdvisoryLock(settings.ledger.url, key, _app_name("child", robot, run_id, machine))
-    if not lock.try_take():
-        raise _busy(settings, robot, key)
+    with _reachable(settings):
+        if not lock.try_take():
+            raise _busy(settings, robot, key)
     return DatabaseLock(robot, lock)
 
 

@@ -54,6 +54,7 @@ from paybot.audit.signing import KeyRing
 from paybot.audit.verify import verify
 from paybot.domain.calendar import danish_timestamp, danish_timestamp_or_text
 from paybot.errors import PaybotError
+from paybot.exit_codes import EXIT_USAGE
 
 FORMATS = ("csv", "xlsx")
 SEPARATORS = {"semicolon": ";", "comma": ",", "tab": "\t"}
@@ -94,7 +95,9 @@ Summarize = Callable[[Path], tuple[str, str]]
 
 class ExportError(PaybotError):
     """The export cannot be made (no trail, an output that cannot be written, a bad format).
-    Names the file; nothing has been written."""
+    Names the file; nothing has been written. Exit 2."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -122,9 +125,7 @@ def verification_summary(
     else:
         text = f"BROKEN: {result.describe(path)}"
         if result.first_bad_line is not None:
-            text += (
-                f"; the {result.records} records before line {result.first_bad_line} are intact"
-            )
+            text += f"; the {result.records} records before line {result.first_bad_line} are intact"
     last = result.last_checkpoint
     if last is not None:
         checked = "signature checked" if result.signed else "signature NOT checked (no key)"

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from paybot.errors import ConfigError
+from paybot.errors import ConfigError, PaybotError
 from paybot.secrets import read_secret, require_private
 
 SECRET_NAME = "audit_signing_key"  # noqa: S105 - the name, not the secret
@@ -44,8 +44,9 @@ SECRET_NAME = "audit_signing_key"  # noqa: S105 - the name, not the secret
 MESSAGE_PREFIX = b"paybot audit checkpoint v1"
 
 
-class KeyFormatError(ValueError):
-    """A key's text cannot be read as an Ed25519 key."""
+class KeyFormatError(PaybotError, ValueError):
+    """A key's text cannot be read as an Ed25519 key (the loaders turn it into a
+    :class:`~paybot.errors.ConfigError` naming the file)."""
 
 
 def _raw_bytes(text: str) -> bytes | None:
@@ -277,8 +278,10 @@ def load_verifier(*paths: Path) -> KeyRing:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
-                str(path), "audit.public_key_file", str(path), getattr(exc, "strerror", None)
-                or str(exc)
+                str(path),
+                "audit.public_key_file",
+                str(path),
+                getattr(exc, "strerror", None) or str(exc),
             ) from None
         blocks = _PEM_PUBLIC.findall(text) or [text]
         try:

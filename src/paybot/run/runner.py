@@ -30,26 +30,31 @@ from typing import TypeVar
 
 from paybot import __version__
 from paybot.audit import AuditTrail
+from paybot.audit.events import Event
 from paybot.config import Credentials, RobotConfig
 from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.models import ErpStatus, business_key
-from paybot.domain.parsing import parse_register_row
 from paybot.domain.rules import keys
 from paybot.domain.rules.config_types import tables_ending
-from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
+from paybot.erp.port import (
+    Connection,
+    FinanceSystem,
+    FinanceSystemFactory,
+    ReferenceData,
+)
 from paybot.erp.processes import browser_marker, end_processes, marker_prefix
-from paybot.erp.reference import ReferenceData, load_reference_data
-from paybot.erp.session import ErpSession, LoginRefused
+from paybot.erp.registry import factory_for
 from paybot.errors import (
     ApplicationError,
     BrowserFailed,
     PaybotError,
+    PreflightError,
     ScreenChanged,
     SessionExpired,
     what_failed,
 )
-from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_PREFLIGHT
+from paybot.exit_codes import EXIT_FAILED, EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.private import private_dir
 from paybot.run.ordering import KeyOrder
@@ -62,7 +67,7 @@ from paybot.run.worker import (
     RunContext,
     Worker,
 )
-from paybot.run_folder import Counts, Outcome
+from paybot.run_folder import BROWSER_RESTARTED, Counts, Outcome
 
 T = TypeVar("T")
 TABLE_WARNING_DAYS = 30
@@ -146,6 +151,7 @@ class Runner:
         trail: AuditTrail,
         *,
         browser_factory: BrowserFactory = open_browser,
+        finance_system: FinanceSystemFactory | None = None,
     ) -> None:
         self.req = req
         self.cfg = req.cfg
@@ -155,6 +161,9 @@ class Runner:
         marks: dict[str, bool] = {"dry_run": True} if req.dry_run else {}
         self.audit = trail.logger(run_id=req.run_id, robot=req.cfg.name, **marks)
         self.browser_factory = browser_factory
+        # The adapter of erp.kind (paybot.erp.registry), imported only now.
+        self.connect = finance_system or factory_for(req.cfg.settings.erp.kind)
+        self.sessions: list[FinanceSystem] = []
         self.browsers: list[Browser | None] = []
         self._browsers_lock = threading.Lock()
         data_dir = req.cfg.settings.data_dir
@@ -192,41 +201,44 @@ class Runner:
         self.browsers[n - 1] = browser
         return browser
 
-    def _session(self, worker: str) -> ErpSession:
-        s = self.cfg.settings
-        return ErpSession(
-            self._browser(),
-            s.erp.url,
-            self.req.credentials.username,
-            self.req.credentials.password,
-            self.audit.bind(worker=worker),
-            timeout=s.erp.element_timeout_seconds,
-            reopen=self._browser,
+    def _session(self, worker: str) -> FinanceSystem:
+        """A new session with the finance system (not logged in) for ``worker``."""
+        session = self.connect(
+            Connection(
+                settings=self.cfg.settings,
+                credentials=self.req.credentials,
+                audit=self.audit.bind(worker=worker),
+                open_browser=self._browser,
+                downloads=self.downloads,
+            )
         )
+        with self._browsers_lock:
+            self.sessions.append(session)
+        return session
 
     # --- the phases --------------------------------------------------------------------------
 
-    def _retry(self, what: str, step: Callable[[], T], session: ErpSession) -> T:
+    def _retry(self, what: str, step: Callable[[], T], session: FinanceSystem) -> T:
         """One preflight or collect step, retried like any work when the finance system
-        misbehaves (HTTP 500, an expired session); a changed screen or a refused login is not
-        retried."""
+        misbehaves (HTTP 500, an expired session); a changed screen, or an error that is not
+        ``retryable`` (a refused login), is not retried."""
         runner = self.cfg.settings.runner
         attempt = 0
         while True:
             attempt += 1
             try:
                 return step()
-            except (ScreenChanged, LoginRefused):
-                raise
+            except ScreenChanged:
+                raise  # in preflight a changed screen stops the run at once
             except BrowserFailed as exc:
-                self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
+                self.audit.event(Event.APP_ERROR, phase=what, error=str(exc), attempt=attempt)
                 if self.req.stop.is_set() or not self.restarts.allow(str(exc)):
                     raise
                 attempt -= 1  # the browser's failure, not the finance system's
                 with contextlib.suppress(BrowserFailed):
                     session.restart_browser()
                     self.audit.event(
-                        "browser_restarted",
+                        Event.BROWSER_RESTARTED,
                         phase=what,
                         error=str(exc),
                         restarts=self.restarts.count,
@@ -234,41 +246,26 @@ class Runner:
                 with contextlib.suppress(ApplicationError):
                     session.login()
             except ApplicationError as exc:
-                self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
-                if attempt >= runner.max_attempts or self.req.stop.is_set():
+                self.audit.event(Event.APP_ERROR, phase=what, error=str(exc), attempt=attempt)
+                if not exc.retryable or attempt >= runner.max_attempts or self.req.stop.is_set():
                     raise
                 self.req.stop.wait(runner.backoff_seconds * 2 ** (attempt - 1))
                 if isinstance(exc, SessionExpired):
                     with contextlib.suppress(ApplicationError):
                         session.login()
 
-    def _check_inbox(self, session: ErpSession) -> None:
-        category = self.cfg.manifest.category.value
-        page = session.open(loc.INBOX, loc.SCREEN_INBOX, {"kategori": category})
-        missing = page.missing(loc.REQUIRED_ON_INBOX)
-        if missing:
-            raise ScreenChanged(f"{loc.INBOX}: the inbox lacks {', '.join(missing)}")
-
-    def _accounts(self, session: ErpSession) -> frozenset[str]:
-        accounts = session.active_accounts()
-        if not accounts:
-            raise ScreenChanged(f"{loc.CHART}: no active account strings could be read")
-        return accounts
-
-    def prepare(self) -> tuple[ErpSession, frozenset[str], ReferenceData]:
+    def prepare(self) -> tuple[FinanceSystem, frozenset[str], ReferenceData]:
         """Preflight (nothing is touched), collect, and the invoice screen check."""
         session = self._session("w1")
         rules = self.cfg.rules
+        category = self.cfg.manifest.category
         self._retry("login", session.login, session)
-        self._retry("inbox", lambda: self._check_inbox(session), session)
-        accounts = self._retry("chart of accounts", lambda: self._accounts(session), session)
+        self._retry("inbox", lambda: session.check_inbox_screen(category), session)
+        accounts = self._retry("chart of accounts", session.active_accounts, session)
         reference = self._retry(
             "reference data",
-            lambda: load_reference_data(
-                session,
-                self.downloads,
-                requisitions=rules.needs_requisitions,
-                bookings=rules.needs_bookings,
+            lambda: session.reference_data(
+                requisitions=rules.needs_requisitions, bookings=rules.needs_bookings
             ),
             session,
         )
@@ -290,7 +287,7 @@ class Runner:
             for name, end in tables_ending(periods(), today, TABLE_WARNING_DAYS)
         ]
 
-    def collect(self, session: ErpSession) -> int:
+    def collect(self, session: FinanceSystem) -> int:
         """Sync the register from the inbox, page by page after the collect mark (the highest
         Løbenr of the last page committed); returns how many new invoices became work. Each
         page is committed to the ledger with its work items and the new mark in one
@@ -298,8 +295,8 @@ class Runner:
         large inbox that fails at page N (or a run killed there) goes on at page N next time,
         and memory does not grow with the inbox."""
         robot, rules = self.cfg.name, self.cfg.rules
-        category = self.cfg.manifest.category.value
-        start = after = self.ledger.collect_mark(robot, category)
+        category = self.cfg.manifest.category
+        start = after = self.ledger.collect_mark(robot, category.value)
         rows = new = pages = 0
         while True:
             listing = self._retry(
@@ -307,7 +304,7 @@ class Runner:
                 partial(session.inbox_page, category, after),
                 session,
             )
-            entries = [parse_register_row(row) for row in listing.rows]
+            entries = listing.entries
             work = [
                 (e.erp_id, business_key(e.supplier_cvr, e.invoice_number))
                 for e in entries
@@ -315,7 +312,7 @@ class Runner:
             ]
             after = self.ledger.record_inbox_page(
                 robot,
-                category,
+                category.value,
                 [(e, rules.register_keys(e)) for e in entries],
                 work,
                 self.req.run_id,
@@ -324,28 +321,25 @@ class Runner:
             if not listing.has_next or not entries:
                 break
         self.audit.event(
-            "collected", from_loebenr=start + 1, to_loebenr=after, pages=pages, rows=rows, new=new
+            Event.COLLECTED,
+            from_loebenr=start + 1,
+            to_loebenr=after,
+            pages=pages,
+            rows=rows,
+            new=new,
         )
         return new
 
-    def check_invoice_screen(self, session: ErpSession) -> None:
+    def check_invoice_screen(self, session: FinanceSystem) -> None:
         """The invoice screen still has what the robot needs: checked on the first invoice to
         work on, before anything is touched."""
         pending = self.ledger.items(self.cfg.name, CLAIMABLE)
         first = next((i for i in sorted(pending, key=lambda i: i.erp_id)), None)
-        if first is None:
-            return
-        page = session.open(loc.INVOICE.format(erp_id=first.erp_id), loc.SCREEN_INVOICE)
-        if page.text("felt-status").lower() != "ny":
-            return  # no forms on a handled invoice; the worker will reconcile or skip it
-        missing = page.missing(loc.REQUIRED_ON_INVOICE)
-        if missing:
-            raise ScreenChanged(
-                f"{session.current_path}: the invoice screen lacks {', '.join(missing)}"
-            )
+        if first is not None:
+            session.check_invoice_screen(first.erp_id)
 
     def work(
-        self, first: ErpSession, accounts: frozenset[str], reference: ReferenceData
+        self, first: FinanceSystem, accounts: frozenset[str], reference: ReferenceData
     ) -> list[ItemOutcome]:
         s = self.cfg.settings.runner
         ctx = RunContext(
@@ -372,7 +366,9 @@ class Runner:
             try:
                 session = self._session(name)
             except PaybotError as exc:
-                self.audit.event("app_error", worker=name, error=f"worker could not start: {exc}")
+                self.audit.event(
+                    Event.APP_ERROR, worker=name, error=f"worker could not start: {exc}"
+                )
                 return
             worker = Worker(name, ctx, session, self.audit.bind(worker=name))
             workers.append(worker)
@@ -392,17 +388,18 @@ class Runner:
     def run(self) -> Outcome:
         req = self.req
         self.audit.event(
-            "run_started",
+            Event.RUN_STARTED,
             trigger=req.trigger,
             dry_run=req.dry_run,
             workers=req.workers,
             rule_version=self.cfg.rule_version,
+            erp_kind=self.cfg.settings.erp.kind,
             erp_url=self.cfg.settings.erp.url,
             paybot_version=__version__,
             config_checksum=self.cfg.config_checksum,
         )
         for note in self.swept:
-            self.audit.event("leftovers_swept", what=note)
+            self.audit.event(Event.LEFTOVERS_SWEPT, what=note)
         # The run holds the robot's lock, so any other run's leases belong to a dead run:
         # free them now, and its open intents are reconciled in this run. On a ledger several
         # machines share, only this machine's: other machines' runs may be alive, and the
@@ -411,15 +408,15 @@ class Runner:
         host = settings.machine_name if settings.ledger.shared else None
         freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id, host=host)
         if freed:
-            self.audit.event("leases_released", erp_ids=freed)
+            self.audit.event(Event.LEASES_RELEASED, erp_ids=freed)
         self.upgrade_stored_keys()
         try:
             try:
                 session, accounts, reference = self.prepare()
-            except (ApplicationError, ScreenChanged) as exc:
-                self.audit.event("preflight_failed", error=str(exc), failed=what_failed(exc))
-                outcome = Outcome(
-                    EXIT_PREFLIGHT, Counts(), f"preflight failed ({what_failed(exc)}): {exc}"
+            except ApplicationError as exc:
+                self.audit.event(Event.PREFLIGHT_FAILED, error=str(exc), failed=what_failed(exc))
+                outcome = Outcome.of(
+                    PreflightError(f"preflight failed ({what_failed(exc)}): {exc}")
                 )
                 self.report.message = outcome.message
                 return self._finish(outcome)
@@ -427,10 +424,13 @@ class Runner:
             self.report.warnings = warnings
             for warning in warnings:
                 req.progress(f"warning: {warning}")
-            self.audit.event("preflight_passed", accounts=len(accounts), warnings=warnings)
+            self.audit.event(Event.PREFLIGHT_PASSED, accounts=len(accounts), warnings=warnings)
             outcomes = self.work(session, accounts, reference)
             return self._finish(self._outcome(outcomes))
         finally:
+            for session in self.sessions:
+                with contextlib.suppress(Exception):  # the browsers are ended below anyway
+                    session.close()
             for browser in self.browsers:
                 if browser is not None:
                     browser.close()
@@ -449,7 +449,7 @@ class Runner:
             self.cfg.name, keys.LEGACY_CERTIFICATE_KEY_PREFIX, upgrade
         )
         if replaced:
-            self.audit.event("duplicate_keys_upgraded", count=replaced, to="hmac-sha256")
+            self.audit.event(Event.DUPLICATE_KEYS_UPGRADED, count=replaced, to="hmac-sha256")
         return replaced
 
     def _outcome(self, outcomes: list[ItemOutcome]) -> Outcome:
@@ -477,7 +477,7 @@ class Runner:
         if self.restarts.tripped.is_set():
             notes.append(self.restarts.stop_message())
         elif self.restarts.count:
-            notes.append(f"the browser failed and was restarted {self.restarts.count} time(s)")
+            notes.append(f"{BROWSER_RESTARTED} {self.restarts.count} time(s)")
         if self.req.stop.is_set():
             notes.append("stopped on request (SIGTERM) between two invoices")
         if self.ctx.ledger_lost.is_set():
@@ -500,7 +500,7 @@ class Runner:
         self.report.counts = outcome.counts
         write_report(self.req.run_dir, self.report)
         self.audit.event(
-            "run_finished",
+            Event.RUN_FINISHED,
             exit_code=outcome.exit_code,
             paid=outcome.counts.paid,
             manual=outcome.counts.manual,

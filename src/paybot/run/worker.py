@@ -1,14 +1,16 @@
-"""One worker: one browser session working through the ledger's items, one invoice at a time.
+"""One worker: one finance-system session (:class:`paybot.erp.port.FinanceSystem`) working
+through the ledger's items, one invoice at a time.
 
 For each claimed item: reconcile an unresolved intent first (see :mod:`paybot.ledger`), read the
-invoice page once, decide with the robot's rules, record the decision, then act: record the
-intent, click, record the result. Kinds of failure:
+invoice once, decide with the robot's rules, record the decision, then act: record the intent,
+approve or hand over, record the result. Kinds of failure:
 
 - **business** (the data is wrong or missing): the rules' ``Manual`` decision, or a refusal by
   the finance system that a person must look at. Sent to manual handling; never retried.
 - **application** (timeouts, missing elements, HTTP 500, expired session): a masked screenshot,
-  the error in the ledger and the audit trail, a new login when the session expired, and a retry
-  with backoff up to ``runner.max_attempts``; then the item is left for the next run. After
+  the error in the ledger and the audit trail, a new login (see ``_resume``), and a retry
+  with backoff up to ``runner.max_attempts`` when the error is ``retryable`` (a refused login is
+  not: :class:`paybot.errors.LoginRefused`); then the item is left for the next run. After
   ``runner.max_consecutive_failures`` failed attempts in a row (on any items), the run stops
   instead of hammering a system that is down. An invoice left so in ``runner.max_nights`` runs
   is marked for a person (``MANUAL_REPEATED_FAILURES``) and not tried again.
@@ -37,10 +39,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from paybot import __version__
-from paybot.audit import AuditLogger, mask_data
+from paybot.audit import mask_data
+from paybot.audit.events import Event
 from paybot.config import RobotConfig
 from paybot.domain.models import (
     Decision,
@@ -54,14 +57,18 @@ from paybot.domain.models import (
 from paybot.domain.parsing import InvoiceFormatError, parse_invoice
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
-from paybot.erp.reference import ReferenceData
-from paybot.erp.session import AlreadyHandled, ErpSession
+from paybot.domain.values import erp_status
+from paybot.erp.port import (
+    MANUAL_REASON_FIELD,
+    FinanceSystem,
+    ReferenceData,
+)
 from paybot.errors import (
+    AlreadyHandled,
     ApplicationError,
     BrowserFailed,
     BusinessError,
     LedgerError,
-    SessionExpired,
     what_failed,
 )
 from paybot.ledger import Handover, LedgerPort, State, Transition, WorkItem
@@ -77,6 +84,31 @@ KEY_WAIT_SECONDS = 60.0
 OTHERS_POLL_SECONDS = 0.2
 """How often a worker asks the shared ledger whether other machines' runs have decided the
 lower Løbenr they hold (see ``Worker._wait_for_other_machines``)."""
+
+
+class AuditLog(Protocol):
+    """What a worker writes its trail to: :class:`paybot.audit.AuditLogger` (or a test's
+    recorder)."""
+
+    def event(self, event: Event, *, durable: bool | None = None, **fields: Any) -> None:
+        """Append one record of ``event`` with ``fields`` and the bound ids (masked).
+
+        Returns: nothing; with ``durable`` (default: the event's own rule) only once the
+        record is on disk.
+        Raises: :class:`~paybot.audit.chain.AuditTrailError` when the trail cannot be
+        written.
+        Repeat: not idempotent: each call appends a record.
+        """
+        ...
+
+    def bind(self, **ids: Any) -> AuditLog:
+        """A log whose records also carry ``ids`` (``erp_id``, ``business_key``, ``worker``).
+
+        Returns: the new log; this one is unchanged.
+        Raises: nothing.
+        Repeat: safe.
+        """
+        ...
 
 
 class Result(StrEnum):
@@ -149,14 +181,12 @@ class BrowserRestarts:
         self.limit = limit
         self._lock = threading.Lock()
         self.count = 0
-        self.failures = 0
         self.last_error = ""
         self.tripped = threading.Event()
 
     def allow(self, error: str) -> bool:
         """A browser failed: True when it may be restarted (and the restart is counted)."""
         with self._lock:
-            self.failures += 1
             self.last_error = error
             if self.count >= self.limit:
                 self.tripped.set()
@@ -235,7 +265,7 @@ def describe_earlier(erp_id: int, key: str) -> str:
 
 
 class Worker:
-    def __init__(self, name: str, ctx: RunContext, session: ErpSession, audit: AuditLogger) -> None:
+    def __init__(self, name: str, ctx: RunContext, session: FinanceSystem, audit: AuditLog) -> None:
         self.name = name
         self.owner = f"{ctx.run_id}/{name}"
         """The lease owner in the ledger: unique among every run claiming from it, also the
@@ -263,7 +293,7 @@ class Worker:
             except LedgerError as exc:
                 # The ledger's database stayed away longer than ledger.retry_seconds: this
                 # worker stops between two invoices; what it did is recorded.
-                self.audit.event("app_error", error=str(exc), kind="LedgerError")
+                self.audit.event(Event.APP_ERROR, error=str(exc), kind="LedgerError")
                 self.ctx.ledger_lost.set()
                 return
             if item is None:
@@ -291,10 +321,10 @@ class Worker:
             self.session.restart_browser()
             self.session.login()
         except ApplicationError as exc:
-            self.audit.event("app_error", error=str(exc), kind=type(exc).__name__)
+            self.audit.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__)
             return
         self.fresh_browsers += 1
-        self.audit.event("browser_restarted", planned=True, every=every)
+        self.audit.event(Event.BROWSER_RESTARTED, planned=True, every=every)
 
     def process(self, item: WorkItem) -> ItemOutcome:
         log = self.audit.bind(erp_id=item.erp_id, invoice=item.business_key)
@@ -305,7 +335,7 @@ class Worker:
         finally:
             self.session.audit = worker_log
 
-    def _attempts(self, item: WorkItem, log: AuditLogger) -> ItemOutcome:
+    def _attempts(self, item: WorkItem, log: AuditLog) -> ItemOutcome:
         attempt = 0
         while True:
             attempt += 1
@@ -314,71 +344,77 @@ class Worker:
                 self.ctx.breaker.success()
                 return outcome
             except LedgerError as exc:
-                log.event("app_error", error=str(exc), attempt=attempt)
+                log.event(Event.APP_ERROR, error=str(exc), attempt=attempt)
                 return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(exc))
             except BusinessError as exc:
                 # A refusal outside the payment (which handles its own): leave it to a person
                 # reading the report rather than guessing.
-                log.event("business_error", reason=exc.reason, error=str(exc))
+                log.event(Event.BUSINESS_ERROR, reason=exc.reason, error=str(exc))
                 return self._give_up(item, ApplicationError(str(exc)), None, log)
             except BrowserFailed as exc:
-                log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                log.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__, attempt=attempt)
                 if self.ctx.stop.is_set() or not self._new_browser(exc, log):
                     return self._give_up(item, exc, None, log)
                 attempt -= 1  # not the invoice's fault: its attempts are the finance system's
-                try:
-                    current = self.ctx.ledger.item(self.robot, item.erp_id)
-                    item = self.ctx.ledger.renew(
-                        current or item, self.owner, self.runner.lease_seconds
-                    )
-                    self.session.login()
-                except LedgerError as lost:
-                    return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
-                except ApplicationError:
-                    pass  # the next attempt meets it again and counts it
+                item, done = self._resume(item, None, log)
+                if done is not None:
+                    return done
             except ApplicationError as exc:
                 self.ctx.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
-                log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
-                last = attempt >= self.runner.max_attempts or self.ctx.stopping()
+                log.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                last = (
+                    not exc.retryable or attempt >= self.runner.max_attempts or self.ctx.stopping()
+                )
                 if last:
                     return self._give_up(item, exc, shot, log)
                 # Backoff, but wake up at once for a stop request.
                 self.ctx.stop.wait(self.runner.backoff_seconds * 2 ** (attempt - 1))
-                try:
-                    current = self.ctx.ledger.item(self.robot, item.erp_id)
-                    item = self.ctx.ledger.renew(
-                        current or item, self.owner, self.runner.lease_seconds
-                    )
-                    if isinstance(exc, SessionExpired) or self.session.page is None:
-                        self.session.login()
-                except LedgerError as lost:
-                    return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
-                except ApplicationError as again:
-                    exc = again  # the next attempt will meet it again and count it
+                item, done = self._resume(item, shot, log)
+                if done is not None:
+                    return done
 
-    def _new_browser(self, exc: ApplicationError, log: AuditLogger) -> bool:
+    def _resume(
+        self, item: WorkItem, shot: Path | None, log: AuditLog
+    ) -> tuple[WorkItem, ItemOutcome | None]:
+        """Before the next attempt: renew the lease and log in again (the session may have
+        expired, a new browser has none, and a screenshot has left the page altered).
+        Returns the renewed item, and an outcome when the invoice cannot go on: ``LOST`` (the
+        lease is gone) or ``FAILED`` (a login that is not ``retryable``: no attempt can help).
+        A retryable login failure is left for the next attempt to meet and count."""
+        try:
+            current = self.ctx.ledger.item(self.robot, item.erp_id)
+            item = self.ctx.ledger.renew(current or item, self.owner, self.runner.lease_seconds)
+            self.session.login()
+        except LedgerError as lost:
+            return item, ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
+        except ApplicationError as again:
+            if not again.retryable:
+                return item, self._give_up(item, again, shot, log)
+        return item, None
+
+    def _new_browser(self, exc: ApplicationError, log: AuditLog) -> bool:
         """Replace the dead browser (counted); False when the run has had its restarts."""
         while self.ctx.restarts.allow(str(exc)):
             try:
                 self.session.restart_browser()
             except ApplicationError as again:
-                log.event("app_error", error=str(again), kind=type(again).__name__)
+                log.event(Event.APP_ERROR, error=str(again), kind=type(again).__name__)
                 exc = again
                 continue
-            log.event("browser_restarted", error=str(exc), restarts=self.ctx.restarts.count)
+            log.event(Event.BROWSER_RESTARTED, error=str(exc), restarts=self.ctx.restarts.count)
             return True
         return False
 
     def _give_up(
-        self, item: WorkItem, exc: ApplicationError, shot: Path | None, log: AuditLogger
+        self, item: WorkItem, exc: ApplicationError, shot: Path | None, log: AuditLog
     ) -> ItemOutcome:
         current = self.ctx.ledger.item(self.robot, item.erp_id) or item
         try:
             attempts = self.ctx.ledger.record_failure(current, self.owner, exc)
         except LedgerError:
             attempts = current.attempts
-        log.event("item_left", attempts=attempts, state=str(current.state), error=str(exc))
+        log.event(Event.ITEM_LEFT, attempts=attempts, state=str(current.state), error=str(exc))
         outcome = ItemOutcome(
             item.erp_id,
             item.business_key,
@@ -391,7 +427,7 @@ class Worker:
         return outcome
 
     def _mark_for_person(
-        self, item: WorkItem, nights: int, exc: ApplicationError, log: AuditLogger
+        self, item: WorkItem, nights: int, exc: ApplicationError, log: AuditLog
     ) -> str | None:
         """``runner.max_nights`` runs failed on this invoice: mark it for a person; the next run
         sends it to manual handling (and the alert after this run says so)."""
@@ -404,9 +440,9 @@ class Worker:
                 self.robot, item.erp_id, reason=Reason.REPEATED_FAILURES, note=note, by=ROBOT_BY
             )
         except LedgerError as lost:
-            log.event("app_error", error=f"could not mark it for a person: {lost}")
+            log.event(Event.APP_ERROR, error=f"could not mark it for a person: {lost}")
             return None
-        log.event("item_handed_over", reason=mark.reason, by=mark.by, nights=nights)
+        log.event(Event.ITEM_HANDED_OVER, reason=mark.reason, by=mark.by, nights=nights)
         return mark.note
 
     def _screenshot(self, item: WorkItem, attempt: int) -> Path | None:
@@ -418,11 +454,11 @@ class Worker:
 
     # --- one attempt ------------------------------------------------------------------------
 
-    def _transition(self, log: AuditLogger, t: Transition) -> WorkItem:
-        log.event("state_changed", **t.audit_fields())
+    def _transition(self, log: AuditLog, t: Transition) -> WorkItem:
+        log.event(Event.STATE_CHANGED, **t.audit_fields())
         return t.item
 
-    def _once(self, item: WorkItem, log: AuditLogger) -> ItemOutcome:
+    def _once(self, item: WorkItem, log: AuditLog) -> ItemOutcome:
         if item.state in (State.PAY_INTENT, State.MANUAL_INTENT):
             item, done = self._reconcile(item, log)
             if done is not None:
@@ -430,9 +466,9 @@ class Worker:
         raw = self.session.read_invoice(item.erp_id)
         # One record for everything read on the page (masked field by field by the trail).
         fields = {name: value for name, value in raw.fields.items() if value}
-        log.event("field_read", fields=fields, lines=len(raw.lines))
+        log.event(Event.FIELD_READ, fields=fields, lines=len(raw.lines))
         status = raw.get("status").lower()
-        if status != "ny":
+        if erp_status(status) is not ErpStatus.NEW:
             self.ctx.order.keys_recorded(item.erp_id)
             t = self.ctx.ledger.record_skipped(
                 item, self.owner, f"status i økonomisystemet: {status}"
@@ -455,7 +491,7 @@ class Worker:
             return self._pay(item, decision, log)
         return self._hand_over(item, decision, log)
 
-    def _marked(self, item: WorkItem, mark: Handover, log: AuditLogger) -> ItemOutcome:
+    def _marked(self, item: WorkItem, mark: Handover, log: AuditLog) -> ItemOutcome:
         """A hand-over mark decides instead of the rules: manual handling with its reason."""
         self.ctx.order.keys_recorded(item.erp_id)
         decision = Manual(
@@ -468,7 +504,7 @@ class Worker:
             ),
         )
         log.event(
-            "decision",
+            Event.DECISION,
             decision=decision.kind,
             rule=HANDOVER_RULE,
             rule_version=decision.explanation.rule_version,
@@ -483,7 +519,7 @@ class Worker:
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
         return self._hand_over(item, decision, log)
 
-    def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLogger) -> Decision:
+    def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLog) -> Decision:
         rules = self.ctx.cfg.rules
         try:
             invoice = parse_invoice(raw)
@@ -510,7 +546,7 @@ class Worker:
             }
         else:
             fields |= {"reason": decision.reason, "note": decision.note}
-        log.event("decision", **fields)
+        log.event(Event.DECISION, **fields)
         return decision
 
     def _context(self, item: WorkItem, invoice: Invoice) -> DecisionContext:
@@ -565,7 +601,7 @@ class Worker:
             out.reason, out.note = decision.reason, decision.note
         return out
 
-    def _pay(self, item: WorkItem, decision: Pay, log: AuditLogger) -> ItemOutcome:
+    def _pay(self, item: WorkItem, decision: Pay, log: AuditLog) -> ItemOutcome:
         t = self.ctx.ledger.record_pay_intent(
             item,
             self.owner,
@@ -584,12 +620,12 @@ class Worker:
                 payment_date=decision.payment_date,
             )
         except AlreadyHandled as exc:
-            log.event("business_error", error=str(exc))
+            log.event(Event.BUSINESS_ERROR, error=str(exc))
             item, done = self._reconcile(item, log)
             return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
         except BusinessError as exc:
             # The finance system refused the posting: nothing was paid; a person takes over.
-            log.event("business_error", reason=exc.reason, error=str(exc))
+            log.event(Event.BUSINESS_ERROR, reason=exc.reason, error=str(exc))
             item = self._transition(log, self.ctx.ledger.cancel_intent(item, self.owner, str(exc)))
             note = f"Økonomisystemet afviste betalingen: {exc}"
             manual = Manual(reason=exc.reason, note=note, explanation=decision.explanation)
@@ -602,17 +638,17 @@ class Worker:
         note = f"{text} {decision.note}".strip() if decision.note else text
         return note[:MANUAL_NOTE_LIMIT]
 
-    def _hand_over(self, item: WorkItem, decision: Manual, log: AuditLogger) -> ItemOutcome:
+    def _hand_over(self, item: WorkItem, decision: Manual, log: AuditLog) -> ItemOutcome:
         t = self.ctx.ledger.record_manual_intent(
             item, self.owner, reason=decision.reason, rule_version=decision.explanation.rule_version
         )
         item = self._transition(log, t)
         try:
-            self.session.send_to_manual(
+            self.session.hand_over(
                 item.erp_id, reason=decision.reason, note=self.manual_note(decision)
             )
         except AlreadyHandled as exc:
-            log.event("business_error", error=str(exc))
+            log.event(Event.BUSINESS_ERROR, error=str(exc))
             item, done = self._reconcile(item, log)
             return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
         item = self._transition(log, self.ctx.ledger.record_manual_done(item, self.owner))
@@ -620,14 +656,14 @@ class Worker:
 
     # --- reconciliation ---------------------------------------------------------------------
 
-    def _reconcile(self, item: WorkItem, log: AuditLogger) -> tuple[WorkItem, ItemOutcome | None]:
+    def _reconcile(self, item: WorkItem, log: AuditLog) -> tuple[WorkItem, ItemOutcome | None]:
         """An intent without a result: ask the finance system what happened before anything
         else. Returns the item and, when it is settled, its outcome."""
         ledger, me = self.ctx.ledger, self.session.username
         payment = self.session.payment_for(item.erp_id)
         if payment is not None:
-            voucher, by = payment.get("bilagsnummer", ""), payment.get("godkendt-af", "")
-            log.event("reconciled", found="betalt", voucher=voucher, approved_by=by)
+            voucher, by = payment.voucher, payment.approved_by
+            log.event(Event.RECONCILED, found=ErpStatus.PAID, voucher=voucher, approved_by=by)
             if item.state == State.PAY_INTENT and by == me:
                 item = self._transition(log, ledger.record_paid(item, self.owner, voucher))
                 return item, ItemOutcome(
@@ -645,14 +681,14 @@ class Worker:
             )
         raw = self.session.read_invoice(item.erp_id)
         status = raw.get("status").lower()
-        log.event("reconciled", found=status or "ukendt")
-        if status == ErpStatus.NEW.value or status == "ny":
+        log.event(Event.RECONCILED, found=status or "ukendt")
+        if erp_status(status) is ErpStatus.NEW:
             item = self._transition(log, ledger.cancel_intent(item, self.owner, "ikke udført"))
             return item, None
         if (
-            "manuel" in status
+            erp_status(status) is ErpStatus.MANUAL
             and item.state == State.MANUAL_INTENT
-            and raw.get("manuel-aarsag") == item.reason
+            and raw.get(MANUAL_REASON_FIELD) == item.reason
         ):
             item = self._transition(log, ledger.record_manual_done(item, self.owner))
             return item, ItemOutcome(
@@ -660,6 +696,3 @@ class Worker:
             )
         item = self._transition(log, ledger.record_skipped(item, self.owner, f"status: {status}"))
         return item, ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
-
-
-WorkerFactory = Callable[[str], Worker]
