@@ -54,6 +54,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paybot.commands.scheduling",
     "paybot.commands.status",
     "paybot.commands.queue",
+    "paybot.commands.db",
 )
 
 Handler = Callable[[argparse.Namespace], int]

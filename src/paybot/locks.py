@@ -33,8 +33,9 @@ from typing import IO
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from paybot.config_load import ledger_url
 from paybot.config_models import Settings
-from paybot.database import safe_url
+from paybot.database import shown
 from paybot.errors import Busy, PaybotError
 from paybot.exit_codes import EXIT_USAGE
 from paybot.pg_lock import AdvisoryLock, holder_of
@@ -148,7 +149,7 @@ def _reachable(settings: Settings) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         raise LockUnreachable(
-            f"the ledger's database {safe_url(settings.ledger.url)} cannot be reached for the "
+            f"the ledger's database {shown(settings.ledger.url)} cannot be reached for the "
             f"robot's lock ({type(exc).__name__}: {str(getattr(exc, 'orig', exc))[:200]})"
         ) from exc
 
@@ -185,7 +186,7 @@ class DatabaseLock:
 
 
 def _busy(settings: Settings, robot: str, key: str) -> RobotBusy:
-    holder = holder_of(settings.ledger.url, key) or ""
+    holder = holder_of(ledger_url(settings), key) or ""
     return RobotBusy(
         robot, {"held by": holder or "another session", "machine": settings.machine_name}
     )
@@ -203,7 +204,7 @@ def acquire_for(settings: Settings, robot: str, run_id: str) -> RobotLock | Data
     if not uses_database_lock(settings):
         return acquire(settings.data_dir, robot, run_id)
     machine = settings.machine_name
-    url = settings.ledger.url
+    url = ledger_url(settings)
     lock = AdvisoryLock(url, run_key(robot, machine), _app_name("run", robot, run_id, machine))
     with _reachable(settings):
         if not lock.try_take():
@@ -224,7 +225,7 @@ def hold_in_child(settings: Settings, robot: str, run_id: str) -> DatabaseLock |
         return None
     machine = settings.machine_name
     key = child_key(robot, machine)
-    lock = AdvisoryLock(settings.ledger.url, key, _app_name("child", robot, run_id, machine))
+    lock = AdvisoryLock(ledger_url(settings), key, _app_name("child", robot, run_id, machine))
     with _reachable(settings):
         if not lock.try_take():
             raise _busy(settings, robot, key)
@@ -237,7 +238,7 @@ def is_running(settings: Settings, robot: str) -> bool:
     if not uses_database_lock(settings):
         return is_locked(settings.data_dir, robot)
     machine = settings.machine_name
-    url = settings.ledger.url
+    url = ledger_url(settings)
     return any(
         holder_of(url, key) is not None
         for key in (run_key(robot, machine), child_key(robot, machine))

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -50,7 +50,7 @@ _HOLDERS = text(
 )
 
 
-def _connect_args(url: str, application_name: str) -> dict[str, Any]:
+def _connect_args(url: str | URL, application_name: str) -> dict[str, Any]:
     if make_url(url).get_backend_name() != "postgresql":
         raise ValueError(f"advisory locks need PostgreSQL, not {make_url(url).get_backend_name()}")
     return {
@@ -64,7 +64,7 @@ def _connect_args(url: str, application_name: str) -> dict[str, Any]:
     }
 
 
-def holder_of(url: str, key: str) -> str | None:
+def holder_of(url: str | URL, key: str) -> str | None:
     """The ``application_name`` of the session holding ``key`` (``""`` when it set none), or
     ``None`` when nobody holds it. Raises :class:`sqlalchemy.exc.SQLAlchemyError` when the
     database cannot be asked."""
@@ -85,7 +85,7 @@ class AdvisoryLock:
 
     def __init__(
         self,
-        url: str,
+        url: str | URL,
         key: str,
         application_name: str,
         *,

@@ -43,6 +43,10 @@ USED_ELSEWHERE: dict[str, str] = {
     "updated_at": "WorkItem: a column both ledgers write on every change",
     "signalled": "KillResult field nothing reads yet; paybot.scheduler is being reworked",
     "scheduled_run": "APScheduler calls it by its text reference (paybot.scheduler.jobs)",
+    "down_revision": "Alembic reads it from each revision file (paybot.migrations.versions)",
+    "branch_labels": "Alembic reads it from each revision file (paybot.migrations.versions)",
+    "depends_on": "Alembic reads it from each revision file (paybot.migrations.versions)",
+    "downgrade": "Alembic calls it by name in each revision file (paybot.migrations.versions)",
 }
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    URL,
     Column,
     Integer,
     MetaData,
@@ -36,6 +37,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paybot.audit.chain import AuditTrailError
 from paybot.database import make_engine
+from paybot.migrations.runner import ensure_schema
 
 _metadata = MetaData()
 
@@ -87,12 +89,6 @@ class Checkpoint:
         return self.checkpoint_hash or self.hash
 
 
-def _no_table(exc: SQLAlchemyError) -> bool:
-    """The table is not there yet (SQLite: "no such table"; PostgreSQL: undefined table)."""
-    text = str(exc)
-    return "no such table" in text or ("UndefinedTable" in text and "does not exist" in text)
-
-
 def trail_name(path: Path, host: str | None = None) -> str:
     """``host:/absolute/path/audit.jsonl``: the trail a checkpoint row belongs to; ``host`` is
     the machine's name (setting ``machine``; the host name when not given), so that machines
@@ -102,12 +98,18 @@ def trail_name(path: Path, host: str | None = None) -> str:
     return f"{host or socket.gethostname()}:{os.path.abspath(path)}"  # noqa: PTH100 - no resolve
 
 
+def _no_table(exc: SQLAlchemyError) -> bool:
+    """The table is not there yet (SQLite: "no such table", PostgreSQL: "does not exist")."""
+    text = str(exc)
+    return "no such table" in text or ("audit_checkpoints" in text and "does not exist" in text)
+
+
 class CheckpointStore:
     """The ``audit_checkpoints`` table in the database at ``url`` (a SQLAlchemy URL, the
     ledger's). Raises :class:`~paybot.audit.chain.AuditTrailError` naming the database when it
     cannot be read or written."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | URL) -> None:
         self.url = url
         self._engine = make_engine(url)
 
@@ -116,10 +118,11 @@ class CheckpointStore:
         return AuditTrailError(f"audit checkpoints in {safe}: cannot {what} ({exc})")
 
     def create_schema(self) -> None:
-        try:
-            _metadata.create_all(self._engine, checkfirst=True)
-        except SQLAlchemyError as exc:
-            raise self._fail("create the table", exc) from exc
+        """Make sure the table is there: the ledger database's migrations own it
+        (:func:`paybot.migrations.runner.ensure_schema`: an empty SQLite file is created, any
+        other database must be at this code's schema version, else
+        :class:`~paybot.errors.SchemaMismatch`)."""
+        ensure_schema(self._engine)
 
     def record(self, trail: str, checkpoint: Checkpoint) -> None:
         """Insert the checkpoint. The same one again is a no-op; another checkpoint at the same

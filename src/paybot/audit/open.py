@@ -18,6 +18,7 @@ from paybot.audit.chain import AuditTrailError, ChainFile
 from paybot.audit.signing import SECRET_NAME, KeyRing, Signer, Verifier, load_signer
 from paybot.audit.trail import AuditTrail
 from paybot.audit.verify import first_record_hash, verify
+from paybot.config_load import ledger_url
 from paybot.config_models import Settings
 from paybot.errors import ConfigError
 from paybot.secrets import env_name
@@ -74,7 +75,7 @@ def ledger_checkpoints(settings: Settings) -> CheckpointStore | None:
     url = settings.ledger.url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
         return None
-    return CheckpointStore(url)
+    return CheckpointStore(ledger_url(settings))
 
 
 def check_before_signing(settings: Settings, signer: Signer) -> str | None:
@@ -157,7 +158,7 @@ def open_run_trail(
     anchor = None
     start: dict[str, Any] = {}
     if signer is not None:
-        store = CheckpointStore(settings.ledger.url)
+        store = CheckpointStore(ledger_url(settings))
         stack.callback(store.close)
         store.create_schema()
         name = trail_name(Path(settings.audit.file), settings.machine_name)

@@ -32,12 +32,13 @@ from paybot.config import (
     ENV_HOME,
     RobotConfig,
     find_home,
+    ledger_url,
     load_credentials,
     load_manifests,
     load_robot_config,
 )
 from paybot.erp.processes import end_processes, marker_prefix
-from paybot.errors import ConfigError, UsageError
+from paybot.errors import ConfigError, DatabaseError, UsageError
 from paybot.exit_codes import EXIT_FAILED, EXIT_MEANINGS, EXIT_OK
 from paybot.ledger import Ledger
 from paybot.logs import JSON, json_line, log_format, stamp
@@ -114,10 +115,17 @@ def cmd_run(ns: argparse.Namespace) -> int:
     folder = run_dir(settings.output_dir, run_id)
     lock = locks.acquire_for(settings, cfg.name, run_id)  # RobotBusy: exit 4, by main
     trigger = os.environ.get(ENV_TRIGGER, "manual")
-    ledger = Ledger(settings.ledger.url, retry_seconds=settings.ledger.retry_seconds)
     machine = settings.machine_name
+    ledger: Ledger | None = None
     try:
-        ledger.create_schema()
+        ledger = Ledger(ledger_url(settings), retry_seconds=settings.ledger.retry_seconds)
+        ledger.ensure_schema()
+    except DatabaseError as exc:  # exit 2, by main
+        if ledger is not None:
+            ledger.close()
+        lock.release()
+        raise type(exc)(f"{exc}; not started") from None
+    try:
         # Only this machine's runs: on a shared PostgreSQL other machines' runs may be alive.
         ledger.mark_abandoned_runs(
             cfg.name, run_id, host=machine if settings.ledger.shared else None

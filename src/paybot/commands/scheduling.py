@@ -31,6 +31,7 @@ from paybot.config import (
     RobotManifest,
     Settings,
     find_home,
+    ledger_url,
     load_manifests,
     load_settings,
 )
@@ -248,9 +249,9 @@ def cmd_runs(ns: argparse.Namespace) -> int:
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
         say(f"no runs recorded yet (no ledger at {url.database})")
         return EXIT_OK
-    ledger = Ledger(settings.ledger.url)
+    ledger = Ledger(ledger_url(settings))
     try:
-        ledger.create_schema()
+        ledger.ensure_schema()
         runs = ledger.list_runs(ns.robot, limit=ns.limit)
     finally:
         ledger.close()

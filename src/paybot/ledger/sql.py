@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import URL, Connection, Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from paybot.database import make_engine, safe_url, writer
+from paybot.database import make_engine, shown, writer
 from paybot.domain.models import Category, ErpStatus, RegisterEntry
 from paybot.errors import LedgerError
 from paybot.ledger import schema as t
@@ -52,6 +52,7 @@ from paybot.ledger.transitions import (
     handover_refusal,
     safe_text,
 )
+from paybot.migrations.runner import SchemaState, ensure_schema, upgrade
 
 _ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(WorkItem))
 log = logging.getLogger("paybot.ledger")
@@ -94,8 +95,11 @@ def _run(row: Row[Any]) -> RunRecord:
 class Ledger(StateChanges):
     """Work items, the document register, decisions and runs in one database.
 
-    ``url``: ``sqlite:///path/ledger.sqlite`` or a PostgreSQL URL. ``clock`` gives aware UTC
-    times (lease expiry is judged by it; tests pass a controllable clock).
+    ``url``: ``sqlite:///path/ledger.sqlite`` or ``postgresql://user@host:5432/db`` (text or a
+    SQLAlchemy ``URL``, which may carry the password: see ``paybot.config_load.ledger_url``).
+    ``clock`` gives aware UTC times (lease expiry is judged by it; tests pass a controllable
+    clock). Raises :class:`~paybot.errors.DatabaseUnavailable` when the PostgreSQL driver is
+    not installed; connecting happens at first use (:meth:`ensure_schema` at start-up).
 
     ``retry_seconds`` (PostgreSQL only; setting ``ledger.retry_seconds``): a method whose
     database connection is lost (the server restarted, say) runs again after a pause (0.5 s,
@@ -107,7 +111,7 @@ class Ledger(StateChanges):
 
     def __init__(
         self,
-        url: str,
+        url: str | URL,
         *,
         clock: Callable[[], dt.datetime] = utc_now,
         busy_timeout_s: float = 30.0,
@@ -142,7 +146,7 @@ class Ledger(StateChanges):
                     problem = f"{type(exc.orig).__name__}: {str(exc.orig).strip()[:200]}"
                     if time.monotonic() + pause > deadline:
                         raise LedgerError(
-                            f"the ledger's database {safe_url(self.url)} could not be reached "
+                            f"the ledger's database {shown(self.url)} could not be reached "
                             f"for {self._retry_seconds:g} s ({what}; {problem})"
                         ) from exc
                     log.warning(
@@ -158,9 +162,16 @@ class Ledger(StateChanges):
 
     @_retried
     def create_schema(self) -> None:
-        """Create missing tables and indexes (idempotent)."""
-        with self._writer.begin() as conn:
-            t.metadata.create_all(conn)
+        """Bring the schema to this code's version (``robot db upgrade``: the migrations in
+        ``paybot.migrations`` own the tables). Safe to repeat; refuses a newer database
+        (:class:`~paybot.errors.SchemaMismatch`)."""
+        upgrade(self._engine)
+
+    def ensure_schema(self, *, create_if_new: bool | None = None) -> SchemaState:
+        """The start-up check (:func:`paybot.migrations.runner.ensure_schema`): the database is at
+        this code's schema version, or an empty SQLite file is created, else
+        :class:`~paybot.errors.SchemaMismatch` / :class:`~paybot.errors.DatabaseUnavailable`."""
+        return ensure_schema(self._engine, create_if_new=create_if_new)
 
     def close(self) -> None:
         self._engine.dispose()

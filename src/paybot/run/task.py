@@ -27,8 +27,8 @@ from paybot.audit.open import (
     open_run_trail,
     run_signer,
 )
-from paybot.config import find_home, load_credentials, load_robot_config
-from paybot.errors import ConfigError, PaybotError, PreflightError
+from paybot.config import find_home, ledger_url, load_credentials, load_robot_config
+from paybot.errors import ConfigError, DatabaseError, PaybotError, PreflightError
 from paybot.exit_codes import EXIT_FAILED
 from paybot.ledger import Ledger
 from paybot.private import private_dir, restrict_umask
@@ -117,9 +117,14 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             outcome = Outcome.of(PreflightError(f"preflight failed: audit trail: {exc}"))
             outcome.write(folder)
             return outcome
-        ledger = Ledger(settings.ledger.url, retry_seconds=settings.ledger.retry_seconds)
-        stack.callback(ledger.close)
-        ledger.create_schema()
+        try:
+            ledger = Ledger(ledger_url(settings), retry_seconds=settings.ledger.retry_seconds)
+            stack.callback(ledger.close)
+            ledger.ensure_schema()
+        except DatabaseError as exc:
+            outcome = Outcome.of(type(exc)(f"{exc}; not started"))  # exit 2
+            outcome.write(folder)
+            return outcome
         trigger = env.get(ENV_TRIGGER, "manual")
         if standalone:
             ledger.mark_abandoned_runs(

@@ -40,7 +40,7 @@ from apscheduler.events import (
 
 from paybot.audit import AuditTrail
 from paybot.audit.events import Event
-from paybot.config import RobotManifest, Settings
+from paybot.config import RobotManifest, Settings, ledger_url
 from paybot.errors import Busy
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.notify import Notifier
@@ -182,8 +182,8 @@ class SchedulerService:
         s = self.settings
         self._lock = SchedulerLock.acquire(s.data_dir)
         try:
-            self._ledger = Ledger(s.ledger.url, retry_seconds=s.ledger.retry_seconds)
-            self._ledger.create_schema()
+            self._ledger = Ledger(ledger_url(s), retry_seconds=s.ledger.retry_seconds)
+            self._ledger.ensure_schema()
             self._stack = ExitStack()
             self.sealer = open_scheduler_trail(self._stack, s, self._ledger, self.options.env)
             self._trail = self.sealer.trail
