@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from paybot.audit.signing import new_key_pair
+from paybot.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -134,6 +135,9 @@ def run_config(
     url = cluster.url(cluster.create_database()).replace(
         "postgresql://", "postgresql+psycopg://", 1
     )
+    ledger = Ledger(url)
+    ledger.create_schema()  # `robot db upgrade`, once before the machines start
+    ledger.close()
     password = json.loads(users.read_text("utf-8"))["robot"]["password"]
     vault = root / "vault.json"
     vault.write_text(

@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from paybot.erp.processes import end_processes, marker_prefix
+from paybot.ledger import Ledger
 from support.postgres import PostgresCluster
 from support.robots import RobotWorld, Template, robot_world, seed_template
 
@@ -46,7 +47,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 @pytest.fixture
 def pg(postgres_url: str) -> str:
-    return postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    """A fresh database with the schema (as ``robot db upgrade`` leaves it)."""
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    ledger = Ledger(url)
+    ledger.create_schema()
+    ledger.close()
+    return url
 
 
 def machine_env(world: RobotWorld, name: str, url: str, **more: str) -> dict[str, str]:

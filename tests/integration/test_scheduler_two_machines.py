@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from test_scheduler_fakes import FakeHome, make_home, wait_for
 from test_scheduler_misfire import plan_in_the_past
 
-from paybot.ledger import utc_now
+from paybot.ledger import Ledger, utc_now
 from support.postgres import PostgresCluster
 
 pytestmark = pytest.mark.slow
@@ -79,6 +79,9 @@ def test_two_schedulers_start_each_planned_run_once(
     tmp_path: Path, postgres_url: str, postgres_cluster: PostgresCluster
 ) -> None:
     pg = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    ledger = Ledger(pg)
+    ledger.create_schema()  # as `robot db upgrade` does, once for every machine
+    ledger.close()
     first = (utc_now() - dt.timedelta(minutes=2)).replace(second=0, microsecond=0)
     cron = f"{first.minute} * * * *"
     m1, m2 = Machine(tmp_path, "m1", pg, cron), Machine(tmp_path, "m2", pg, cron)
