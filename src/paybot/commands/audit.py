@@ -111,11 +111,13 @@ def _verifier(args: argparse.Namespace, settings: Settings | None) -> KeyRing | 
 def _anchor(path: Path, settings: Settings | None) -> Checkpoint | None:
     """The latest checkpoint the ledger holds for the trail at ``path`` (``None`` without a
     ledger or a checkpoint)."""
-    store = ledger_checkpoints(settings) if settings is not None else None
+    if settings is None:
+        return None
+    store = ledger_checkpoints(settings)
     if store is None:
         return None
     try:
-        return store.anchor_for(trail_name(path), first_record_hash(path))
+        return store.anchor_for(trail_name(path, settings.machine_name), first_record_hash(path))
     except LedgerError as exc:  # the checkpoint is part of what is checked: it cannot be read
         raise AuditTrailError(f"the ledger's checkpoint for {path}: {exc}") from exc
     finally:

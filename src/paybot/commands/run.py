@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -124,11 +123,12 @@ def cmd_run(ns: argparse.Namespace) -> int:
     private_dir(settings.output_dir)
     run_id = new_run_id()
     folder = run_dir(settings.output_dir, run_id)
-    lock = locks.acquire(settings.data_dir, cfg.name, run_id)  # RobotBusy: exit 4, by main
+    lock = locks.acquire_for(settings, cfg.name, run_id)  # RobotBusy: exit 4, by main
     trigger = os.environ.get(ENV_TRIGGER, "manual")
+    machine = settings.machine_name
     ledger: Ledger | None = None
     try:
-        ledger = Ledger(ledger_url(settings))
+        ledger = Ledger(ledger_url(settings), retry_seconds=settings.ledger.retry_seconds)
         ledger.ensure_schema()
     except DatabaseError as exc:  # exit 2, by main
         if ledger is not None:
@@ -136,8 +136,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
         lock.release()
         raise type(exc)(f"{exc}; not started") from None
     try:
-        ledger.mark_abandoned_runs(cfg.name, run_id)
-        ledger.start_run(run_id, cfg.name, trigger, socket.gethostname(), os.getpid())
+        # Only this machine's runs: on a shared PostgreSQL other machines' runs may be alive.
+        ledger.mark_abandoned_runs(
+            cfg.name, run_id, host=machine if settings.ledger.shared else None
+        )
+        ledger.start_run(run_id, cfg.name, trigger, machine, os.getpid())
         private_dir(folder)
         env = os.environ | {
             ENV_HOME: str(cfg.home),
@@ -151,7 +154,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         }
         ids = {"run_id": run_id, "robot": cfg.name}
         _out(f"{cfg.name}: run {run_id} against {settings.erp.url}", **ids)
-        returncode = _run_child(cfg, folder, env, lock.fd, ids)
+        returncode = _run_child(cfg, folder, env, lock.pass_fds, ids)
         leftovers = end_processes(marker_prefix(settings.data_dir, cfg.name, run_id))
         outcome = Outcome.read(folder) or Outcome(
             EXIT_FAILED,
@@ -173,7 +176,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 
 def _run_child(
-    cfg: RobotConfig, folder: Path, env: dict[str, str], lock_fd: int, ids: dict[str, str]
+    cfg: RobotConfig,
+    folder: Path,
+    env: dict[str, str],
+    pass_fds: tuple[int, ...],
+    ids: dict[str, str],
 ) -> int:
     cmd = [
         sys.executable,
@@ -193,7 +200,7 @@ def _run_child(
             cmd,
             cwd=cfg.home,
             env=env,
-            pass_fds=(lock_fd,),
+            pass_fds=pass_fds,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -365,6 +365,7 @@ class Runner:
             stop=self.req.stop,
             progress=self.req.progress,
             restarts=self.restarts,
+            shared_queue=self.cfg.settings.ledger.shared,
         )
         self.ctx = ctx
         workers = [Worker("w1", ctx, first, self.audit.bind(worker="w1"))]
@@ -409,8 +410,12 @@ class Runner:
         for note in self.swept:
             self.audit.event(Event.LEFTOVERS_SWEPT, what=note)
         # The run holds the robot's lock, so any other run's leases belong to a dead run:
-        # free them now, and its open intents are reconciled in this run.
-        freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id)
+        # free them now, and its open intents are reconciled in this run. On a ledger several
+        # machines share, only this machine's: other machines' runs may be alive, and the
+        # leases of a machine that died expire (runner.lease_seconds).
+        settings = self.cfg.settings
+        host = settings.machine_name if settings.ledger.shared else None
+        freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id, host=host)
         if freed:
             self.audit.event(Event.LEASES_RELEASED, erp_ids=freed)
         self.upgrade_stored_keys()
@@ -484,8 +489,16 @@ class Runner:
             notes.append(f"{BROWSER_RESTARTED} {self.restarts.count} time(s)")
         if self.req.stop.is_set():
             notes.append("stopped on request (SIGTERM) between two invoices")
+        if self.ctx.ledger_lost.is_set():
+            notes.append(
+                "stopped between two invoices: the ledger's database could not be reached "
+                "(ledger.retry_seconds); the rest is left for the next run"
+            )
         failed = (
-            counts.failed > 0 or self.ctx.breaker.tripped.is_set() or self.restarts.tripped.is_set()
+            counts.failed > 0
+            or self.ctx.breaker.tripped.is_set()
+            or self.restarts.tripped.is_set()
+            or self.ctx.ledger_lost.is_set()
         )
         self.report.message = "; ".join(notes)
         return Outcome(EXIT_FAILED if failed else EXIT_OK, counts, self.report.message)

@@ -83,6 +83,9 @@ HANDOVER_RULE = "handover"
 ROBOT_BY = "robot"
 """``by`` of a hand-over mark the robot made itself (``runner.max_nights``)."""
 KEY_WAIT_SECONDS = 60.0
+OTHERS_POLL_SECONDS = 0.2
+"""How often a worker asks the shared ledger whether other machines' runs have decided the
+lower Løbenr they hold (see ``Worker._wait_for_other_machines``)."""
 
 
 class AuditLog(Protocol):
@@ -221,9 +224,18 @@ class RunContext:
     progress: Callable[[str], None] = lambda line: None
     """Told one line per invoice (no personal data), for the console."""
     restarts: BrowserRestarts = field(default_factory=lambda: BrowserRestarts(3))
+    shared_queue: bool = False
+    """The ledger is shared with other machines' runs (PostgreSQL)."""
+    ledger_lost: threading.Event = field(default_factory=threading.Event)
+    """Set when a worker stopped because the ledger's database could not be reached."""
 
     def stopping(self) -> bool:
-        return self.stop.is_set() or self.breaker.tripped.is_set() or self.restarts.tripped.is_set()
+        return (
+            self.stop.is_set()
+            or self.breaker.tripped.is_set()
+            or self.restarts.tripped.is_set()
+            or self.ledger_lost.is_set()
+        )
 
 
 def progress_line(worker: str, o: ItemOutcome) -> str:
@@ -279,6 +291,9 @@ def describe_earlier(erp_id: int, key: str) -> str:
 class Worker:
     def __init__(self, name: str, ctx: RunContext, session: FinanceSystem, audit: AuditLog) -> None:
         self.name = name
+        self.owner = f"{ctx.run_id}/{name}"
+        """The lease owner in the ledger: unique among every run claiming from it, also the
+        runs of other machines sharing one PostgreSQL."""
         self.ctx = ctx
         self.session = session
         self.audit = audit
@@ -294,12 +309,19 @@ class Worker:
 
     def run(self) -> None:
         while not self.ctx.stopping():
-            item = self.ctx.order.claim(
-                lambda: self.ctx.ledger.claim_next(
-                    self.robot, self.name, self.ctx.run_id, self.runner.lease_seconds
-                ),
-                lambda claimed: claimed.erp_id,
-            )
+            try:
+                item = self.ctx.order.claim(
+                    lambda: self.ctx.ledger.claim_next(
+                        self.robot, self.owner, self.ctx.run_id, self.runner.lease_seconds
+                    ),
+                    lambda claimed: claimed.erp_id,
+                )
+            except LedgerError as exc:
+                # The ledger's database stayed away longer than ledger.retry_seconds: this
+                # worker stops between two invoices; what it did is recorded.
+                self.audit.event(Event.APP_ERROR, error=str(exc), kind="LedgerError")
+                self.ctx.ledger_lost.set()
+                return
             if item is None:
                 return
             claimed: WorkItem = item
@@ -397,7 +419,7 @@ class Worker:
         A retryable login failure is left for the next attempt to meet and count."""
         try:
             current = self.ctx.ledger.item(self.robot, item.erp_id)
-            item = self.ctx.ledger.renew(current or item, self.name, self.runner.lease_seconds)
+            item = self.ctx.ledger.renew(current or item, self.owner, self.runner.lease_seconds)
             self.session.login()
         except LedgerError as lost:
             return item, ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
@@ -424,7 +446,7 @@ class Worker:
     ) -> ItemOutcome:
         current = self.ctx.ledger.item(self.robot, item.erp_id) or item
         try:
-            attempts = self.ctx.ledger.record_failure(current, self.name, exc)
+            attempts = self.ctx.ledger.record_failure(current, self.owner, exc)
         except LedgerError:
             attempts = current.attempts
         log.event(Event.ITEM_LEFT, attempts=attempts, state=str(current.state), error=str(exc))
@@ -487,7 +509,7 @@ class Worker:
         if erp_status(status) is not ErpStatus.NEW:
             self.ctx.order.keys_recorded(item.erp_id)
             t = self.ctx.ledger.record_skipped(
-                item, self.name, f"status i økonomisystemet: {status}"
+                item, self.owner, f"status i økonomisystemet: {status}"
             )
             self._transition(log, t)
             return ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
@@ -500,7 +522,7 @@ class Worker:
             self.ctx.run_id, self.robot, item.erp_id, decision_json(decision), self.ctx.dry_run
         )
         if self.ctx.dry_run:
-            self.ctx.ledger.release(item, self.name, done_this_run=True)
+            self.ctx.ledger.release(item, self.owner, done_this_run=True)
             if isinstance(decision, Pay):
                 return self._outcome(item, Result.WOULD_PAY, decision)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
@@ -534,7 +556,7 @@ class Worker:
             self.ctx.run_id, self.robot, item.erp_id, decision_json(decision), self.ctx.dry_run
         )
         if self.ctx.dry_run:
-            self.ctx.ledger.release(item, self.name, done_this_run=True)
+            self.ctx.ledger.release(item, self.owner, done_this_run=True)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
         with robolog.step("Send til manuel behandling (markeret til en person)"):
             return self._hand_over(item, decision, log)
@@ -577,6 +599,8 @@ class Worker:
         ledger.record_keys(self.robot, item.erp_id, keys)
         self.ctx.order.keys_recorded(item.erp_id)
         self.ctx.order.wait_for_earlier(item.erp_id, KEY_WAIT_SECONDS)
+        if self.ctx.shared_queue:
+            self._wait_for_other_machines(item.erp_id)
         earlier = ledger.earlier_document(self.robot, item.erp_id, keys)
         duplicate_of = describe_earlier(earlier.erp_id, earlier.key) if earlier else None
         if duplicate_of is None:
@@ -592,6 +616,18 @@ class Worker:
             booking=self.ctx.reference.booking(interp.booking_ref if interp else None),
             calendar=self.ctx.cfg.calendar,
         )
+
+    def _wait_for_other_machines(self, erp_id: int) -> None:
+        """With several machines on one queue: wait (at most :data:`KEY_WAIT_SECONDS`, asking
+        the ledger every :data:`OTHERS_POLL_SECONDS`) until no lower Løbenr is held undecided
+        by another run, so that an earlier document's keys read from its page are recorded
+        before this one looks for it (as :class:`KeyOrder` does within a run). On timeout the
+        decision is made with what is known; the ledger still refuses a second payment of one
+        business key."""
+        deadline = time.monotonic() + KEY_WAIT_SECONDS
+        while self.ctx.ledger.undecided_below(self.robot, erp_id, self.ctx.run_id):
+            if time.monotonic() >= deadline or self.ctx.stop.wait(OTHERS_POLL_SECONDS):
+                return
 
     # --- acting -----------------------------------------------------------------------------
 
@@ -612,7 +648,7 @@ class Worker:
     def _pay(self, item: WorkItem, decision: Pay, log: AuditLog) -> ItemOutcome:
         t = self.ctx.ledger.record_pay_intent(
             item,
-            self.name,
+            self.owner,
             amount=decision.amount,
             account_string=decision.account_string,
             payment_date=decision.payment_date,
@@ -634,11 +670,11 @@ class Worker:
         except BusinessError as exc:
             # The finance system refused the posting: nothing was paid; a person takes over.
             log.event(Event.BUSINESS_ERROR, reason=exc.reason, error=str(exc))
-            item = self._transition(log, self.ctx.ledger.cancel_intent(item, self.name, str(exc)))
+            item = self._transition(log, self.ctx.ledger.cancel_intent(item, self.owner, str(exc)))
             note = f"Økonomisystemet afviste betalingen: {exc}"
             manual = Manual(reason=exc.reason, note=note, explanation=decision.explanation)
             return self._hand_over(item, manual, log)
-        item = self._transition(log, self.ctx.ledger.record_paid(item, self.name, voucher))
+        item = self._transition(log, self.ctx.ledger.record_paid(item, self.owner, voucher))
         return self._outcome(item, Result.PAID, decision, voucher)
 
     def manual_note(self, decision: Manual) -> str:
@@ -648,7 +684,7 @@ class Worker:
 
     def _hand_over(self, item: WorkItem, decision: Manual, log: AuditLog) -> ItemOutcome:
         t = self.ctx.ledger.record_manual_intent(
-            item, self.name, reason=decision.reason, rule_version=decision.explanation.rule_version
+            item, self.owner, reason=decision.reason, rule_version=decision.explanation.rule_version
         )
         item = self._transition(log, t)
         try:
@@ -659,7 +695,7 @@ class Worker:
             log.event(Event.BUSINESS_ERROR, error=str(exc))
             item, done = self._reconcile(item, log)
             return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
-        item = self._transition(log, self.ctx.ledger.record_manual_done(item, self.name))
+        item = self._transition(log, self.ctx.ledger.record_manual_done(item, self.owner))
         return self._outcome(item, Result.MANUAL, decision)
 
     # --- reconciliation ---------------------------------------------------------------------
@@ -673,7 +709,7 @@ class Worker:
             voucher, by = payment.voucher, payment.approved_by
             log.event(Event.RECONCILED, found=ErpStatus.PAID, voucher=voucher, approved_by=by)
             if item.state == State.PAY_INTENT and by == me:
-                item = self._transition(log, ledger.record_paid(item, self.name, voucher))
+                item = self._transition(log, ledger.record_paid(item, self.owner, voucher))
                 return item, ItemOutcome(
                     item.erp_id,
                     item.business_key,
@@ -682,7 +718,7 @@ class Worker:
                     account_string=item.account_string,
                     voucher=voucher,
                 )
-            t = ledger.record_skipped(item, self.name, f"betalt af {by} med bilag {voucher}")
+            t = ledger.record_skipped(item, self.owner, f"betalt af {by} med bilag {voucher}")
             item = self._transition(log, t)
             return item, ItemOutcome(
                 item.erp_id, item.business_key, Result.SKIPPED, voucher=voucher
@@ -691,16 +727,16 @@ class Worker:
         status = raw.get("status").lower()
         log.event(Event.RECONCILED, found=status or "ukendt")
         if erp_status(status) is ErpStatus.NEW:
-            item = self._transition(log, ledger.cancel_intent(item, self.name, "ikke udført"))
+            item = self._transition(log, ledger.cancel_intent(item, self.owner, "ikke udført"))
             return item, None
         if (
             erp_status(status) is ErpStatus.MANUAL
             and item.state == State.MANUAL_INTENT
             and raw.get(MANUAL_REASON_FIELD) == item.reason
         ):
-            item = self._transition(log, ledger.record_manual_done(item, self.name))
+            item = self._transition(log, ledger.record_manual_done(item, self.owner))
             return item, ItemOutcome(
                 item.erp_id, item.business_key, Result.MANUAL, reason=item.reason
             )
-        item = self._transition(log, ledger.record_skipped(item, self.name, f"status: {status}"))
+        item = self._transition(log, ledger.record_skipped(item, self.owner, f"status: {status}"))
         return item, ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
