@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if for_robot_framework(first):
             return run_robot_framework(args)
         error = unknown_command(first, ours)
-        sys.stderr.write(f"robot: {error.sentence()}\n")
+        report_error("", error)
         return error.exit_code
     plugins = _plugins()
     if first in plugins:
@@ -177,7 +177,7 @@ def command_name(ns: argparse.Namespace) -> str:
 
 def report_error(command: str, exc: PaybotError) -> None:
     """``robot COMMAND: SENTENCE`` on standard error (a JSON line in JSON log mode)."""
-    text = f"robot {command}: {exc.sentence()}"
+    text = f"robot {command}: {exc.sentence()}" if command else f"robot: {exc.sentence()}"
     if log_format() == JSON:
         sys.stderr.write(json_line(text, level="error") + "\n")
     else:
