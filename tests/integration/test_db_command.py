@@ -50,14 +50,14 @@ def test_db_upgrade_and_current_with_the_password_from_the_environment(
     with_database(home, bare, postgres_cluster.password)
     before = home.robot("db", "current")
     assert before.returncode == 1, output(before)
-    assert "schema version: none: an empty database (this paybot needs 0001)" in before.stdout
+    assert "schema version: none: an empty database (this paybot needs 0002)" in before.stdout
     upgraded = home.robot("db", "upgrade")
     assert upgraded.returncode == 0, output(upgraded)
-    assert "schema version none → 0001 (upgraded)" in upgraded.stdout
+    assert "schema version none → 0002 (upgraded)" in upgraded.stdout
     again = home.robot("db", "upgrade")
-    assert "0001, up to date (nothing to do)" in again.stdout
+    assert "0002, up to date (nothing to do)" in again.stdout
     after = home.robot("db", "current")
-    assert after.returncode == 0 and "schema version: 0001 (up to date)" in after.stdout
+    assert after.returncode == 0 and "schema version: 0002 (up to date)" in after.stdout
     for done in (before, upgraded, again, after):
         assert postgres_cluster.password not in output(done)
         assert f"127.0.0.1:{postgres_cluster.port}" in done.stdout
@@ -73,7 +73,7 @@ def test_a_run_waits_for_robot_db_upgrade_then_records_its_history_in_postgresql
     with_database(home, postgres_url)
     refused = home.robot("run", "fake-quick")
     assert_clear_error(
-        refused, "holds no paybot schema yet (version none; this paybot needs 0001)", "not started"
+        refused, "holds no paybot schema yet (version none; this paybot needs 0002)", "not started"
     )
     assert home.marker("fake-quick.ran") is None  # the robot never started
     assert make_url(postgres_url).password not in output(refused)

@@ -23,7 +23,8 @@ from paybot.ledger import Ledger
 from paybot.ledger import schema as ledger_schema
 from paybot.migrations import runner as migrate
 
-HEAD = "0001"
+HEAD = "0002"
+NEXT = "0003"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -156,7 +157,7 @@ def test_an_empty_postgresql_database_waits_for_robot_db_upgrade(postgres_url: s
     try:
         with pytest.raises(SchemaMismatch) as refused:
             migrate.ensure_schema(engine)
-        assert "holds no paybot schema yet (version none; this paybot needs 0001)" in str(
+        assert f"holds no paybot schema yet (version none; this paybot needs {HEAD})" in str(
             refused.value
         )
         assert "run 'robot db upgrade'" in str(refused.value)
@@ -182,20 +183,21 @@ def test_a_newer_schema_is_refused_naming_both_versions(engine: sa.Engine) -> No
 
 @pytest.fixture
 def next_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The shipped migrations plus a revision 0002 (a column ``note`` on ``heartbeats``), as a
-    later paybot would ship them: the code's head becomes 0002 while the fixture is active."""
+    """The shipped migrations plus a revision :data:`NEXT` (a column ``note`` on
+    ``heartbeats``), as a later paybot would ship them: the code's head becomes :data:`NEXT`
+    while the fixture is active."""
     folder = tmp_path / "migrations"
     shutil.copytree(
         str(resources.files("paybot") / "migrations"),
         folder,
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    (folder / "versions" / "0002_heartbeat_note.py").write_text(
+    (folder / "versions" / f"{NEXT}_heartbeat_note.py").write_text(
         '"""A note on heartbeats (test only)."""\n'
         "import sqlalchemy as sa\n"
         "from alembic import op\n\n"
-        'revision = "0002"\n'
-        'down_revision = "0001"\n'
+        f'revision = "{NEXT}"\n'
+        f'down_revision = "{HEAD}"\n'
         "branch_labels = None\n"
         "depends_on = None\n\n\n"
         "def upgrade() -> None:\n"
@@ -204,7 +206,7 @@ def next_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     )
     monkeypatch.setattr(migrate, "SCRIPT_LOCATION", str(folder))
     migrate._script.cache_clear()
-    yield "0002"
+    yield NEXT
     migrate._script.cache_clear()
 
 
@@ -213,7 +215,7 @@ def test_an_older_schema_is_refused_and_robot_db_upgrade_brings_it_up(
 ) -> None:
     engine = make_engine(url)
     try:
-        with monkeypatch.context() as today:  # the database made by today's code: 0001
+        with monkeypatch.context() as today:  # the database made by today's code: HEAD
             today.setattr(migrate, "SCRIPT_LOCATION", "paybot:migrations")
             migrate._script.cache_clear()
             migrate.upgrade(engine)
@@ -223,15 +225,15 @@ def test_an_older_schema_is_refused_and_robot_db_upgrade_brings_it_up(
         with pytest.raises(SchemaMismatch) as refused:
             migrate.ensure_schema(engine)
         message = str(refused.value)
-        assert "its schema is at version 0001, older than this paybot" in message
-        assert "needs (0002)" in message and "robot db upgrade" in message
+        assert f"its schema is at version {HEAD}, older than this paybot" in message
+        assert f"needs ({NEXT})" in message and "robot db upgrade" in message
 
         before, after = migrate.upgrade(engine)
-        assert (before.current, after.current) == ("0001", "0002")
+        assert (before.current, after.current) == (HEAD, NEXT)
         with engine.connect() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("heartbeats")}
         assert "note" in columns
-        assert migrate.ensure_schema(engine).current == "0002"
+        assert migrate.ensure_schema(engine).current == NEXT
     finally:
         engine.dispose()
 

@@ -35,6 +35,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "ledger": frozenset({"run", "erp", "scheduler", "commands", "cli", "console"}),
     "migrations": frozenset({"run", "erp", "scheduler", "commands", "cli", "console"}),
     "audit": frozenset({"run", "erp", "ledger", "scheduler", "commands", "cli", "console"}),
+    "report": frozenset({"erp", "run", "ledger", "scheduler", "commands", "cli", "console"}),
     "run": frozenset({"scheduler", "commands", "cli", "console"}),
     "scheduler": frozenset({"erp", "commands", "cli", "console"}),
     # the web console is a top layer like the commands; it never drives a browser or runs a

@@ -90,7 +90,9 @@ class Checkpoint:
 
 
 def trail_name(path: Path, host: str | None = None) -> str:
-    """``host:/absolute/path/audit.jsonl``: the trail a checkpoint row belongs to. The path is
+    """``host:/absolute/path/audit.jsonl``: the trail a checkpoint row belongs to; ``host`` is
+    the machine's name (setting ``machine``; the host name when not given), so that machines
+    sharing one ledger never mix up their trails. The path is
     made absolute but symlinks are not followed, so swapping a folder for a symlink does not
     change which row is looked up."""
     return f"{host or socket.gethostname()}:{os.path.abspath(path)}"  # noqa: PTH100 - no resolve
@@ -175,11 +177,17 @@ class CheckpointStore:
         furthest = self.latest_for(first_hash) if first_hash else None
         return furthest or by_name
 
-    def count(self) -> int:
-        """How many checkpoints the table holds (0 when it does not exist yet)."""
+    def count(self, machine: str | None = None) -> int:
+        """How many checkpoints the table holds (0 when it does not exist yet); with
+        ``machine``, only those of trails on that machine (a ledger several machines share)."""
+        query = select(checkpoints_table.c.id)
+        if machine is not None:
+            query = query.where(
+                checkpoints_table.c.trail.startswith(f"{machine}:", autoescape=True)
+            )
         try:
             with self._engine.connect() as conn:
-                rows = conn.execute(select(checkpoints_table.c.id)).all()
+                rows = conn.execute(query).all()
         except SQLAlchemyError as exc:
             if _no_table(exc):
                 return 0

@@ -89,7 +89,7 @@ def check_before_signing(settings: Settings, signer: Signer) -> str | None:
     path = Path(settings.audit.file)
     store = ledger_checkpoints(settings)
     try:
-        name = trail_name(path)
+        name = trail_name(path, settings.machine_name)
         by_name = store.latest(name) if store is not None else None
         exists = path.is_file() and path.stat().st_size > 0
         if not exists:
@@ -130,7 +130,7 @@ def adopts_unsigned_trail(settings: Settings) -> bool:
     store = ledger_checkpoints(settings)
     if store is not None:
         try:
-            if store.latest(trail_name(path)) is not None:
+            if store.latest(trail_name(path, settings.machine_name)) is not None:
                 return False  # signed before: the common case, answered without reading
         finally:
             store.close()
@@ -161,8 +161,10 @@ def open_run_trail(
         store = CheckpointStore(ledger_url(settings))
         stack.callback(store.close)
         store.create_schema()
-        name = trail_name(Path(settings.audit.file))
-        start = {"runs_before": runs_before, "checkpoints_before": store.count()}
+        name = trail_name(Path(settings.audit.file), settings.machine_name)
+        # this machine's checkpoints only: other machines sharing the ledger keep their own trails
+        before = store.count(machine=settings.machine_name)
+        start = {"runs_before": runs_before, "checkpoints_before": before}
 
         def anchor(checkpoint: Checkpoint) -> None:
             store.record(name, checkpoint)

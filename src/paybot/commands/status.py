@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import socket
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -89,7 +88,7 @@ def collect() -> Status:
             ledger,
             entries,
             now,
-            host=socket.gethostname(),
+            host=settings.machine_name,
             local_pid=running_scheduler(settings.data_dir),
         )
     finally:
