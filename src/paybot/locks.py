@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from paybot.config_load import ledger_url
 from paybot.config_models import Settings
-from paybot.database import shown
+from paybot.database import explain_connection_error
 from paybot.errors import Busy, PaybotError
 from paybot.exit_codes import EXIT_USAGE
 from paybot.pg_lock import AdvisoryLock, holder_of
@@ -148,10 +148,8 @@ def _reachable(settings: Settings) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise LockUnreachable(
-            f"the ledger's database {shown(settings.ledger.url)} cannot be reached for the "
-            f"robot's lock ({type(exc).__name__}: {str(getattr(exc, 'orig', exc))[:200]})"
-        ) from exc
+        explained = explain_connection_error(ledger_url(settings), exc)
+        raise LockUnreachable(f"{explained}; the robot's lock is kept there") from exc
 
 
 def uses_database_lock(settings: Settings) -> bool:
