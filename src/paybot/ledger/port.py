@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from paybot.domain.models import RegisterEntry
+from paybot.domain.reasons import Reason
 from paybot.ledger.model import (
     AlertRecord,
     DecisionRecord,
@@ -253,7 +254,7 @@ class LedgerPort(Protocol):
         ...
 
     def record_manual_intent(
-        self, item: WorkItem, worker: str, *, reason: str, rule_version: str
+        self, item: WorkItem, worker: str, *, reason: Reason, rule_version: str
     ) -> Transition:
         """PENDING → MANUAL_INTENT with the reason code, before the robot sends the invoice to
         manual handling; keeps the lease.
@@ -439,7 +440,7 @@ class LedgerPort(Protocol):
 
     # --- operators' hand-overs and releases (robot queue) -----------------------------------
     def request_handover(
-        self, robot: str, erp_id: int, *, reason: str, note: str, by: str
+        self, robot: str, erp_id: int, *, reason: Reason, note: str, by: str
     ) -> Handover:
         """Mark a PENDING item for manual handling with a reason code and a note (masked):
         the next run hands it over and never pays it.

@@ -7,7 +7,8 @@
   (all statuses, for duplicates); new invoices become work items in the ledger.
 - **Work**: ``workers`` browser sessions claim items from the ledger (see
   :mod:`paybot.run.worker`).
-- **Report**: ``report.json`` and ``report.md`` in the run folder, counts for the run history.
+- **Report**: ``report.json``, ``report.html`` and ``report.md`` in the run folder, the
+  night's morning report for all robots, counts for the run history.
 
 Browsers: each one is marked with a profile folder of its own under ``<data_dir>/tmp`` (see
 :mod:`paybot.erp.processes`). At start-up the run ends whatever browser processes, profiles and
@@ -57,6 +58,7 @@ from paybot.errors import (
 from paybot.exit_codes import EXIT_FAILED, EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.private import private_dir
+from paybot.run import robolog
 from paybot.run.ordering import KeyOrder
 from paybot.run.report import Report, write_report
 from paybot.run.worker import (
@@ -179,6 +181,10 @@ class Runner:
             trigger=req.trigger,
             reason_texts=dict(req.cfg.reasons.reasons),
             swept=list(self.swept),
+            municipality=req.cfg.settings.municipality.name,
+            started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            paybot_version=__version__,
+            config_checksum=req.cfg.config_checksum,
         )
 
     # --- sessions ----------------------------------------------------------------------------
@@ -256,21 +262,24 @@ class Runner:
 
     def prepare(self) -> tuple[FinanceSystem, frozenset[str], ReferenceData]:
         """Preflight (nothing is touched), collect, and the invoice screen check."""
-        session = self._session("w1")
-        rules = self.cfg.rules
-        category = self.cfg.manifest.category
-        self._retry("login", session.login, session)
-        self._retry("inbox", lambda: session.check_inbox_screen(category), session)
-        accounts = self._retry("chart of accounts", session.active_accounts, session)
-        reference = self._retry(
-            "reference data",
-            lambda: session.reference_data(
-                requisitions=rules.needs_requisitions, bookings=rules.needs_bookings
-            ),
-            session,
-        )
-        self.collect(session)
-        self._retry("invoice screen", lambda: self.check_invoice_screen(session), session)
+        with robolog.step("Kontrol før start: browser, login, skærmbilleder, referencedata"):
+            session = self._session("w1")
+            rules = self.cfg.rules
+            category = self.cfg.manifest.category
+            self._retry("login", session.login, session)
+            self._retry("inbox", lambda: session.check_inbox_screen(category), session)
+            accounts = self._retry("chart of accounts", session.active_accounts, session)
+            reference = self._retry(
+                "reference data",
+                lambda: session.reference_data(
+                    requisitions=rules.needs_requisitions, bookings=rules.needs_bookings
+                ),
+                session,
+            )
+        with robolog.step("Indsaml fakturaerne fra indbakken"):
+            self.collect(session)
+        with robolog.step("Kontrol af fakturaskærmbilledet"):
+            self._retry("invoice screen", lambda: self.check_invoice_screen(session), session)
         return session, accounts, reference
 
     def table_warnings(self) -> list[str]:
@@ -498,7 +507,7 @@ class Runner:
         self.report.browser_restarts = self.restarts.count
         self.report.exit_code = outcome.exit_code
         self.report.counts = outcome.counts
-        write_report(self.req.run_dir, self.report)
+        write_report(self.req.run_dir, self.report, self.cfg.settings.output_dir)
         self.audit.event(
             Event.RUN_FINISHED,
             exit_code=outcome.exit_code,

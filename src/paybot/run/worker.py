@@ -57,7 +57,7 @@ from paybot.domain.models import (
 from paybot.domain.parsing import InvoiceFormatError, parse_invoice
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
-from paybot.domain.values import erp_status
+from paybot.domain.values import erp_status, read_amount
 from paybot.erp.port import (
     MANUAL_REASON_FIELD,
     FinanceSystem,
@@ -69,10 +69,12 @@ from paybot.errors import (
     BrowserFailed,
     BusinessError,
     LedgerError,
+    PaybotError,
     what_failed,
 )
 from paybot.ledger import Handover, LedgerPort, State, Transition, WorkItem
 from paybot.private import private_dir, tighten
+from paybot.run import robolog
 from paybot.run.ordering import KeyOrder
 
 MANUAL_NOTE_LIMIT = 1000
@@ -135,6 +137,8 @@ class ItemOutcome:
     error: str | None = None
     screenshot: str | None = None
     note: str | None = None  # the Danish note for the caseworker (no personal data)
+    seconds: float | None = None
+    """How long the worker spent on the invoice, all attempts (wall clock, seconds)."""
 
 
 class CircuitBreaker:
@@ -253,6 +257,26 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     return masked
 
 
+def check_line(check: dict[str, Any]) -> str:
+    """``✓ small_invoices.limit (MANUAL_AMOUNT) amount=1019.48 limit=3000.00``: one check the
+    rules made, for robocorp's log, masked."""
+    masked = mask_data(check)
+    assert isinstance(masked, dict)
+    compared = masked.get("compared") or {}
+    values = " ".join(f"{k}={v}" for k, v in compared.items()) if isinstance(compared, dict) else ""
+    mark = "✓" if masked.get("passed") else "✗"
+    return f"{mark} {masked.get('rule', '?')} ({masked.get('reason', '')}) {values}".rstrip()
+
+
+def payable_on_page(raw: RawInvoice) -> str | None:
+    """The invoice's payable amount (``at-betale``) as a plain decimal string, or ``None``
+    when the page shows none that can be read (the report then shows no amount)."""
+    try:
+        return str(read_amount(raw.get("at-betale")))
+    except (ValueError, ArithmeticError, PaybotError):
+        return None
+
+
 def describe_earlier(erp_id: int, key: str) -> str:
     kinds = {
         "cvr+nr": "samme CVR og fakturanummer",
@@ -278,6 +302,8 @@ class Worker:
         self.outcomes: list[ItemOutcome] = []
         self.since_fresh = 0
         self.fresh_browsers = 0
+        self.payable: str | None = None
+        """The amount payable on the invoice being worked on, as read (for the report)."""
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -299,8 +325,10 @@ class Worker:
             if item is None:
                 return
             claimed: WorkItem = item
+            began = time.monotonic()
             try:
                 outcome = self.process(claimed)
+                outcome.seconds = round(time.monotonic() - began, 3)
                 self.outcomes.append(outcome)
                 self.ctx.progress(progress_line(self.name, outcome))
             finally:
@@ -331,7 +359,12 @@ class Worker:
         # The session's pages, typing and clicks belong to this invoice's trail too.
         worker_log, self.session.audit = self.session.audit, log
         try:
-            return self._attempts(item, log)
+            with robolog.step(f"Løbenr. {item.erp_id} · {item.business_key}") as step:
+                outcome = self._attempts(item, log)
+                robolog.info(f"Udfald: {progress_line(self.name, outcome)}")
+                if outcome.result in (Result.FAILED, Result.LOST):
+                    step.status = robolog.FAIL
+                return outcome
         finally:
             self.session.audit = worker_log
 
@@ -363,6 +396,8 @@ class Worker:
                 self.ctx.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
                 log.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                if shot is not None:
+                    robolog.screenshot(shot, f"Forsøg {attempt}: {type(exc).__name__}")
                 last = (
                     not exc.retryable or attempt >= self.runner.max_attempts or self.ctx.stopping()
                 )
@@ -460,13 +495,16 @@ class Worker:
 
     def _once(self, item: WorkItem, log: AuditLog) -> ItemOutcome:
         if item.state in (State.PAY_INTENT, State.MANUAL_INTENT):
-            item, done = self._reconcile(item, log)
+            with robolog.step("Afstem en åben hensigt (slå op i økonomisystemet)"):
+                item, done = self._reconcile(item, log)
             if done is not None:
                 return done
-        raw = self.session.read_invoice(item.erp_id)
-        # One record for everything read on the page (masked field by field by the trail).
-        fields = {name: value for name, value in raw.fields.items() if value}
-        log.event(Event.FIELD_READ, fields=fields, lines=len(raw.lines))
+        with robolog.step("Læs fakturaen"):
+            raw = self.session.read_invoice(item.erp_id)
+            self.payable = payable_on_page(raw)
+            # One record for everything read on the page (masked field by field by the trail).
+            fields = {name: value for name, value in raw.fields.items() if value}
+            log.event(Event.FIELD_READ, fields=fields, lines=len(raw.lines))
         status = raw.get("status").lower()
         if erp_status(status) is not ErpStatus.NEW:
             self.ctx.order.keys_recorded(item.erp_id)
@@ -478,7 +516,8 @@ class Worker:
         mark = self.ctx.ledger.handover_for(self.robot, item.erp_id)
         if mark is not None:
             return self._marked(item, mark, log)
-        decision = self._decide(item, raw, log)
+        with robolog.step("Beslut efter reglerne"):
+            decision = self._decide(item, raw, log)
         self.ctx.ledger.record_decision(
             self.ctx.run_id, self.robot, item.erp_id, decision_json(decision), self.ctx.dry_run
         )
@@ -488,8 +527,10 @@ class Worker:
                 return self._outcome(item, Result.WOULD_PAY, decision)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
         if isinstance(decision, Pay):
-            return self._pay(item, decision, log)
-        return self._hand_over(item, decision, log)
+            with robolog.step("Godkend og betal"):
+                return self._pay(item, decision, log)
+        with robolog.step("Send til manuel behandling"):
+            return self._hand_over(item, decision, log)
 
     def _marked(self, item: WorkItem, mark: Handover, log: AuditLog) -> ItemOutcome:
         """A hand-over mark decides instead of the rules: manual handling with its reason."""
@@ -517,7 +558,8 @@ class Worker:
         if self.ctx.dry_run:
             self.ctx.ledger.release(item, self.owner, done_this_run=True)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
-        return self._hand_over(item, decision, log)
+        with robolog.step("Send til manuel behandling (markeret til en person)"):
+            return self._hand_over(item, decision, log)
 
     def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLog) -> Decision:
         rules = self.ctx.cfg.rules
@@ -547,6 +589,8 @@ class Worker:
         else:
             fields |= {"reason": decision.reason, "note": decision.note}
         log.event(Event.DECISION, **fields)
+        for check in fields["checks"]:
+            robolog.info(check_line(check))
         return decision
 
     def _context(self, item: WorkItem, invoice: Invoice) -> DecisionContext:
@@ -598,7 +642,7 @@ class Worker:
         if isinstance(decision, Pay):
             out.amount, out.account_string = str(decision.amount), decision.account_string
         elif isinstance(decision, Manual):
-            out.reason, out.note = decision.reason, decision.note
+            out.reason, out.note, out.amount = decision.reason, decision.note, self.payable
         return out
 
     def _pay(self, item: WorkItem, decision: Pay, log: AuditLog) -> ItemOutcome:
