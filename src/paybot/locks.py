@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from paybot.config_load import ledger_url
 from paybot.config_models import Settings
-from paybot.database import explain_connection_error, make_engine
+from paybot.database import explain_connection_error
 from paybot.errors import Busy, DatabaseUnavailable
 from paybot.pg_lock import AdvisoryLock, holder_of
 from paybot.private import private_dir, private_opener
@@ -146,13 +146,9 @@ def _reachable(settings: Settings) -> Iterator[None]:
     (:func:`paybot.database.explain_connection_error`), a missing driver included."""
     try:
         yield
-    except (SQLAlchemyError, ImportError) as exc:
-        engine = make_engine(ledger_url(settings))  # DatabaseUnavailable: no driver
-        try:
-            explained = explain_connection_error(engine, exc)
-        finally:
-            engine.dispose()
-        raise LockUnreachable(f"{explained}; not started") from None
+    except SQLAlchemyError as exc:
+        explained = explain_connection_error(ledger_url(settings), exc)
+        raise LockUnreachable(f"{explained}; the robot's lock is kept there") from exc
 
 
 def uses_database_lock(settings: Settings) -> bool:
