@@ -30,6 +30,7 @@ from paybot.cron import cron_trigger
 from paybot.domain.models import Category
 from paybot.domain.rules import rules_class
 from paybot.domain.rules.config_types import ConfigIssue
+from paybot.erp.registry import DEFAULT_KIND, kinds
 
 
 class ConfigModel(BaseModel):
@@ -48,7 +49,17 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _finance_system_kind(value: str) -> str:
+    known = kinds()
+    if value not in known:
+        raise ValueError(f"not a known finance system (known: {', '.join(sorted(known))})")
+    return value
+
+
 class ErpSettings(ConfigModel):
+    kind: Annotated[str, AfterValidator(_finance_system_kind)] = DEFAULT_KIND
+    """Which finance system, by its adapter's name (:mod:`paybot.erp.registry`): ``mockerp``
+    (the mock finance system), or a kind an installed package adds."""
     url: Annotated[str, AfterValidator(_http_url)] = "http://127.0.0.1:8765"
     username: Annotated[str, Field(min_length=1)] = "robot"
     page_timeout_seconds: PositiveSeconds = 30.0

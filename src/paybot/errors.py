@@ -67,6 +67,16 @@ class SessionExpired(ApplicationError):
     """The finance system sent us back to its login page."""
 
 
+class LoginRefused(ApplicationError):
+    """Wrong user name or password, or the account is locked: retrying will not help (the run
+    stops in preflight)."""
+
+
+class AlreadyHandled(ApplicationError):
+    """The finance system says the invoice is already paid or with a person: the run
+    reconciles with the system's own records instead of acting again."""
+
+
 class ScreenChanged(ApplicationError):
     """A screen lacks an element the robot relies on (checked in preflight)."""
 

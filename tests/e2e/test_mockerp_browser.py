@@ -1,5 +1,6 @@
 """The mock finance system in a real headless Chromium, driven through RPA.Browser.Selenium,
-and the robots' own page objects (``paybot.erp.session.ErpSession``) against it, unchanged.
+and the robots' own adapter (``paybot.erp.mockerp.session.MockErpSession``) against it,
+unchanged.
 
 With ``PAYBOT_UPDATE_SCREENSHOTS=1`` the first test also saves docs/img/inbox.png and
 docs/img/invoice.png.
@@ -22,9 +23,10 @@ from openpyxl import load_workbook
 from pydantic import SecretStr
 
 from mockerp.bankdays import next_bank_day
-from paybot.erp import screens
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
-from paybot.erp.session import AlreadyHandled, ErpSession
+from paybot.erp.mockerp import screens
+from paybot.erp.mockerp.session import MockErpSession
+from paybot.errors import AlreadyHandled
 from support.clock import danish_today
 from support.db import create_user, generated_cpr, insert_invoice, new_database
 from support.demo import insert_demo_invoices
@@ -168,7 +170,7 @@ def test_the_robots_erp_session_works_unchanged(mock: Mock, browser: Browser) ->
     to_pay = insert_invoice(conn, payable_amount=Decimal("1019.48"))
     to_person = insert_invoice(conn)
     audit = RecordingAudit()
-    session = ErpSession(
+    session = MockErpSession(
         browser, mock.server.url, "robot", SecretStr(ROBOT_PASSWORD), audit, timeout=10
     )
     session.login()
@@ -190,7 +192,12 @@ def test_the_robots_erp_session_works_unchanged(mock: Mock, browser: Browser) ->
     )
     stored = conn.execute("SELECT voucher FROM payments WHERE invoice_id = ?", (to_pay,))
     assert stored.fetchone()[0] == voucher
-    assert session.payment_for(to_pay) is not None
+    payment = session.payment_for(to_pay)
+    assert payment is not None
+    assert (payment.erp_id, payment.voucher, payment.approved_by) == (to_pay, voucher, "robot")
+    assert (payment.amount, payment.payment_date) == (Decimal("1019.48"), _pay_day())
+    assert payment.account_string == "6.45.51-000-2.2"
+    assert session.payment_for(to_person) is None
 
     # Paid by someone else while the robot had the page open (the crash-and-retry race):
     # the form is still on the robot's screen, the system refuses, and the robot sees why.
@@ -211,7 +218,7 @@ def test_the_robots_erp_session_works_unchanged(mock: Mock, browser: Browser) ->
     count = conn.execute("SELECT COUNT(*) FROM payments WHERE invoice_id = ?", (raced,))
     assert count.fetchone()[0] == 1
 
-    session.send_to_manual(to_person, reason="MANUAL_AMOUNT", note="Over beløbsgrænsen.")
+    session.hand_over(to_person, reason="MANUAL_AMOUNT", note="Over beløbsgrænsen.")
     status = conn.execute("SELECT status, manual_reason FROM invoices WHERE id = ?", (to_person,))
     assert tuple(status.fetchone()) == ("manuel", "MANUAL_AMOUNT")
 
@@ -227,7 +234,7 @@ def test_the_robots_erp_session_works_unchanged(mock: Mock, browser: Browser) ->
 
 def test_erp_session_login(mock: Mock, browser: Browser) -> None:
     audit = RecordingAudit()
-    session = ErpSession(
+    session = MockErpSession(
         browser, mock.server.url, "robot", SecretStr(ROBOT_PASSWORD), audit, timeout=10
     )
     session.login()
@@ -248,7 +255,7 @@ def test_robot_gets_through_system_messages_and_downloads_an_export(
         try:
             _log_in(browser)
             audit = RecordingAudit()
-            session = ErpSession(
+            session = MockErpSession(
                 browser, faulty.url, "robot", SecretStr(ROBOT_PASSWORD), audit, timeout=10
             )
             assert session.read_invoice(invoice).get("loebenr") == str(invoice)

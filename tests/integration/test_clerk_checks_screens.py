@@ -14,7 +14,7 @@ from paybot.domain.models import Manual
 from paybot.domain.parsing import parse_invoice
 from paybot.domain.reasons import Reason
 from paybot.domain.rules.context import DecisionContext
-from paybot.erp import screens
+from paybot.erp.mockerp import screens
 from support.db import generated_cpr, insert_invoice
 from support.domain_builders import ACTIVE_ACCOUNTS, small_rules
 from support.web import read

@@ -13,7 +13,7 @@ from paybot.domain.models import DocType, Invoice, Manual, Pay
 from paybot.domain.parsing import parse_invoice
 from paybot.domain.rules import SmallInvoiceRules
 from paybot.domain.rules.common import Passed, check_arithmetic, check_payment_means
-from paybot.erp import screens
+from paybot.erp.mockerp import screens
 from support.domain_builders import context, small_rules
 from support.web import read
 from support.world import World, make_world

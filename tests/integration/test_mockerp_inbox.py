@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from paybot.erp import screens
+from paybot.erp.mockerp import screens
 from support.db import insert_invoice
 from support.web import read
 from support.world import World, make_world

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from paybot.domain.parsing import parse_booking, parse_invoice, parse_requisition
-from paybot.erp import screens
+from paybot.erp.mockerp import screens
 from support.db import generated_cpr, insert_booking, insert_invoice, insert_requisition
 from support.web import approve_form, read, session_csrf
 from support.world import World, make_world
@@ -375,7 +375,7 @@ def test_every_logged_in_page_has_the_header_and_navigation(world: World) -> Non
 
 
 def test_invoice_page_has_what_the_robots_preflight_requires(world: World) -> None:
-    from paybot.erp import locators
+    from paybot.erp.mockerp import locators
 
     invoice = insert_invoice(world.conn)
     client = world.client("robot")

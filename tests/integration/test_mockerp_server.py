@@ -206,7 +206,7 @@ def test_import_reports_and_exits_1_on_a_rejected_file(
 def test_imported_invoice_shows_on_its_page(world: World, tmp_path: Path) -> None:
     """An invoice loaded by the real importer renders, and the robots' parser reads it."""
     from paybot.domain.parsing import parse_invoice
-    from paybot.erp import screens
+    from paybot.erp.mockerp import screens
     from support.web import read
 
     assert main(["import", "--db", str(world.db_path), str(DATA / "valid")]) == 0

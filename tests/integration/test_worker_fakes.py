@@ -1,5 +1,6 @@
-"""The item worker against a fake finance system (an in-memory twin of ErpSession) and the
-in-memory ledger: retries, the circuit breaker, and reconciliation, without a browser."""
+"""The item worker against a fake finance system (tests/support/finance_system.py, an
+in-memory implementation of the finance-system port) and the in-memory ledger: retries, the
+circuit breaker, and reconciliation, without a browser."""
 
 from __future__ import annotations
 
@@ -9,152 +10,27 @@ import json
 import threading
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from paybot.audit.masking import mask_data
 from paybot.config import RobotConfig, load_robot_config
-from paybot.domain.models import RawInvoice, RawLine
+from paybot.domain.models import RawInvoice
 from paybot.domain.rules import SmallInvoiceRules
-from paybot.erp.reference import ReferenceData
-from paybot.errors import ApplicationError, BrowserFailed, NetworkError
+from paybot.erp.port import ReferenceData
 from paybot.ledger import InMemoryLedger, State
 from paybot.run.ordering import KeyOrder
 from paybot.run.worker import CircuitBreaker, Result, RunContext, Worker
+from support.finance_system import Events, FakeFinanceSystem, Payment, good_invoice
 
 ROOT = Path(__file__).resolve().parents[2]
 ROBOT = "pay-small-invoices"
 TODAY = dt.date(2026, 11, 30)
 
 
-class Events:
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, dict[str, Any]]] = []
-
-    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None:
-        self.seen.append((event, fields))
-
-    def bind(self, **ids: Any) -> Events:
-        return self
-
-    def names(self) -> list[str]:
-        return [e for e, _ in self.seen]
-
-
-def good_invoice(erp_id: int) -> RawInvoice:
-    """A small invoice from a known supplier that the rules pay."""
-    return RawInvoice(
-        fields={
-            "loebenr": str(erp_id),
-            "dokument-id": f"doc-{erp_id}",
-            "dokumenttype": "Faktura",
-            "kategori": "Øvrige",
-            "status": "Ny",
-            "modtaget": "20-11-2026",
-            "leverandoer": "Kontorland A/S",
-            "cvr": "20433213",
-            "koeber-gln": "5798528809575",
-            "fakturanr": f"F-{erp_id}",
-            "udstedt": f"{erp_id:02d}-11-2026",
-            "forfald": "30-11-2026",
-            "valuta": "DKK",
-            "linjesum": "100,00",
-            "moms": "25,00",
-            "total": "125,00",
-            "at-betale": "125,00",
-            "betalingsform": "NemKonto",
-            "betalingskode": "97",
-        },
-        lines=(
-            RawLine(
-                nr="1",
-                tekst="Papir",
-                antal="1",
-                enhed="EA",
-                enhedspris="100,00",
-                beloeb="100,00",
-                momssats="25",
-                moms="25,00",
-            ),
-        ),
-    )
-
-
-class FakeErp:
-    """What the worker needs of ErpSession. ``down`` makes every call fail like HTTP 500."""
-
-    username = "robot"
-
-    def __init__(self) -> None:
-        self.audit: Any = Events()
-        self.page: object | None = None
-        self.down = False
-        self.status: dict[int, str] = {}
-        self.payments: dict[int, tuple[str, str]] = {}  # erp_id -> (voucher, approved by)
-        self.approvals = 0
-        self.payment_dates: list[dt.date] = []
-        self.logins = 0
-        self.broken: set[int] = set()  # invoices whose page always fails (HTTP 500)
-        self.manual: dict[int, tuple[str, str]] = {}  # erp_id -> (reason, note)
-        self.network_down = False
-        self.browser_dead = False
-        self.browser_dies_always = False
-        self.crash_after_click: set[int] = set()  # the browser dies after approving these
-        self.browsers = 1
-
-    def _up(self) -> None:
-        if self.browser_dead:
-            raise BrowserFailed("invalid session id (the browser is gone)")
-        if self.network_down:
-            raise NetworkError("net::ERR_CONNECTION_REFUSED")
-        if self.down:
-            raise ApplicationError("the finance system answered with an error page (500)")
-
-    def restart_browser(self) -> None:
-        self.browsers += 1
-        self.page = None
-        self.browser_dead = self.browser_dies_always
-
-    def login(self) -> None:
-        self._up()
-        self.logins += 1
-
-    def read_invoice(self, erp_id: int) -> RawInvoice:
-        self._up()
-        if erp_id in self.broken:
-            raise ApplicationError(f"Løbenr {erp_id}: the invoice page answered 500")
-        raw = good_invoice(erp_id)
-        status = self.status.get(erp_id, "Ny")
-        return RawInvoice(fields=raw.fields | {"status": status}, lines=raw.lines)
-
-    def approve(self, erp_id: int, *, payment_date: dt.date, **_: object) -> str:
-        self._up()
-        self.approvals += 1
-        self.payment_dates.append(payment_date)
-        voucher = f"B-2026-{len(self.payments) + 1:06d}"
-        self.payments[erp_id] = (voucher, self.username)
-        self.status[erp_id] = "Betalt"
-        if erp_id in self.crash_after_click:
-            self.crash_after_click.discard(erp_id)
-            self.browser_dead = True
-            raise BrowserFailed("chrome not reachable (the browser is gone)")
-        return voucher
-
-    def send_to_manual(self, erp_id: int, *, reason: str, note: str) -> None:
-        self._up()
-        self.status[erp_id] = "Manuel behandling"
-        self.manual[erp_id] = (reason, note)
-
-    def payment_for(self, erp_id: int) -> dict[str, str] | None:
-        self._up()
-        if erp_id not in self.payments:
-            return None
-        voucher, by = self.payments[erp_id]
-        return {"bilagsnummer": voucher, "godkendt-af": by, "loebenr": str(erp_id)}
-
-    def screenshot(self, target: Path) -> Path | None:
-        return None
+def recorded(worker: Worker) -> Events:
+    assert isinstance(worker.audit, Events)
+    return worker.audit
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +40,7 @@ def cfg() -> RobotConfig:
 
 def make(
     cfg: RobotConfig, tmp_path: Path, items: int, limit: int = 5, restart_every: int = 0
-) -> tuple[Worker, InMemoryLedger, FakeErp]:
+) -> tuple[Worker, InMemoryLedger, FakeFinanceSystem]:
     ledger = InMemoryLedger(clock=lambda: dt.datetime(2026, 11, 30, 1, 30, tzinfo=dt.UTC))
     for erp_id in range(1, items + 1):
         ledger.ensure_work(ROBOT, erp_id, f"20433213:F-{erp_id}", "run-1")
@@ -195,8 +71,8 @@ def make(
         breaker=CircuitBreaker(limit),
         stop=threading.Event(),
     )
-    erp = FakeErp()
-    return Worker("w1", ctx, erp, Events()), ledger, erp  # type: ignore[arg-type]
+    erp = FakeFinanceSystem(invoices=items)
+    return Worker("w1", ctx, erp, Events()), ledger, erp
 
 
 def test_the_worker_pays_each_invoice_once(cfg: RobotConfig, tmp_path: Path) -> None:
@@ -236,14 +112,14 @@ def test_an_open_intent_is_looked_up_and_not_paid_again(cfg: RobotConfig, tmp_pa
         payment_date=TODAY,
         rule_version="v",
     )
-    erp.payments[1] = ("B-2026-000042", "robot")
+    erp.payments[1] = Payment("B-2026-000042", "robot")
     erp.status[1] = "Betalt"
     ledger.release_leases_of_other_runs(ROBOT, "run-1")
     worker.run()
     assert erp.approvals == 0
     assert worker.outcomes[0].result == Result.PAID
     assert ledger.items(ROBOT)[0].voucher == "B-2026-000042"
-    assert "reconciled" in worker.audit.names()  # type: ignore[attr-defined]
+    assert "reconciled" in recorded(worker).names()
 
 
 def test_an_intent_the_system_never_saw_is_cancelled_and_paid_once(
@@ -278,7 +154,7 @@ def test_an_invoice_a_clerk_paid_meanwhile_is_skipped(cfg: RobotConfig, tmp_path
         payment_date=TODAY,
         rule_version="v",
     )
-    erp.payments[1] = ("B-2026-000007", "sagsbehandler")
+    erp.payments[1] = Payment("B-2026-000007", "sagsbehandler")
     ledger.release_leases_of_other_runs(ROBOT, "run-1")
     worker.run()
     assert erp.approvals == 0
@@ -306,12 +182,10 @@ def test_the_decision_record_lists_every_check_with_the_bank_account_masked(
     worker, ledger, erp = make(cfg, tmp_path, items=1)
     bank = good_invoice(1).fields | {"betalingskode": "42", "regnr": "9570"}
     bank |= {"kontonr": "0012345678"}
-    erp.read_invoice = lambda erp_id: RawInvoice(  # type: ignore[method-assign]
-        fields=bank, lines=good_invoice(erp_id).lines
-    )
+    erp.read = lambda erp_id: RawInvoice(fields=bank, lines=good_invoice(erp_id).lines)
     worker.run()
     assert [o.result for o in worker.outcomes] == [Result.PAID]
-    events = worker.audit.seen  # type: ignore[attr-defined]
+    events = recorded(worker).seen
     (fields,) = [f for e, f in events if e == "decision"]
     checks = fields["checks"]
     reasons = list(dict.fromkeys(c["reason"] for c in checks))
@@ -365,7 +239,7 @@ def test_after_max_nights_of_failures_a_person_takes_the_invoice(
     assert nights == 3
     for night in range(1, nights + 1):
         ctx = tonight_of(worker, f"night-{night}")
-        tonight = Worker("w1", ctx, erp, Events())  # type: ignore[arg-type]
+        tonight = Worker("w1", ctx, erp, Events())
         tonight.run()
         failed = [o for o in tonight.outcomes if o.erp_id == 1]
         assert [o.result for o in failed] == [Result.FAILED]
@@ -379,7 +253,7 @@ def test_after_max_nights_of_failures_a_person_takes_the_invoice(
     assert erp.approvals == 1  # invoice 2, on the first night
     erp.broken = set()  # the page works again: the invoice still goes to a person
     ctx = tonight_of(worker, "night-4")
-    last = Worker("w1", ctx, erp, Events())  # type: ignore[arg-type]
+    last = Worker("w1", ctx, erp, Events())
     last.run()
     assert [(o.erp_id, o.result) for o in last.outcomes] == [(1, Result.MANUAL)]
     assert erp.manual[1][0] == "MANUAL_REPEATED_FAILURES" and erp.approvals == 1

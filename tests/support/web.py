@@ -1,6 +1,6 @@
 """Talking to the mock finance system without a browser: the Flask test client, or real HTTP.
 
-Pages are read with the robots' own reader (:mod:`paybot.erp.screens`), so a test that passes
+Pages are read with the robots' own reader (:mod:`paybot.erp.mockerp.screens`), so a test that passes
 here reads the pages the way the robots will.
 """
 
@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import lxml.html
 from flask.testing import FlaskClient
 
-from paybot.erp import screens
+from paybot.erp.mockerp import screens
 
 
 def read(html: str | bytes) -> screens.Page:

@@ -1,10 +1,8 @@
 """Which failures of a WebDriver call are the browser's, the network's or the finance
-system's (ErpSession._failed), with a fake driver in place of chromedriver."""
+system's (:func:`paybot.erp.driver_errors.driver_failure`, shared by every adapter that drives
+a browser), with a fake driver in place of chromedriver."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import urllib3.exceptions
@@ -15,18 +13,8 @@ from selenium.common.exceptions import (
     WebDriverException,
 )
 
-from paybot.erp.session import ErpSession
+from paybot.erp.driver_errors import answers, driver_failure
 from paybot.errors import ApplicationError, BrowserFailed, NetworkError, what_failed
-
-
-class Audit:
-    def event(self, event: str, *, durable: bool = False, **fields: Any) -> None:
-        pass
-
-
-class Password:
-    def get_secret_value(self) -> str:
-        return "not-used"
 
 
 class FakeDriver:
@@ -36,8 +24,8 @@ class FakeDriver:
         self.answers = answers
         self.script_timeouts: list[float] = []
 
-    def set_script_timeout(self, seconds: float) -> None:
-        self.script_timeouts.append(seconds)
+    def set_script_timeout(self, time_to_wait: float) -> None:
+        self.script_timeouts.append(time_to_wait)
 
     def execute_script(self, script: str, *args: object) -> object:
         if not self.answers:
@@ -45,14 +33,9 @@ class FakeDriver:
         return 1
 
 
-@dataclass
-class FakeBrowser:
-    driver: FakeDriver
-
-
-def session(*, answers: bool = True) -> ErpSession:
-    browser = FakeBrowser(FakeDriver(answers=answers))
-    return ErpSession(browser, "http://127.0.0.1:1", "robot", Password(), Audit())  # type: ignore[arg-type]
+def failure(exc: BaseException, driver: FakeDriver | None = None) -> ApplicationError:
+    probe = driver or FakeDriver(answers=True)
+    return driver_failure(exc, "/faktura/7: could not load the page", lambda: answers(probe))
 
 
 RENDERER = "timeout: Timed out receiving message from renderer: 4.000"
@@ -72,16 +55,16 @@ RENDERER = "timeout: Timed out receiving message from renderer: 4.000"
     ],
 )
 def test_failures_are_sorted_by_what_failed(exc: BaseException, kind: type) -> None:
-    got = session()._failed(exc, "could not load the page")
+    got = failure(exc)
     assert type(got) is kind
-    assert "could not load the page" in str(got)
+    assert "/faktura/7: could not load the page" in str(got)
 
 
 def test_a_renderer_timeout_is_the_browsers_only_when_it_no_longer_answers() -> None:
-    hung = session(answers=False)
-    assert isinstance(hung._failed(TimeoutException(RENDERER), "x"), BrowserFailed)
-    assert hung.driver.script_timeouts[-1] > hung.driver.script_timeouts[0], "timeout restored"
-    slow_page = session(answers=True)._failed(TimeoutException(RENDERER), "x")
+    hung = FakeDriver(answers=False)
+    assert isinstance(failure(TimeoutException(RENDERER), hung), BrowserFailed)
+    assert hung.script_timeouts[-1] > hung.script_timeouts[0], "timeout restored"
+    slow_page = failure(TimeoutException(RENDERER), FakeDriver(answers=True))
     assert type(slow_page) is ApplicationError, "a slow finance system is not the browser"
 
 

@@ -28,6 +28,14 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 }
 
 
+# What the run loop may import of the finance-system layer: the port, the registry that picks
+# the adapter, and the browser's processes (a run marks, tracks and ends every browser it
+# opens). Never an adapter: its screens, locators and pages (docs/adding-a-finance-system.md).
+RUN_MAY_IMPORT_OF_ERP = frozenset(
+    {"paybot.erp.port", "paybot.erp.registry", "paybot.erp.browser", "paybot.erp.processes"}
+)
+
+
 def part_of(module: str) -> str:
     """``paybot.domain.rules.keys`` → ``domain``."""
     pieces = module.split(".")
@@ -45,6 +53,33 @@ def imports(path: Path) -> list[tuple[int, str]]:
         elif isinstance(node, ast.Import):
             found += [(node.lineno, a.name) for a in node.names]
     return found
+
+
+def erp_modules_imported(tree: ast.AST) -> list[tuple[int, str]]:
+    """Every ``paybot.erp...`` module an AST imports; ``from paybot.erp import x`` counts as
+    ``paybot.erp.x``."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module in ("paybot", "paybot.erp") or (
+                SRC.joinpath(*node.module.split(".")).is_dir()
+                and node.module.startswith("paybot.erp")
+            ):
+                found += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+            else:
+                found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+    return [(line, name) for line, name in found if name.startswith("paybot.erp")]
+
+
+def adapter_imports(tree: ast.AST) -> list[str]:
+    """What of the finance-system layer beyond the port an AST imports."""
+    return [
+        f"{line}: {name}"
+        for line, name in erp_modules_imported(tree)
+        if name not in RUN_MAY_IMPORT_OF_ERP
+    ]
 
 
 def modules(package: str) -> list[Path]:
@@ -90,3 +125,31 @@ def test_every_module_docs_architecture_md_names_exists() -> None:
         if not (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()):
             missing.append(name)
     assert missing == [], f"docs/architecture.md names modules that do not exist: {missing}"
+
+
+def test_the_run_loop_knows_only_the_port_never_an_adapter() -> None:
+    """No locator, screen or page of any finance system in paybot.run (nor the domain, which
+    imports no erp at all): the run loop talks to paybot.erp.port.FinanceSystem."""
+    crossings = [
+        f"{path.relative_to(ROOT)}:{found}"
+        for part in ("run", "domain")
+        for path in modules(f"paybot/{part}")
+        for found in adapter_imports(ast.parse(path.read_text("utf-8"), str(path)))
+    ]
+    assert crossings == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from paybot.erp.mockerp import locators as loc",
+        "from paybot.erp.mockerp.session import MockErpSession",
+        "import paybot.erp.mockerp.screens",
+        "from paybot.erp import reference",
+        "from paybot import erp",
+    ],
+)
+def test_the_adapter_check_can_fail(source: str) -> None:
+    assert adapter_imports(ast.parse(source)) != []
+    assert adapter_imports(ast.parse("from paybot.erp.port import FinanceSystem")) == []
+    assert adapter_imports(ast.parse("from paybot.erp import port, registry")) == []

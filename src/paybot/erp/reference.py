@@ -1,38 +1,18 @@
-"""Reference data as a clerk would fetch it: the finance system's export files.
+"""Reference data as a clerk would fetch it: export files (XLSX).
 
-Requisitions (certificates) and interpreter bookings are downloaded once per run as XLSX through
-the screens' "Eksportér" links and read with rpaframework's ``RPA.Excel.Files``. The files hold
-CPR numbers, so they live in a private temporary folder and are deleted as soon as they are read.
+Requisitions (certificates) and interpreter bookings come as spreadsheets, from the finance
+system's "Eksportér" links or from a case system's exports; any adapter reads them here with
+rpaframework's ``RPA.Excel.Files`` and the domain's row parsers
+(:func:`paybot.domain.parsing.parse_requisition`, :func:`~paybot.domain.parsing.parse_booking`).
+The files hold CPR numbers: the caller keeps them in a private temporary folder and deletes
+them as soon as they are read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from RPA.Excel.Files import Files
-
-from paybot.domain.models import Booking, Requisition
-from paybot.domain.parsing import parse_booking, parse_requisition
-from paybot.erp import locators as loc
-from paybot.erp.session import ErpSession
-
-
-@dataclass(frozen=True)
-class ReferenceData:
-    """What the rules may look up; empty for robots that need none."""
-
-    requisitions: tuple[Requisition, ...] = ()
-    bookings: dict[str, Booking] = field(default_factory=dict)
-
-    def requisitions_for(self, cpr: str | None) -> Sequence[Requisition]:
-        if not cpr:
-            return ()
-        return tuple(r for r in self.requisitions if r.cpr == cpr)
-
-    def booking(self, reference: str | None) -> Booking | None:
-        return self.bookings.get(reference.strip()) if reference else None
 
 
 def read_xlsx_rows(path: Path) -> list[dict[str, object]]:
@@ -44,29 +24,3 @@ def read_xlsx_rows(path: Path) -> list[dict[str, object]]:
     finally:
         excel.close_workbook()
     return [dict(row) for row in table.iter_dicts(with_index=False)]
-
-
-def _export_rows(
-    session: ErpSession, path: str, screen: str, folder: Path
-) -> list[dict[str, object]]:
-    file = session.download(path, screen, loc.EXPORT_XLSX, folder, ".xlsx")
-    try:
-        return read_xlsx_rows(file)
-    finally:
-        file.unlink(missing_ok=True)
-
-
-def load_reference_data(
-    session: ErpSession, folder: Path, *, requisitions: bool, bookings: bool
-) -> ReferenceData:
-    reqs: tuple[Requisition, ...] = ()
-    books: dict[str, Booking] = {}
-    if requisitions:
-        rows = _export_rows(session, loc.REQUISITIONS, loc.SCREEN_REQUISITIONS, folder)
-        reqs = tuple(parse_requisition(row) for row in rows)
-        session.audit.event("field_read", field="rekvisitioner", value=f"{len(reqs)} rækker")
-    if bookings:
-        rows = _export_rows(session, loc.BOOKINGS, loc.SCREEN_BOOKINGS, folder)
-        books = {b.reference: b for b in (parse_booking(row) for row in rows)}
-        session.audit.event("field_read", field="tolkebestillinger", value=f"{len(books)} rækker")
-    return ReferenceData(requisitions=reqs, bookings=books)

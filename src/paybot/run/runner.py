@@ -24,7 +24,6 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,17 +32,22 @@ from paybot.audit import AuditTrail
 from paybot.config import Credentials, RobotConfig
 from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.models import ErpStatus, business_key
-from paybot.domain.parsing import parse_register_row
 from paybot.domain.rules import keys
 from paybot.domain.rules.config_types import tables_ending
-from paybot.erp import locators as loc
 from paybot.erp.browser import Browser, BrowserOptions, open_browser
+from paybot.erp.port import (
+    Connection,
+    FinanceSystem,
+    FinanceSystemFactory,
+    InboxPage,
+    ReferenceData,
+)
 from paybot.erp.processes import browser_marker, end_processes, marker_prefix
-from paybot.erp.reference import ReferenceData, load_reference_data
-from paybot.erp.session import ErpSession, LoginRefused
+from paybot.erp.registry import factory_for
 from paybot.errors import (
     ApplicationError,
     BrowserFailed,
+    LoginRefused,
     PaybotError,
     ScreenChanged,
     SessionExpired,
@@ -146,6 +150,7 @@ class Runner:
         trail: AuditTrail,
         *,
         browser_factory: BrowserFactory = open_browser,
+        finance_system: FinanceSystemFactory | None = None,
     ) -> None:
         self.req = req
         self.cfg = req.cfg
@@ -155,6 +160,9 @@ class Runner:
         marks: dict[str, bool] = {"dry_run": True} if req.dry_run else {}
         self.audit = trail.logger(run_id=req.run_id, robot=req.cfg.name, **marks)
         self.browser_factory = browser_factory
+        # The adapter of erp.kind (paybot.erp.registry), imported only now.
+        self.connect = finance_system or factory_for(req.cfg.settings.erp.kind)
+        self.sessions: list[FinanceSystem] = []
         self.browsers: list[Browser | None] = []
         self._browsers_lock = threading.Lock()
         data_dir = req.cfg.settings.data_dir
@@ -192,21 +200,24 @@ class Runner:
         self.browsers[n - 1] = browser
         return browser
 
-    def _session(self, worker: str) -> ErpSession:
-        s = self.cfg.settings
-        return ErpSession(
-            self._browser(),
-            s.erp.url,
-            self.req.credentials.username,
-            self.req.credentials.password,
-            self.audit.bind(worker=worker),
-            timeout=s.erp.element_timeout_seconds,
-            reopen=self._browser,
+    def _session(self, worker: str) -> FinanceSystem:
+        """A new session with the finance system (not logged in) for ``worker``."""
+        session = self.connect(
+            Connection(
+                settings=self.cfg.settings,
+                credentials=self.req.credentials,
+                audit=self.audit.bind(worker=worker),
+                open_browser=self._browser,
+                downloads=self.downloads,
+            )
         )
+        with self._browsers_lock:
+            self.sessions.append(session)
+        return session
 
     # --- the phases --------------------------------------------------------------------------
 
-    def _retry(self, what: str, step: Callable[[], T], session: ErpSession) -> T:
+    def _retry(self, what: str, step: Callable[[], T], session: FinanceSystem) -> T:
         """One preflight or collect step, retried like any work when the finance system
         misbehaves (HTTP 500, an expired session); a changed screen or a refused login is not
         retried."""
@@ -242,33 +253,18 @@ class Runner:
                     with contextlib.suppress(ApplicationError):
                         session.login()
 
-    def _check_inbox(self, session: ErpSession) -> None:
-        category = self.cfg.manifest.category.value
-        page = session.open(loc.INBOX, loc.SCREEN_INBOX, {"kategori": category})
-        missing = page.missing(loc.REQUIRED_ON_INBOX)
-        if missing:
-            raise ScreenChanged(f"{loc.INBOX}: the inbox lacks {', '.join(missing)}")
-
-    def _accounts(self, session: ErpSession) -> frozenset[str]:
-        accounts = session.active_accounts()
-        if not accounts:
-            raise ScreenChanged(f"{loc.CHART}: no active account strings could be read")
-        return accounts
-
-    def prepare(self) -> tuple[ErpSession, frozenset[str], ReferenceData]:
+    def prepare(self) -> tuple[FinanceSystem, frozenset[str], ReferenceData]:
         """Preflight (nothing is touched), collect, and the invoice screen check."""
         session = self._session("w1")
         rules = self.cfg.rules
+        category = self.cfg.manifest.category
         self._retry("login", session.login, session)
-        self._retry("inbox", lambda: self._check_inbox(session), session)
-        accounts = self._retry("chart of accounts", lambda: self._accounts(session), session)
+        self._retry("inbox", lambda: session.check_inbox_screen(category), session)
+        accounts = self._retry("chart of accounts", session.active_accounts, session)
         reference = self._retry(
             "reference data",
-            lambda: load_reference_data(
-                session,
-                self.downloads,
-                requisitions=rules.needs_requisitions,
-                bookings=rules.needs_bookings,
+            lambda: session.reference_data(
+                requisitions=rules.needs_requisitions, bookings=rules.needs_bookings
             ),
             session,
         )
@@ -290,7 +286,7 @@ class Runner:
             for name, end in tables_ending(periods(), today, TABLE_WARNING_DAYS)
         ]
 
-    def collect(self, session: ErpSession) -> int:
+    def collect(self, session: FinanceSystem) -> int:
         """Sync the register from the inbox, page by page after the collect mark (the highest
         Løbenr of the last page committed); returns how many new invoices became work. Each
         page is committed to the ledger with its work items and the new mark in one
@@ -298,16 +294,14 @@ class Runner:
         large inbox that fails at page N (or a run killed there) goes on at page N next time,
         and memory does not grow with the inbox."""
         robot, rules = self.cfg.name, self.cfg.rules
-        category = self.cfg.manifest.category.value
-        start = after = self.ledger.collect_mark(robot, category)
+        category = self.cfg.manifest.category
+        start = after = self.ledger.collect_mark(robot, category.value)
         rows = new = pages = 0
         while True:
             listing = self._retry(
-                f"inbox page after Løbenr {after}",
-                partial(session.inbox_page, category, after),
-                session,
+                f"inbox page after Løbenr {after}", self._inbox_page(session, after), session
             )
-            entries = [parse_register_row(row) for row in listing.rows]
+            entries = listing.entries
             work = [
                 (e.erp_id, business_key(e.supplier_cvr, e.invoice_number))
                 for e in entries
@@ -315,7 +309,7 @@ class Runner:
             ]
             after = self.ledger.record_inbox_page(
                 robot,
-                category,
+                category.value,
                 [(e, rules.register_keys(e)) for e in entries],
                 work,
                 self.req.run_id,
@@ -328,24 +322,20 @@ class Runner:
         )
         return new
 
-    def check_invoice_screen(self, session: ErpSession) -> None:
+    def _inbox_page(self, session: FinanceSystem, after: int) -> Callable[[], InboxPage]:
+        category = self.cfg.manifest.category
+        return lambda: session.inbox_page(category, after)
+
+    def check_invoice_screen(self, session: FinanceSystem) -> None:
         """The invoice screen still has what the robot needs: checked on the first invoice to
         work on, before anything is touched."""
         pending = self.ledger.items(self.cfg.name, CLAIMABLE)
         first = next((i for i in sorted(pending, key=lambda i: i.erp_id)), None)
-        if first is None:
-            return
-        page = session.open(loc.INVOICE.format(erp_id=first.erp_id), loc.SCREEN_INVOICE)
-        if page.text("felt-status").lower() != "ny":
-            return  # no forms on a handled invoice; the worker will reconcile or skip it
-        missing = page.missing(loc.REQUIRED_ON_INVOICE)
-        if missing:
-            raise ScreenChanged(
-                f"{session.current_path}: the invoice screen lacks {', '.join(missing)}"
-            )
+        if first is not None:
+            session.check_invoice_screen(first.erp_id)
 
     def work(
-        self, first: ErpSession, accounts: frozenset[str], reference: ReferenceData
+        self, first: FinanceSystem, accounts: frozenset[str], reference: ReferenceData
     ) -> list[ItemOutcome]:
         s = self.cfg.settings.runner
         ctx = RunContext(
@@ -396,6 +386,7 @@ class Runner:
             dry_run=req.dry_run,
             workers=req.workers,
             rule_version=self.cfg.rule_version,
+            erp_kind=self.cfg.settings.erp.kind,
             erp_url=self.cfg.settings.erp.url,
             paybot_version=__version__,
             config_checksum=self.cfg.config_checksum,
@@ -426,6 +417,8 @@ class Runner:
             outcomes = self.work(session, accounts, reference)
             return self._finish(self._outcome(outcomes))
         finally:
+            for session in self.sessions:
+                session.close()
             for browser in self.browsers:
                 if browser is not None:
                     browser.close()

@@ -36,14 +36,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from paybot import __version__
-from paybot.audit import AuditLogger, mask_data
+from paybot.audit import mask_data
 from paybot.config import RobotConfig
 from paybot.domain.models import (
     Decision,
-    ErpStatus,
     Explanation,
     Invoice,
     Manual,
@@ -53,14 +52,19 @@ from paybot.domain.models import (
 from paybot.domain.parsing import InvoiceFormatError, parse_invoice
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
-from paybot.erp.reference import ReferenceData
-from paybot.erp.session import AlreadyHandled, ErpSession
+from paybot.erp.port import (
+    MANUAL_REASON_FIELD,
+    STATUS_MANUAL_WORD,
+    STATUS_NEW,
+    FinanceSystem,
+    ReferenceData,
+)
 from paybot.errors import (
+    AlreadyHandled,
     ApplicationError,
     BrowserFailed,
     BusinessError,
     LedgerError,
-    SessionExpired,
     what_failed,
 )
 from paybot.ledger import Handover, LedgerPort, State, Transition, WorkItem
@@ -73,6 +77,15 @@ HANDOVER_RULE = "handover"
 ROBOT_BY = "robot"
 """``by`` of a hand-over mark the robot made itself (``runner.max_nights``)."""
 KEY_WAIT_SECONDS = 60.0
+
+
+class AuditLog(Protocol):
+    """What a worker writes its trail to: :class:`paybot.audit.AuditLogger` (or a test's
+    recorder)."""
+
+    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None: ...
+
+    def bind(self, **ids: Any) -> AuditLog: ...
 
 
 class Result(StrEnum):
@@ -222,7 +235,7 @@ def describe_earlier(erp_id: int, key: str) -> str:
 
 
 class Worker:
-    def __init__(self, name: str, ctx: RunContext, session: ErpSession, audit: AuditLogger) -> None:
+    def __init__(self, name: str, ctx: RunContext, session: FinanceSystem, audit: AuditLog) -> None:
         self.name = name
         self.ctx = ctx
         self.session = session
@@ -282,7 +295,7 @@ class Worker:
         finally:
             self.session.audit = worker_log
 
-    def _attempts(self, item: WorkItem, log: AuditLogger) -> ItemOutcome:
+    def _attempts(self, item: WorkItem, log: AuditLog) -> ItemOutcome:
         attempt = 0
         while True:
             attempt += 1
@@ -327,14 +340,15 @@ class Worker:
                     item = self.ctx.ledger.renew(
                         current or item, self.name, self.runner.lease_seconds
                     )
-                    if isinstance(exc, SessionExpired) or self.session.page is None:
-                        self.session.login()
+                    # A retry starts from a new login: the session may have expired, and a
+                    # screenshot has left the page altered.
+                    self.session.login()
                 except LedgerError as lost:
                     return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
                 except ApplicationError as again:
                     exc = again  # the next attempt will meet it again and count it
 
-    def _new_browser(self, exc: ApplicationError, log: AuditLogger) -> bool:
+    def _new_browser(self, exc: ApplicationError, log: AuditLog) -> bool:
         """Replace the dead browser (counted); False when the run has had its restarts."""
         while self.ctx.restarts.allow(str(exc)):
             try:
@@ -348,7 +362,7 @@ class Worker:
         return False
 
     def _give_up(
-        self, item: WorkItem, exc: ApplicationError, shot: Path | None, log: AuditLogger
+        self, item: WorkItem, exc: ApplicationError, shot: Path | None, log: AuditLog
     ) -> ItemOutcome:
         current = self.ctx.ledger.item(self.robot, item.erp_id) or item
         try:
@@ -368,7 +382,7 @@ class Worker:
         return outcome
 
     def _mark_for_person(
-        self, item: WorkItem, nights: int, exc: ApplicationError, log: AuditLogger
+        self, item: WorkItem, nights: int, exc: ApplicationError, log: AuditLog
     ) -> str | None:
         """``runner.max_nights`` runs failed on this invoice: mark it for a person; the next run
         sends it to manual handling (and the alert after this run says so)."""
@@ -395,11 +409,11 @@ class Worker:
 
     # --- one attempt ------------------------------------------------------------------------
 
-    def _transition(self, log: AuditLogger, t: Transition) -> WorkItem:
+    def _transition(self, log: AuditLog, t: Transition) -> WorkItem:
         log.event("state_changed", **t.audit_fields())
         return t.item
 
-    def _once(self, item: WorkItem, log: AuditLogger) -> ItemOutcome:
+    def _once(self, item: WorkItem, log: AuditLog) -> ItemOutcome:
         if item.state in (State.PAY_INTENT, State.MANUAL_INTENT):
             item, done = self._reconcile(item, log)
             if done is not None:
@@ -409,7 +423,7 @@ class Worker:
         fields = {name: value for name, value in raw.fields.items() if value}
         log.event("field_read", fields=fields, lines=len(raw.lines))
         status = raw.get("status").lower()
-        if status != "ny":
+        if status != STATUS_NEW:
             self.ctx.order.keys_recorded(item.erp_id)
             t = self.ctx.ledger.record_skipped(
                 item, self.name, f"status i økonomisystemet: {status}"
@@ -432,7 +446,7 @@ class Worker:
             return self._pay(item, decision, log)
         return self._hand_over(item, decision, log)
 
-    def _marked(self, item: WorkItem, mark: Handover, log: AuditLogger) -> ItemOutcome:
+    def _marked(self, item: WorkItem, mark: Handover, log: AuditLog) -> ItemOutcome:
         """A hand-over mark decides instead of the rules: manual handling with its reason."""
         self.ctx.order.keys_recorded(item.erp_id)
         decision = Manual(
@@ -460,7 +474,7 @@ class Worker:
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
         return self._hand_over(item, decision, log)
 
-    def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLogger) -> Decision:
+    def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLog) -> Decision:
         rules = self.ctx.cfg.rules
         try:
             invoice = parse_invoice(raw)
@@ -528,7 +542,7 @@ class Worker:
             out.reason, out.note = decision.reason, decision.note
         return out
 
-    def _pay(self, item: WorkItem, decision: Pay, log: AuditLogger) -> ItemOutcome:
+    def _pay(self, item: WorkItem, decision: Pay, log: AuditLog) -> ItemOutcome:
         t = self.ctx.ledger.record_pay_intent(
             item,
             self.name,
@@ -565,13 +579,13 @@ class Worker:
         note = f"{text} {decision.note}".strip() if decision.note else text
         return note[:MANUAL_NOTE_LIMIT]
 
-    def _hand_over(self, item: WorkItem, decision: Manual, log: AuditLogger) -> ItemOutcome:
+    def _hand_over(self, item: WorkItem, decision: Manual, log: AuditLog) -> ItemOutcome:
         t = self.ctx.ledger.record_manual_intent(
             item, self.name, reason=decision.reason, rule_version=decision.explanation.rule_version
         )
         item = self._transition(log, t)
         try:
-            self.session.send_to_manual(
+            self.session.hand_over(
                 item.erp_id, reason=decision.reason, note=self.manual_note(decision)
             )
         except AlreadyHandled as exc:
@@ -583,13 +597,13 @@ class Worker:
 
     # --- reconciliation ---------------------------------------------------------------------
 
-    def _reconcile(self, item: WorkItem, log: AuditLogger) -> tuple[WorkItem, ItemOutcome | None]:
+    def _reconcile(self, item: WorkItem, log: AuditLog) -> tuple[WorkItem, ItemOutcome | None]:
         """An intent without a result: ask the finance system what happened before anything
         else. Returns the item and, when it is settled, its outcome."""
         ledger, me = self.ctx.ledger, self.session.username
         payment = self.session.payment_for(item.erp_id)
         if payment is not None:
-            voucher, by = payment.get("bilagsnummer", ""), payment.get("godkendt-af", "")
+            voucher, by = payment.voucher, payment.approved_by
             log.event("reconciled", found="betalt", voucher=voucher, approved_by=by)
             if item.state == State.PAY_INTENT and by == me:
                 item = self._transition(log, ledger.record_paid(item, self.name, voucher))
@@ -609,13 +623,13 @@ class Worker:
         raw = self.session.read_invoice(item.erp_id)
         status = raw.get("status").lower()
         log.event("reconciled", found=status or "ukendt")
-        if status == ErpStatus.NEW.value or status == "ny":
+        if status == STATUS_NEW:
             item = self._transition(log, ledger.cancel_intent(item, self.name, "ikke udført"))
             return item, None
         if (
-            "manuel" in status
+            STATUS_MANUAL_WORD in status
             and item.state == State.MANUAL_INTENT
-            and raw.get("manuel-aarsag") == item.reason
+            and raw.get(MANUAL_REASON_FIELD) == item.reason
         ):
             item = self._transition(log, ledger.record_manual_done(item, self.name))
             return item, ItemOutcome(

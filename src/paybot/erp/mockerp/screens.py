@@ -15,7 +15,7 @@ from lxml.html import HtmlElement
 from pydantic import BaseModel
 
 from paybot.domain.models import RawAllowanceCharge, RawInvoice, RawLine, RawVatSubtotal
-from paybot.erp import locators as loc
+from paybot.erp.mockerp import locators as loc
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,304 @@
+"""The finance-system port: what a run needs of a finance system, whatever system it is.
+
+A run (:mod:`paybot.run`) and the rules (:mod:`paybot.domain.rules`) talk to a finance system
+only through :class:`FinanceSystem`; an **adapter** implements it for one system (the mock
+finance system: :mod:`paybot.erp.mockerp`; others are found by name through
+:mod:`paybot.erp.registry`). Only an adapter knows its system's screens, locators, paths and
+words: nothing in the run loop does. The contract of each operation (what it returns, what
+it raises, whether a repeat is safe) is in its docstring and in docs/adding-a-finance-system.md.
+
+Errors an adapter raises, all from :mod:`paybot.errors`:
+
+- :class:`~paybot.errors.ApplicationError`: the system misbehaved (an error page, a timeout,
+  an element that did not appear): retried with backoff, the invoice left for the next run
+  when the retries run out. Its kinds: :class:`~paybot.errors.SessionExpired` (the run logs in
+  again before the retry), :class:`~paybot.errors.NetworkError` (the system cannot be reached),
+  :class:`~paybot.errors.BrowserFailed` (the browser is dead or hung: the run calls
+  :meth:`FinanceSystem.restart_browser` and logs in again; it costs the invoice no attempt).
+- Not retried: :class:`~paybot.errors.LoginRefused` (wrong password, locked account),
+  :class:`~paybot.errors.ScreenChanged` (a screen lacks what the robot relies on: preflight
+  stops the run before anything is touched).
+- :class:`~paybot.errors.AlreadyHandled`: the system says the invoice is already paid or with a
+  person: the run reconciles (:meth:`FinanceSystem.payment_for`), never retries the action.
+- :class:`~paybot.errors.BusinessError` (with a reason code): the system refused the posting
+  for a reason a person must look at: the invoice is handed over, never retried.
+
+Money is :class:`~decimal.Decimal` kroner (2 decimals), dates are Danish calendar dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from paybot.domain.models import Booking, Category, RawInvoice, RegisterEntry, Requisition
+
+if TYPE_CHECKING:
+    from paybot.config_models import Credentials, Settings
+    from paybot.erp.browser import Browser
+
+
+class AuditSink(Protocol):
+    """Where an adapter writes what it did (the run's audit logger, bound to the worker and
+    the invoice): ``page_opened``, ``value_typed``, ``button_clicked``, ``voucher_read``
+    (``durable=True``), ``screenshot``, ``login``, ``field_read`` (docs/audit.md)."""
+
+    def event(self, event: str, *, durable: bool = False, **fields: Any) -> None: ...
+
+
+# --- typed results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of a category's inbox, all statuses (for duplicates), in ascending Løbenr
+    (``erp_id``), every one above the ``after`` asked for. ``has_next``: there are more
+    invoices after the last one here."""
+
+    entries: tuple[RegisterEntry, ...]
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """The finance system's own record that an invoice was paid: what reconciliation reads
+    after a crash between the click on approve and the recorded voucher.
+
+    ``approved_by`` is the user name that approved it as the system records it: the robot's
+    own (:attr:`FinanceSystem.username`) means the robot's earlier click went through; any
+    other means a clerk paid it. ``amount`` in kroner and ``payment_date`` (Danish date) when
+    the system shows them, else ``None``."""
+
+    erp_id: int
+    voucher: str
+    approved_by: str
+    amount: Decimal | None = None
+    account_string: str | None = None
+    payment_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceData:
+    """What the rules may look up; empty for robots that need none."""
+
+    requisitions: tuple[Requisition, ...] = ()
+    bookings: dict[str, Booking] = field(default_factory=dict)
+
+    def requisitions_for(self, cpr: str | None) -> Sequence[Requisition]:
+        if not cpr:
+            return ()
+        return tuple(r for r in self.requisitions if r.cpr == cpr)
+
+    def booking(self, reference: str | None) -> Booking | None:
+        return self.bookings.get(reference.strip()) if reference else None
+
+
+# --- the invoice's status, as RawInvoice carries it ---------------------------------------------
+
+STATUS_NEW = "ny"
+"""``RawInvoice.get("status").lower()`` of an invoice the robot may act on."""
+STATUS_MANUAL_WORD = "manuel"
+"""In the status text of an invoice handed over to a person (``Manuel behandling``)."""
+MANUAL_REASON_FIELD = "manuel-aarsag"
+"""The field of :class:`RawInvoice` with the reason code an invoice was handed over with."""
+
+
+# --- the port --------------------------------------------------------------------------------
+
+
+class FinanceSystem(Protocol):
+    """One logged-in session with a finance system, used by one worker at a time.
+
+    Not thread-safe: each worker has its own. Every operation may also raise
+    :class:`~paybot.errors.BrowserFailed`, :class:`~paybot.errors.NetworkError` and
+    :class:`~paybot.errors.SessionExpired` (all application exceptions); they are listed once
+    here rather than on every method."""
+
+    @property
+    def username(self) -> str:
+        """The robot's own user name in the finance system (compared with
+        :attr:`PaymentRecord.approved_by`).
+
+        Raises: nothing.
+        Repeat: safe.
+        """
+        ...
+
+    audit: AuditSink
+    """Where the session records what it does; the worker rebinds it per invoice."""
+
+    def login(self) -> None:
+        """Open the system's login and log in as :attr:`username`; the session is then on
+        a page from which the other operations work. Logging in again on a logged-in session
+        is allowed.
+
+        Raises: :class:`~paybot.errors.LoginRefused` (wrong password, locked account: not
+        retried), :class:`~paybot.errors.ApplicationError` (retryable).
+        Repeat: safe.
+        """
+        ...
+
+    def check_inbox_screen(self, category: Category) -> None:
+        """Preflight: the inbox of ``category`` shows everything :meth:`inbox_page` relies on.
+        Touches nothing.
+
+        Raises: :class:`~paybot.errors.ScreenChanged` naming what is missing (not retried: the
+        run stops before anything is touched), :class:`~paybot.errors.ApplicationError`.
+        Repeat: safe.
+        """
+        ...
+
+    def check_invoice_screen(self, erp_id: int) -> None:
+        """Preflight: the invoice ``erp_id`` (the first one a run will work on) shows every
+        field and form :meth:`read_invoice`, :meth:`approve` and :meth:`hand_over` rely on.
+        An invoice that is no longer new (no forms) passes. Touches nothing.
+
+        Raises: :class:`~paybot.errors.ScreenChanged` (not retried),
+        :class:`~paybot.errors.ApplicationError`.
+        Repeat: safe.
+        """
+        ...
+
+    def active_accounts(self) -> frozenset[str]:
+        """The account strings (kontostrenge, ``6.45.51-000-2.9``) the system accepts for a
+        posting today: the chart of accounts' active ones. Never empty.
+
+        Raises: :class:`~paybot.errors.ScreenChanged` when none can be read,
+        :class:`~paybot.errors.ApplicationError`.
+        Repeat: safe.
+        """
+        ...
+
+    def reference_data(self, *, requisitions: bool, bookings: bool) -> ReferenceData:
+        """The reference data the rules asked for: requisitions (certificates), interpreter
+        bookings; each read once per run, from the system or the export files a case system
+        produces. Files with personal data are deleted as soon as they are read.
+
+        Raises: :class:`~paybot.domain.reference_rows.ReferenceDataError` for a row that
+        cannot be read (the run stops: not about one invoice),
+        :class:`~paybot.errors.ScreenChanged`, :class:`~paybot.errors.ApplicationError`.
+        Repeat: safe.
+        """
+        ...
+
+    def inbox_page(self, category: Category, after: int) -> InboxPage:
+        """The page of ``category``'s inbox after Løbenr ``after`` (keyset paging: every page
+        costs the same however far in it is; ``after=0`` is the first page). All statuses.
+
+        Raises: :class:`~paybot.domain.reference_rows.ReferenceDataError` for a row whose
+        Løbenr, category or status cannot be read, :class:`~paybot.errors.ApplicationError`.
+        Repeat: safe.
+        """
+        ...
+
+    def read_invoice(self, erp_id: int) -> RawInvoice:
+        """Everything on the invoice, as text in paybot's field names (docs/finance-system.md,
+        "The invoice"): ``status`` is ``Ny`` for an invoice the robot may act on
+        (:data:`STATUS_NEW`), contains ``manuel`` once handed over, with the reason code in
+        ``manuel-aarsag``; amounts as the system shows them (``1.019,48``), parsed by
+        :func:`paybot.domain.parsing.parse_invoice`.
+
+        Raises: :class:`~paybot.errors.ScreenChanged` when the page shows another invoice or
+        lacks its fields, :class:`~paybot.errors.ApplicationError`.
+        Repeat: safe.
+        """
+        ...
+
+    def approve(
+        self,
+        erp_id: int,
+        *,
+        account_string: str,
+        amount: Decimal,
+        posting_text: str,
+        payment_date: dt.date,
+    ) -> str:
+        """Approve and pay the invoice: post ``amount`` (kroner) to ``account_string`` with
+        ``posting_text``, payment on ``payment_date`` (Danish date). Returns the voucher
+        number (bilagsnummer) the system gave the payment, read from its answer.
+
+        Raises: :class:`~paybot.errors.AlreadyHandled` (paid or with a person already:
+        reconcile), :class:`~paybot.errors.BusinessError` with a reason code
+        (``MANUAL_ACCOUNT_STRING``, ``MANUAL_AMOUNT``, ``MANUAL_CREDIT_NOTE``: the system
+        refused the posting; nothing was paid), :class:`~paybot.errors.ScreenChanged`,
+        :class:`~paybot.errors.ApplicationError` (the payment may or may not have happened).
+        Repeat: NOT safe. After any error, or a crash, call :meth:`payment_for` (and
+        :meth:`read_invoice`) first; the ledger's pay intent says when.
+        """
+        ...
+
+    def hand_over(self, erp_id: int, *, reason: str, note: str) -> None:
+        """Send the invoice to manual handling: a person finds it with ``reason`` (a reason
+        code, ``MANUAL_AMOUNT``) and ``note`` (Danish text for the caseworker, at most 1000
+        characters); :meth:`read_invoice` shows it afterwards as handed over with ``reason``.
+
+        Raises: :class:`~paybot.errors.AlreadyHandled` (paid or with a person already:
+        reconcile), :class:`~paybot.errors.ScreenChanged`,
+        :class:`~paybot.errors.ApplicationError`.
+        Repeat: safe in effect (a second hand-over of a handed-over invoice raises
+        :class:`~paybot.errors.AlreadyHandled`); the worker reconciles before repeating.
+        """
+        ...
+
+    def payment_for(self, erp_id: int) -> PaymentRecord | None:
+        """The system's own record of the invoice's payment, or ``None`` when it has none:
+        for reconciliation after a crash or an :class:`~paybot.errors.AlreadyHandled`.
+
+        Raises: :class:`~paybot.errors.ApplicationError`.
+        Repeat: safe (reads only).
+        """
+        ...
+
+    def screenshot(self, target: Path) -> Path | None:
+        """A PNG of what the session shows, at ``target``, with personal data (CPR numbers,
+        bank accounts, the user) blanked first; ``None`` when there is nothing to take it
+        from (the browser is gone, or the adapter has no screen).
+
+        Raises: nothing.
+        Repeat: safe; the next operation opens its page again.
+        """
+        ...
+
+    def restart_browser(self) -> None:
+        """Replace a dead or hung browser with a new one (its processes ended first). The new
+        session is not logged in: the caller calls :meth:`login`.
+
+        Raises: :class:`~paybot.errors.BrowserFailed` when no new browser can be opened.
+        Repeat: safe.
+        """
+        ...
+
+    def close(self) -> None:
+        """End the session and its browser, whatever state they are in.
+
+        Raises: nothing.
+        Repeat: safe.
+        """
+        ...
+
+
+# --- how a run opens one ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What an adapter's factory gets to open one session (one per worker).
+
+    ``open_browser`` opens a new, marked browser (the run ends its processes whatever
+    happens; an adapter without a browser ignores it); ``downloads`` is a private folder
+    (0700) for export files, deleted at the end of the run."""
+
+    settings: Settings
+    credentials: Credentials
+    audit: AuditSink
+    open_browser: Callable[[], Browser]
+    downloads: Path
+
+
+FinanceSystemFactory = Callable[[Connection], FinanceSystem]
+"""An adapter's entry point: opens one session (not logged in yet). Raises
+:class:`~paybot.errors.BrowserFailed` when no browser can be opened."""
