@@ -118,7 +118,7 @@ class _Seeder:
         create_company(party, "DKK")
         self.company_ = get_company()
         create_chart(self.company_)
-        for year in (self.base.year - 1, self.base.year):
+        for year in (self.base.year - 1, self.base.year, self.base.year + 1):
             fy = create_fiscalyear(
                 self.company_, (dt.date(year, 1, 1), dt.date(year, 12, 31))
             )
