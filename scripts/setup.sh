@@ -2,7 +2,9 @@
 # Shared by scripts/demo and scripts/test: make this checkout ready to run, idempotently.
 #  - Debian packages chromium and chromium-driver (apt-get update first) when missing,
 #    and python3-venv when the system Python cannot make a venv;
-#  - a venv in .venv with paybot installed (editable) and its dev tools;
+#  - Debian's nodejs and npm when missing (sao, Tryton's web client, comes from npm);
+#  - a venv in .venv with paybot installed (editable) with its dev tools and the pinned
+#    [tryton] extra, and sao at its pinned version in ~/.cache/paybot/tryton;
 #  - our `robot` command on .venv/bin, not Robot Framework's.
 # Safe to run again: it only installs what is missing or what pyproject.toml changed.
 set -euo pipefail
@@ -27,6 +29,8 @@ ensure_system_packages() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  # Tryton's web client (sao) comes from the npm registry (robot tryton setup).
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   command -v "$PYTHON" >/dev/null 2>&1 || missing+=(python3)
   if [ ! -x "$VENV/bin/python" ] && command -v "$PYTHON" >/dev/null 2>&1 \
      && ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -53,7 +57,7 @@ ensure_venv() {
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     local constraints=()
     [ -f "$PAYBOT_ROOT/constraints.txt" ] && constraints=(-c "$PAYBOT_ROOT/constraints.txt")
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${constraints[@]}" -e "$PAYBOT_ROOT[dev]"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${constraints[@]}" -e "$PAYBOT_ROOT[dev,tryton]"
     echo "$want" > "$stamp"
   fi
   # Robot Framework writes a `robot` script too; when it was (re)installed after us, ours is
@@ -64,8 +68,18 @@ ensure_venv() {
   fi
 }
 
+# sao (Tryton's web client) at its pinned version from npm, into the cache that
+# `robot tryton setup` and the Tryton tests use; once (a second call finds it installed).
+ensure_sao() {
+  if ! "$VENV/bin/python" -c 'from trytonerp.cli import default_cache; from trytonerp.sao import sao_root; import sys; sys.exit(0 if (sao_root(default_cache()) / ".installed").exists() else 1)' 2>/dev/null; then
+    say "Installing sao (Tryton's web client) from npm"
+    "$VENV/bin/python" -c 'from trytonerp.cli import default_cache; from trytonerp.sao import ensure_sao; print(ensure_sao(default_cache()))'
+  fi
+}
+
 ensure_env() {
   ensure_system_packages
   ensure_venv
+  ensure_sao
   export PATH="$VENV/bin:$PATH"
 }

@@ -66,7 +66,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     paths = TrytonPaths(args.home.resolve(), args.database)
     if not paths.db_file.exists():
-        print(f"robot tryton serve: no database {paths.db_file}; run robot tryton setup", file=sys.stderr)
+        print(
+            f"robot tryton serve: no database {paths.db_file}; run robot tryton setup",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     port = args.port or free_port()
     print(f"Tryton (sao) at http://127.0.0.1:{port}/#{paths.database}", flush=True)

@@ -27,9 +27,7 @@ def _npm(args: list[str], cwd: Path) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise TrytonSetupError("npm is not installed (scripts/setup.sh installs it)")
-    result = subprocess.run(
-        [npm, *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run([npm, *args], cwd=cwd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).splitlines()[-5:])
         raise TrytonSetupError(f"npm {' '.join(args)} failed in {cwd}: {tail}")

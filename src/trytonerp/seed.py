@@ -119,9 +119,7 @@ class _Seeder:
         self.company_ = get_company()
         create_chart(self.company_)
         for year in (self.base.year - 1, self.base.year, self.base.year + 1):
-            fy = create_fiscalyear(
-                self.company_, (dt.date(year, 1, 1), dt.date(year, 12, 31))
-            )
+            fy = create_fiscalyear(self.company_, (dt.date(year, 1, 1), dt.date(year, 12, 31)))
             fy = set_fiscalyear_invoice_sequences(fy)
             fy.click("create_period")
         self._accounts()
@@ -178,7 +176,7 @@ class _Seeder:
         """Units by UNECE code for the ones the seed's documents use that Tryton lacks (each,
         pack, pair, month): without them its UBL import refuses a line."""
         Uom = self.Model.get("product.uom")
-        unit, = Uom.find([("unece_code", "=", "C62")], limit=1)
+        (unit,) = Uom.find([("unece_code", "=", "C62")], limit=1)
         for code, name, symbol in (
             ("EA", "Each", "stk"),
             ("PK", "Pack", "pk"),
@@ -205,7 +203,7 @@ class _Seeder:
             journal = Journal(name=name, code=code, type="expense")
             journal.save()
             self.journals[category] = journal
-        cash, = Journal.find([("type", "=", "cash")], limit=1)
+        (cash,) = Journal.find([("type", "=", "cash")], limit=1)
         cash.name = "Bank"
         cash.save()
         Method = self.Model.get("account.invoice.payment.method")
@@ -250,17 +248,17 @@ class _Seeder:
         Lang = self.Model.get("ir.lang")
 
         def group(name: str) -> Any:
-            found, = Group.find([("name", "=", name)])
+            (found,) = Group.find([("name", "=", name)])
             return found
 
-        lang, = Lang.find([("code", "=", LANGUAGE)])
+        (lang,) = Lang.find([("code", "=", LANGUAGE)])
         groups = {
             "robot": [group("Accounting")],
             "clerk": [group("Accounting"), group("Payment")],
         }
         for login, spec in self.users.items():
             if spec.role == "admin":
-                admin, = User.find([("login", "=", "admin")])
+                (admin,) = User.find([("login", "=", "admin")])
                 admin.password = spec.password
                 admin.save()
                 continue
@@ -305,7 +303,7 @@ class _Seeder:
             _correct_source_untaxed(invoice_id, data)
             invoice = Invoice(invoice_id)
             via_ubl = True
-        except Exception as exc:  # noqa: BLE001 - Tryton refused the file: the clerk keys it in
+        except Exception as exc:
             self.refusals.append(f"{file_name}: {str(exc).splitlines()[0][:200]}")
             invoice = self._keyed_in(draft)
         invoice.journal = journal
@@ -372,7 +370,7 @@ def _correct_source_untaxed(invoice_id: int, data: bytes) -> None:
     from trytond.pool import Pool
     from trytond.transaction import Transaction
 
-    root = etree.fromstring(data)  # noqa: S320 - the seed's own file
+    root = etree.fromstring(data)
     text = root.findtext("./{*}LegalMonetaryTotal/{*}TaxExclusiveAmount")
     has_document_ac = root.find("./{*}AllowanceCharge") is not None
     if text is None or not has_document_ac:

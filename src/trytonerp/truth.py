@@ -58,7 +58,11 @@ def compare(
         amount = f"{Decimal(str(total)):.2f}" if total is not None else None
         expected = doc["expected"]
         if expected["decision"] == "pay":
-            ok = (state, amount, account) == ("paid", expected["amount"], expected["account_string"])
+            ok = (state, amount, account) == (
+                "paid",
+                expected["amount"],
+                expected["account_string"],
+            )
         else:
             ok = state == "draft" and reason == expected["reason"]
         if ok:

@@ -96,7 +96,7 @@ class TrytonServer:
         conn = sqlite3.connect(f"file:{self.db_file(database)}?mode=ro", uri=True, timeout=30)
         try:
             rows = conn.execute(
-                "SELECT invoice, COUNT(*) FROM \"account_invoice-account_move_line\" GROUP BY invoice"
+                'SELECT invoice, COUNT(*) FROM "account_invoice-account_move_line" GROUP BY invoice'
             ).fetchall()
         finally:
             conn.close()
@@ -125,7 +125,7 @@ def running_tryton(home: TrytonHome, databases: list[str]) -> Iterator[TrytonSer
     try:
         while True:
             try:
-                with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback
+                with urllib.request.urlopen(url, timeout=2) as answer:
                     if answer.status == 200:
                         break
             except OSError:

@@ -143,7 +143,7 @@ class TrytonSession:
             self.browser = self._open_browser()
         except ApplicationError:
             raise
-        except Exception as exc:  # noqa: BLE001 - whatever stops a browser from starting
+        except Exception as exc:
             raise BrowserFailed(f"no new browser could be opened: {exc}") from exc
         self.sao = self._sao(self.browser)
 
@@ -211,7 +211,9 @@ class TrytonSession:
         reqs: tuple[Any, ...] = ()
         books: dict[str, Any] = {}
         if requisitions:
-            reqs = tuple(parse_requisition(r) for r in read_xlsx_rows(folder / "rekvisitioner.xlsx"))
+            reqs = tuple(
+                parse_requisition(r) for r in read_xlsx_rows(folder / "rekvisitioner.xlsx")
+            )
             self.audit.event("field_read", field="rekvisitioner", value=f"{len(reqs)} rækker")
         if bookings:
             rows = read_xlsx_rows(folder / "tolkebestillinger.xlsx")
@@ -358,15 +360,15 @@ class TrytonSession:
                 f"invoice {erp_id}: Tryton's total {total} kr is not the {amount} kr decided "
                 "(beløbet afviger)",
             )
-        self.sao.open_record(INVOICE, erp_id)
-        self.audit.event("page_opened", screen="invoice", path=self.sao.where)
         if record["state"] == "draft":
             account = self._account_id(account_string)
             # The lines' account: through Tryton's write as the robot (the lines are an
             # editable list in the form; one call sets them all, checked by Tryton's rules).
             self.sao.rpc(f"model.{INVOICE}.line.write", list(record["lines"]), {"account": account})
             self.audit.event("value_typed", field="account", value=account_string)
-            self.sao.reload_until(account_string, "the lines' new account")
+        self.sao.open_record(INVOICE, erp_id)
+        self.audit.event("page_opened", screen="invoice", path=self.sao.where)
+        if record["state"] == "draft":
             description = self.sao.wait(lambda: self.sao.field("description"), "Description")
             self.sao.type_into(description, posting_text, "Description")
             self.audit.event("value_typed", field="description", value=posting_text)
@@ -401,11 +403,14 @@ class TrytonSession:
         """The Pay wizard: payment method and date, then OK; waits for "Paid"."""
         self.audit.event("button_clicked", button="pay")
         self.sao.click_when_ready(lambda: self.sao.button("pay"), "the Pay button")
-        method = self.sao.wait(
-            lambda: self.sao.visible(".wizard-dialog.in select[name=payment_method]"),
-            "the Pay wizard",
-        )[0]
-        self.sao.choose(method, self.tryton.payment_method, "Payment Method")
+        self.sao.wait(lambda: self.sao.visible(".wizard-dialog.in"), "the Pay wizard")
+        self.sao.choose(
+            lambda: next(
+                iter(self.sao.visible(".wizard-dialog.in select[name=payment_method]")), None
+            ),
+            self.tryton.payment_method,
+            "Payment Method",
+        )
         self.audit.event("value_typed", field="payment_method", value=self.tryton.payment_method)
         dates = self.sao.visible(".wizard-dialog.in input[name=date]")
         if not dates:
@@ -460,7 +465,9 @@ class TrytonSession:
         creator = int(line.get("create_uid") or 0)
         by = self._username if creator == self.user_id else f"user {creator}"
         amount = sum((Decimal(x.get("debit") or 0) for x in lines), Decimal(0))
-        accounts = self.sao.rpc("model.account.invoice.line.read", list(record["lines"])[:1], ["account.code"])
+        accounts = self.sao.rpc(
+            "model.account.invoice.line.read", list(record["lines"])[:1], ["account.code"]
+        )
         code = (accounts[0].get("account.") or {}).get("code") if accounts else None
         reverse = {v: k for k, v in self.tryton.accounts.items()}
         return PaymentRecord(

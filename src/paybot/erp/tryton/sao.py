@@ -35,8 +35,8 @@ from typing import Any
 from selenium.common.exceptions import (
     ElementNotInteractableException,
     InvalidElementStateException,
-    StaleElementReferenceException,
     NoSuchElementException,
+    StaleElementReferenceException,
     TimeoutException,
     WebDriverException,
 )
@@ -128,10 +128,15 @@ class RpcError(ApplicationError):
 
     @property
     def user_error(self) -> bool:
-        return isinstance(self.error, list) and bool(self.error) and self.error[0] in {
-            "UserError",
-            "UserWarning",
-        }
+        return (
+            isinstance(self.error, list)
+            and bool(self.error)
+            and self.error[0]
+            in {
+                "UserError",
+                "UserWarning",
+            }
+        )
 
 
 class Sao:
@@ -290,15 +295,15 @@ class Sao:
         """The record's form, opened by its address (as a bookmark does); waits until the form
         shows that record."""
         self.where = f"#{self.database}/model/{model}/{record_id}"
+        # A fresh form every time: the open tabs are closed first (a tab kept from an earlier
+        # look would show the record as it was then), and the address is set anew.
+        self.script(
+            f"Sao.Tab.tabs.close(false); window.location.hash = {json.dumps('#' + self.database)};"
+        )
+        self.wait(lambda: not self.script("return Sao.Tab.tabs.length"), "the tabs to close")
         self.script(f"window.location.hash = {json.dumps(self.where)}")
         want = [model, record_id]
         self.wait(lambda: self.script(_CURRENT_RECORD) == want, f"the form of {model} {record_id}")
-        # One tab at a time, as a tidy clerk works: the others are closed (a long run would
-        # otherwise keep every invoice it opened).
-        self.script(
-            "const c = Sao.Tab.tabs.get_current();"
-            " for (const t of [...Sao.Tab.tabs]) { if (t !== c) { t.close(); } }"
-        )
 
     def field(self, name: str) -> WebElement | None:
         found = self.visible(f"#tabcontent .tab-pane.active [name={name}], [name={name}]")
@@ -333,17 +338,30 @@ class Sao:
                     return el
         return None
 
-    def choose(self, el: WebElement, label: str, what: str) -> None:
-        """An option of a select by its label; waits until it is the chosen one."""
+    def choose(self, find: Callable[[], WebElement | None], label: str, what: str) -> None:
+        """An option of a select by its label, once sao has filled the options in (they come
+        in an answer after the dialog shows); waits until it is the chosen one. A select
+        that never offers ``label`` is a changed screen."""
+
+        def chosen() -> bool:
+            el = find()
+            if el is None:
+                return False
+            try:
+                select = Select(el)
+                if select.first_selected_option.text.strip() == label:
+                    return True
+                select.select_by_visible_text(label)
+            except (NoSuchElementException, StaleElementReferenceException):
+                return False
+            except DRIVER_ERRORS as exc:
+                raise self.failed(exc, f"could not choose {label!r} in {what}") from exc
+            return False
+
         try:
-            Select(el).select_by_visible_text(label)
-        except NoSuchElementException as exc:
-            raise ScreenChanged(f"{self.where}: {what} has no option {label!r}") from exc
-        except DRIVER_ERRORS as exc:
-            raise self.failed(exc, f"could not choose {label!r} in {what}") from exc
-        self.wait(
-            lambda: Select(el).first_selected_option.text.strip() == label, f"{what} {label!r}"
-        )
+            self.wait(chosen, f"{what} {label!r}")
+        except ApplicationError as exc:
+            raise ScreenChanged(f"{self.where}: {what} offers no {label!r}: {exc}") from exc
 
     def tab(self, label: str) -> None:
         """A notebook page of the form, by its label."""
