@@ -30,7 +30,9 @@ from paybot.errors import (
     AlreadyHandled,
     ApplicationError,
     BrowserFailed,
+    LoginRefused,
     NetworkError,
+    ScreenChanged,
 )
 
 
@@ -119,6 +121,9 @@ class FakeFinanceSystem:
         self.browsers = 1
         self.closed = False
         self.page_size = 50
+        self.inbox_asked: list[int] = []  # the ``after`` of every inbox page asked for
+        self.refuse_login = False
+        self.changed_screen = ""  # an element the inbox screen lacks: ScreenChanged
         self.down = False
         self.network_down = False
         self.browser_dead = False
@@ -145,10 +150,14 @@ class FakeFinanceSystem:
 
     def login(self) -> None:
         self._up()
+        if self.refuse_login:
+            raise LoginRefused(f"login as {self.username!r} refused: wrong password")
         self.logins += 1
 
     def check_inbox_screen(self, category: Category) -> None:
         self._up()
+        if self.changed_screen:
+            raise ScreenChanged(f"the inbox lacks {self.changed_screen}")
 
     def check_invoice_screen(self, erp_id: int) -> None:
         self._up()
@@ -163,6 +172,7 @@ class FakeFinanceSystem:
 
     def inbox_page(self, category: Category, after: int) -> InboxPage:
         self._up()
+        self.inbox_asked.append(after)
         ids = list(range(after + 1, self.invoices + 1))
         page = ids[: self.page_size]
         entries = tuple(self._entry(erp_id, category) for erp_id in page)

@@ -1,7 +1,7 @@
 """Talking to the mock finance system without a browser: the Flask test client, or real HTTP.
 
-Pages are read with the robots' own reader (:mod:`paybot.erp.mockerp.screens`), so a test that passes
-here reads the pages the way the robots will.
+Pages are read with the robots' own reader (:mod:`paybot.erp.mockerp.screens`), so a test that
+passes here reads the pages the way the robots will.
 """
 
 from __future__ import annotations

@@ -65,11 +65,17 @@ def why(exc: BaseException) -> str:
 
 
 class ScriptRunner(Protocol):
-    """What :func:`answers` needs of a WebDriver."""
+    """What :func:`answers` needs of a WebDriver (Selenium's ``WebDriver`` provides it)."""
 
-    def set_script_timeout(self, time_to_wait: float) -> None: ...
+    def set_script_timeout(self, time_to_wait: float) -> None:
+        """Returns: nothing; scripts after this one time out after ``time_to_wait`` seconds.
+        Raises: a :data:`DRIVER_ERRORS` error when the browser is gone. Repeat: safe."""
+        ...
 
-    def execute_script(self, script: str, *args: object) -> object: ...
+    def execute_script(self, script: str, *args: object) -> object:
+        """Returns: what the JavaScript ``script`` returned. Raises: a :data:`DRIVER_ERRORS`
+        error (a timeout among them). Repeat: runs the script again."""
+        ...
 
 
 def answers(driver: ScriptRunner) -> bool:

@@ -47,7 +47,15 @@ class AuditSink(Protocol):
     the invoice): ``page_opened``, ``value_typed``, ``button_clicked``, ``voucher_read``
     (``durable=True``), ``screenshot``, ``login``, ``field_read`` (docs/audit.md)."""
 
-    def event(self, event: str, *, durable: bool = False, **fields: Any) -> None: ...
+    def event(self, event: str, *, durable: bool = False, **fields: Any) -> None:
+        """Append one record of ``event`` with ``fields`` (masked by the trail).
+
+        Returns: nothing; with ``durable`` only once the record is on disk.
+        Raises: :class:`~paybot.audit.chain.AuditTrailError` when the trail cannot be
+        written.
+        Repeat: not idempotent: each call appends a record.
+        """
+        ...
 
 
 # --- typed results ---------------------------------------------------------------------------
@@ -115,14 +123,15 @@ class FinanceSystem(Protocol):
 
     Not thread-safe: each worker has its own. Every operation may also raise
     :class:`~paybot.errors.BrowserFailed`, :class:`~paybot.errors.NetworkError` and
-    :class:`~paybot.errors.SessionExpired` (all application exceptions); they are listed once
-    here rather than on every method."""
+    :class:`~paybot.errors.SessionExpired` (all application exceptions, retried by the run);
+    they are listed once here rather than on every method."""
 
     @property
     def username(self) -> str:
-        """The robot's own user name in the finance system (compared with
-        :attr:`PaymentRecord.approved_by`).
+        """The robot's own user name in the finance system.
 
+        Returns: the name as the system records an approver (compared with
+        :attr:`PaymentRecord.approved_by`).
         Raises: nothing.
         Repeat: safe.
         """
@@ -134,9 +143,10 @@ class FinanceSystem(Protocol):
     def login(self) -> None:
         """Open the system's login and log in as :attr:`username`; the session is then on
         a page from which the other operations work. Logging in again on a logged-in session
-        is allowed.
+        is allowed (the run does so before every retry).
 
-        Raises: :class:`~paybot.errors.LoginRefused` (wrong password, locked account: not
+        Returns: nothing.
+        Raises: :class:`~paybot.errors.LoginRefused` (wrong password, locked account: never
         retried), :class:`~paybot.errors.ApplicationError` (retryable).
         Repeat: safe.
         """
@@ -146,6 +156,7 @@ class FinanceSystem(Protocol):
         """Preflight: the inbox of ``category`` shows everything :meth:`inbox_page` relies on.
         Touches nothing.
 
+        Returns: nothing.
         Raises: :class:`~paybot.errors.ScreenChanged` naming what is missing (not retried: the
         run stops before anything is touched), :class:`~paybot.errors.ApplicationError`.
         Repeat: safe.
@@ -157,6 +168,7 @@ class FinanceSystem(Protocol):
         field and form :meth:`read_invoice`, :meth:`approve` and :meth:`hand_over` rely on.
         An invoice that is no longer new (no forms) passes. Touches nothing.
 
+        Returns: nothing.
         Raises: :class:`~paybot.errors.ScreenChanged` (not retried),
         :class:`~paybot.errors.ApplicationError`.
         Repeat: safe.
@@ -164,9 +176,10 @@ class FinanceSystem(Protocol):
         ...
 
     def active_accounts(self) -> frozenset[str]:
-        """The account strings (kontostrenge, ``6.45.51-000-2.9``) the system accepts for a
-        posting today: the chart of accounts' active ones. Never empty.
+        """The chart of accounts' active account strings.
 
+        Returns: the account strings (kontostrenge, ``6.45.51-000-2.9``) the system accepts
+        for a posting today; never empty.
         Raises: :class:`~paybot.errors.ScreenChanged` when none can be read,
         :class:`~paybot.errors.ApplicationError`.
         Repeat: safe.
@@ -174,10 +187,13 @@ class FinanceSystem(Protocol):
         ...
 
     def reference_data(self, *, requisitions: bool, bookings: bool) -> ReferenceData:
-        """The reference data the rules asked for: requisitions (certificates), interpreter
-        bookings; each read once per run, from the system or the export files a case system
-        produces. Files with personal data are deleted as soon as they are read.
+        """The reference data the rules asked for, read once per run from the system or from
+        the export files a case system produces. Files with personal data are deleted as soon
+        as they are read.
 
+        Returns: :class:`ReferenceData` with the requisitions (certificates) when
+        ``requisitions``, the interpreter bookings by reference when ``bookings``; empty
+        otherwise.
         Raises: :class:`~paybot.domain.reference_rows.ReferenceDataError` for a row that
         cannot be read (the run stops: not about one invoice),
         :class:`~paybot.errors.ScreenChanged`, :class:`~paybot.errors.ApplicationError`.
@@ -186,9 +202,11 @@ class FinanceSystem(Protocol):
         ...
 
     def inbox_page(self, category: Category, after: int) -> InboxPage:
-        """The page of ``category``'s inbox after Løbenr ``after`` (keyset paging: every page
-        costs the same however far in it is; ``after=0`` is the first page). All statuses.
+        """One page of ``category``'s inbox after Løbenr ``after`` (keyset paging: every page
+        costs the same however far in it is; ``after=0`` is the first page).
 
+        Returns: :class:`InboxPage`: the invoices of every status, ascending Løbenr, all
+        above ``after``, and whether more follow.
         Raises: :class:`~paybot.domain.reference_rows.ReferenceDataError` for a row whose
         Løbenr, category or status cannot be read, :class:`~paybot.errors.ApplicationError`.
         Repeat: safe.
@@ -196,12 +214,13 @@ class FinanceSystem(Protocol):
         ...
 
     def read_invoice(self, erp_id: int) -> RawInvoice:
-        """Everything on the invoice, as text in paybot's field names (docs/finance-system.md,
-        "The invoice"): ``status`` is ``Ny`` for an invoice the robot may act on
-        (:data:`STATUS_NEW`), contains ``manuel`` once handed over, with the reason code in
-        ``manuel-aarsag``; amounts as the system shows them (``1.019,48``), parsed by
-        :func:`paybot.domain.parsing.parse_invoice`.
+        """Everything on the invoice, read once.
 
+        Returns: :class:`~paybot.domain.models.RawInvoice`, text in paybot's field names
+        (docs/adding-a-finance-system.md, "The invoice as RawInvoice"): ``status`` is ``Ny``
+        for an invoice the robot may act on (:data:`STATUS_NEW`), contains ``manuel`` once
+        handed over, with the reason code in ``manuel-aarsag``; amounts as a Danish clerk
+        reads them (``1.019,48``), parsed by :func:`paybot.domain.parsing.parse_invoice`.
         Raises: :class:`~paybot.errors.ScreenChanged` when the page shows another invoice or
         lacks its fields, :class:`~paybot.errors.ApplicationError`.
         Repeat: safe.
@@ -218,24 +237,27 @@ class FinanceSystem(Protocol):
         payment_date: dt.date,
     ) -> str:
         """Approve and pay the invoice: post ``amount`` (kroner) to ``account_string`` with
-        ``posting_text``, payment on ``payment_date`` (Danish date). Returns the voucher
-        number (bilagsnummer) the system gave the payment, read from its answer.
+        ``posting_text``, payment on ``payment_date`` (a Danish date).
 
+        Returns: the voucher number (bilagsnummer) the system gave the payment, read from its
+        answer.
         Raises: :class:`~paybot.errors.AlreadyHandled` (paid or with a person already:
         reconcile), :class:`~paybot.errors.BusinessError` with a reason code
         (``MANUAL_ACCOUNT_STRING``, ``MANUAL_AMOUNT``, ``MANUAL_CREDIT_NOTE``: the system
         refused the posting; nothing was paid), :class:`~paybot.errors.ScreenChanged`,
         :class:`~paybot.errors.ApplicationError` (the payment may or may not have happened).
-        Repeat: NOT safe. After any error, or a crash, call :meth:`payment_for` (and
-        :meth:`read_invoice`) first; the ledger's pay intent says when.
+        Repeat: NOT safe. After any error, or a crash, reconcile first with
+        :meth:`payment_for` and :meth:`read_invoice`; the ledger's pay intent says when.
         """
         ...
 
     def hand_over(self, erp_id: int, *, reason: str, note: str) -> None:
         """Send the invoice to manual handling: a person finds it with ``reason`` (a reason
         code, ``MANUAL_AMOUNT``) and ``note`` (Danish text for the caseworker, at most 1000
-        characters); :meth:`read_invoice` shows it afterwards as handed over with ``reason``.
+        characters).
 
+        Returns: nothing; :meth:`read_invoice` shows it afterwards as handed over with
+        ``reason``.
         Raises: :class:`~paybot.errors.AlreadyHandled` (paid or with a person already:
         reconcile), :class:`~paybot.errors.ScreenChanged`,
         :class:`~paybot.errors.ApplicationError`.
@@ -245,28 +267,30 @@ class FinanceSystem(Protocol):
         ...
 
     def payment_for(self, erp_id: int) -> PaymentRecord | None:
-        """The system's own record of the invoice's payment, or ``None`` when it has none:
-        for reconciliation after a crash or an :class:`~paybot.errors.AlreadyHandled`.
+        """The system's own record of the invoice's payment, for reconciliation after a crash
+        or an :class:`~paybot.errors.AlreadyHandled`.
 
+        Returns: :class:`PaymentRecord`, or ``None`` when the system has no payment of it.
         Raises: :class:`~paybot.errors.ApplicationError`.
         Repeat: safe (reads only).
         """
         ...
 
     def screenshot(self, target: Path) -> Path | None:
-        """A PNG of what the session shows, at ``target``, with personal data (CPR numbers,
-        bank accounts, the user) blanked first; ``None`` when there is nothing to take it
-        from (the browser is gone, or the adapter has no screen).
+        """A PNG of what the session shows, with personal data (CPR numbers, bank accounts,
+        the user) blanked first.
 
+        Returns: ``target``, or ``None`` when there is nothing to take it from (the browser
+        is gone, or the adapter has no screen).
         Raises: nothing.
         Repeat: safe; the next operation opens its page again.
         """
         ...
 
     def restart_browser(self) -> None:
-        """Replace a dead or hung browser with a new one (its processes ended first). The new
-        session is not logged in: the caller calls :meth:`login`.
+        """Replace a dead or hung browser with a new one (its processes ended first).
 
+        Returns: nothing; the new session is not logged in: the caller calls :meth:`login`.
         Raises: :class:`~paybot.errors.BrowserFailed` when no new browser can be opened.
         Repeat: safe.
         """
@@ -275,6 +299,7 @@ class FinanceSystem(Protocol):
     def close(self) -> None:
         """End the session and its browser, whatever state they are in.
 
+        Returns: nothing.
         Raises: nothing.
         Repeat: safe.
         """

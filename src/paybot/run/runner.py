@@ -24,6 +24,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,7 +40,6 @@ from paybot.erp.port import (
     Connection,
     FinanceSystem,
     FinanceSystemFactory,
-    InboxPage,
     ReferenceData,
 )
 from paybot.erp.processes import browser_marker, end_processes, marker_prefix
@@ -299,7 +299,9 @@ class Runner:
         rows = new = pages = 0
         while True:
             listing = self._retry(
-                f"inbox page after Løbenr {after}", self._inbox_page(session, after), session
+                f"inbox page after Løbenr {after}",
+                partial(session.inbox_page, category, after),
+                session,
             )
             entries = listing.entries
             work = [
@@ -321,10 +323,6 @@ class Runner:
             "collected", from_loebenr=start + 1, to_loebenr=after, pages=pages, rows=rows, new=new
         )
         return new
-
-    def _inbox_page(self, session: FinanceSystem, after: int) -> Callable[[], InboxPage]:
-        category = self.cfg.manifest.category
-        return lambda: session.inbox_page(category, after)
 
     def check_invoice_screen(self, session: FinanceSystem) -> None:
         """The invoice screen still has what the robot needs: checked on the first invoice to
@@ -418,7 +416,8 @@ class Runner:
             return self._finish(self._outcome(outcomes))
         finally:
             for session in self.sessions:
-                session.close()
+                with contextlib.suppress(Exception):  # the browsers are ended below anyway
+                    session.close()
             for browser in self.browsers:
                 if browser is not None:
                     browser.close()

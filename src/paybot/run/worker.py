@@ -1,14 +1,15 @@
-"""One worker: one browser session working through the ledger's items, one invoice at a time.
+"""One worker: one finance-system session (:class:`paybot.erp.port.FinanceSystem`) working
+through the ledger's items, one invoice at a time.
 
 For each claimed item: reconcile an unresolved intent first (see :mod:`paybot.ledger`), read the
-invoice page once, decide with the robot's rules, record the decision, then act: record the
-intent, click, record the result. Kinds of failure:
+invoice once, decide with the robot's rules, record the decision, then act: record the intent,
+approve or hand over, record the result. Kinds of failure:
 
 - **business** (the data is wrong or missing): the rules' ``Manual`` decision, or a refusal by
   the finance system that a person must look at. Sent to manual handling; never retried.
 - **application** (timeouts, missing elements, HTTP 500, expired session): a masked screenshot,
-  the error in the ledger and the audit trail, a new login when the session expired, and a retry
-  with backoff up to ``runner.max_attempts``; then the item is left for the next run. After
+  the error in the ledger and the audit trail, a new login, and a retry with backoff up to
+  ``runner.max_attempts``; then the item is left for the next run. After
   ``runner.max_consecutive_failures`` failed attempts in a row (on any items), the run stops
   instead of hammering a system that is down. An invoice left so in ``runner.max_nights`` runs
   is marked for a person (``MANUAL_REPEATED_FAILURES``) and not tried again.
@@ -83,9 +84,20 @@ class AuditLog(Protocol):
     """What a worker writes its trail to: :class:`paybot.audit.AuditLogger` (or a test's
     recorder)."""
 
-    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None: ...
+    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None:
+        """Append one record of ``event`` with ``fields`` (masked by the trail).
 
-    def bind(self, **ids: Any) -> AuditLog: ...
+        Returns: nothing; with ``durable`` only once the record is on disk.
+        Raises: :class:`~paybot.audit.chain.AuditTrailError` when the trail cannot be
+        written.
+        Repeat: not idempotent: each call appends a record.
+        """
+        ...
+
+    def bind(self, **ids: Any) -> AuditLog:
+        """Returns: a log that adds ``ids`` (``erp_id``, ``invoice``) to every record.
+        Raises: nothing. Repeat: safe."""
+        ...
 
 
 class Result(StrEnum):

@@ -43,7 +43,12 @@ POLL_SECONDS = 0.02
 
 
 class Secret(Protocol):
-    def get_secret_value(self) -> str: ...
+    """The finance system's password (pydantic's ``SecretStr`` provides it)."""
+
+    def get_secret_value(self) -> str:
+        """Returns: the secret in clear text, never to be logged. Raises: nothing. Repeat:
+        safe."""
+        ...
 
 
 # Blanks personal data in the page before a screenshot (the page is reloaded afterwards).
