@@ -328,15 +328,24 @@ class _Seeder:
         invoice.reference = doc.number
         invoice.invoice_date = doc.issue_date
         sign = Decimal(-1) if doc.doc_type == "credit_note" else Decimal(1)
-        for spec in doc.lines:
+        # Each line at its amount (quantity 1: the clerk keys the line total, so Tryton's
+        # figures are the document's to the øre), then the document's allowances/charges.
+        entries = [(spec.name or "-", spec.amount, spec.tax_percent) for spec in doc.lines]
+        entries += [
+            (
+                ac.reason or ("Gebyr" if ac.charge else "Rabat"),
+                ac.amount if ac.charge else -ac.amount,
+                ac.tax_percent,
+            )
+            for ac in doc.allowances_charges
+        ]
+        for description, amount, percent in entries:
             line = invoice.lines.new()
             line.account = self.suspense
-            line.description = spec.name or "-"
-            line.quantity = float(spec.quantity) if spec.quantity else 1.0
-            price = spec.amount / (spec.quantity or Decimal(1))
-            line.unit_price = (sign * price).quantize(Decimal("0.0001"))
-            rate = spec.tax_percent / 100
-            taxes = Tax.find([("rate", "=", rate), ("parent", "=", None)], limit=1)
+            line.description = description
+            line.quantity = 1.0
+            line.unit_price = (sign * amount).quantize(Decimal("0.0001"))
+            taxes = Tax.find([("rate", "=", percent / 100), ("parent", "=", None)], limit=1)
             if taxes:
                 line.taxes.append(taxes[0])
         return invoice

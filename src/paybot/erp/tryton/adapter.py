@@ -288,12 +288,15 @@ class TrytonSession:
         return data if isinstance(data, bytes) else None
 
     def read_invoice(self, erp_id: int) -> RawInvoice:
+        record = self._record(erp_id, ["state", "comment", "reference", "number"])
         self.sao.open_record(INVOICE, erp_id)
         self.audit.event("page_opened", screen="invoice", path=self.sao.where)
-        shown_reference = self.sao.field_text("reference")
-        record = self._record(erp_id, ["state", "comment", "reference", "number"])
-        if shown_reference != (record.get("reference") or ""):
-            raise ScreenChanged(f"{self.sao.where}: the form shows another invoice")
+        reference = str(record.get("reference") or "")
+        # sao fills the fields in after the form is drawn: wait for the invoice's reference.
+        self.sao.wait(
+            lambda: self.sao.field_text("reference") == reference,
+            f"the form to show the reference {reference!r}",
+        )
         status = _status(str(record["state"]), record.get("comment"))
         fields: dict[str, str] = {}
         lines: tuple[Any, ...] = ()
