@@ -15,6 +15,7 @@ field that is missing is left empty (the rules decide what an empty field means)
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from lxml import etree
@@ -120,42 +121,79 @@ def _date(text: str) -> str:
     return f"{day.day:02d}-{day.month:02d}-{day.year:04d}"
 
 
+def _format(customization: str, peppol: bool) -> str:
+    """``Peppol BIS Billing 3.0``, or the OIOUBL CustomizationID as a clerk reads it
+    (``OIOUBL-2.1`` → ``OIOUBL 2.1``)."""
+    if peppol:
+        return "Peppol BIS Billing 3.0"
+    custom = customization.replace("-", " ").strip()
+    return custom if custom.upper().startswith("OIOUBL") else "OIOUBL"
+
+
 def _tax_category(text: str) -> str:
     return OIOUBL_TAX_CATEGORIES.get(text.strip().casefold(), text.strip().upper())
 
 
-def _scheme(el: _El) -> str:
-    return (el.attr("schemeID") or el.attr("schemeAgencyID") or "").strip().upper()
+def _scheme_kind(el: _El) -> str:
+    """``gln``, ``cvr`` or ``other``, by the identifier's scheme (as OIOUBL and Peppol BIS 3
+    name them: ``GLN``/``0088``, ``DK:CVR``/``0184``, an ``ISO6523-ACTORID-UPIS`` prefix, or
+    OIOUBL's agency ``9`` for a GLN)."""
+    scheme = el.attr("schemeID").strip().upper()
+    agency = el.attr("schemeAgencyID").strip()
+    if scheme in GLN_SCHEMES:
+        return "gln"
+    if scheme in CVR_SCHEMES:
+        return "cvr"
+    if scheme == "ISO6523-ACTORID-UPIS":
+        prefix = el.text().split(":", 1)[0]
+        if prefix == "0088":
+            return "gln"
+        return "cvr" if prefix in {"0184", "0198"} else "other"
+    if not scheme and agency == "9":
+        return "gln"
+    return "other"
 
 
-def _party_ids(party: _El) -> list[_El]:
-    return [
-        *party.findall("cbc:EndpointID"),
-        *party.findall("cac:PartyIdentification/cbc:ID"),
-        *party.findall("cac:PartyLegalEntity/cbc:CompanyID"),
-        *party.findall("cac:PartyTaxScheme/cbc:CompanyID"),
-    ]
+def _scheme_value(el: _El) -> str:
+    value = el.text()
+    if el.attr("schemeID").strip().upper() == "ISO6523-ACTORID-UPIS" and ":" in value:
+        value = value.split(":", 1)[1]
+    return value.strip()
+
+
+def _strip_dk(value: str) -> str:
+    stripped = value.strip()
+    return stripped[2:].strip() if stripped[:2].upper() == "DK" else stripped
 
 
 def _party_gln(party: _El) -> str:
-    for el in _party_ids(party):
-        if _scheme(el) in GLN_SCHEMES and el.text():
-            return el.text()
+    for path in ("cbc:EndpointID", "cac:PartyIdentification/cbc:ID"):
+        for el in party.findall(path):
+            if _scheme_kind(el) == "gln":
+                return _scheme_value(el)
     return ""
 
 
 def _party_cvr(party: _El) -> str:
-    for el in _party_ids(party):
-        value = el.text()
-        if _scheme(el) in CVR_SCHEMES and value:
-            value = value.replace(" ", "")
-            return value[2:] if value.upper().startswith("DK") else value
+    for path in ("cac:PartyLegalEntity/cbc:CompanyID", "cac:PartyTaxScheme/cbc:CompanyID"):
+        for el in party.findall(path):
+            kind = _scheme_kind(el)
+            if kind == "cvr" or (kind == "other" and not el.attr("schemeID")):
+                value = _scheme_value(el)
+                if value:
+                    return _strip_dk(value)
+    for path in ("cbc:EndpointID", "cac:PartyIdentification/cbc:ID"):
+        for el in party.findall(path):
+            if _scheme_kind(el) == "cvr" and _scheme_value(el):
+                return _strip_dk(_scheme_value(el))
     return ""
 
 
 def _party_name(party: _El) -> str:
-    return party.text("cac:PartyName/cbc:Name") or party.text(
-        "cac:PartyLegalEntity/cbc:RegistrationName"
+    return (
+        party.text("cac:PartyName/cbc:Name")
+        or party.text("cac:PartyLegalEntity/cbc:RegistrationName")
+        or party.text("cac:PartyTaxScheme/cbc:RegistrationName")
     )
 
 
@@ -318,9 +356,11 @@ def read_einvoice(
     doc_acs = _allowances(root)
     notes = [el.text() for el in root.findall("cbc:Note") if el.text()]
     fields = {
-        "dokument-id": root.text("cbc:UUID"),
+        # The UUID, or for a document without one the SHA-256 of the file (as the mock's
+        # importer names it).
+        "dokument-id": root.text("cbc:UUID") or hashlib.sha256(data).hexdigest(),
         "dokumenttype": "Kreditnota" if credit else "Faktura",
-        "format": "Peppol BIS Billing 3.0" if peppol else "OIOUBL",
+        "format": _format(root.text("cbc:CustomizationID"), peppol),
         "kategori": CATEGORY_LABELS[category],
         "fakturanr": root.text("cbc:ID"),
         "udstedt": _date(root.text("cbc:IssueDate")),
@@ -328,7 +368,7 @@ def read_einvoice(
         "valuta": currency,
         "ordrereference": root.text("cac:OrderReference/cbc:ID"),
         "kontostreng-faktura": root.text("cbc:AccountingCost"),
-        "note": "\n".join(notes),
+        "note": " ".join(notes),
         "leverandoer": _party_name(supplier),
         "cvr": _party_cvr(supplier),
         "leverandoer-gln": _party_gln(supplier),
