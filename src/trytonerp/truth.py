@@ -28,6 +28,14 @@ def _reason(comment: str | None) -> str | None:
     return rest[0] if rest else None
 
 
+def _amount(value: object) -> str | None:
+    """trytond's SQLite backend stores a Numeric as the decimal's text in a BLOB."""
+    if value is None or value == "":
+        return None
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return f"{Decimal(text):.2f}"
+
+
 def compare(
     conn: sqlite3.Connection,
     truth: dict[str, Any],
@@ -55,7 +63,7 @@ def compare(
         reason = _reason(comment)
         codes = {reverse.get(c, c) for c in line_accounts.get(doc["loebenr"], set())}
         account = codes.pop() if len(codes) == 1 else ",".join(sorted(codes))
-        amount = f"{Decimal(str(total)):.2f}" if total is not None else None
+        amount = _amount(total)
         expected = doc["expected"]
         if expected["decision"] == "pay":
             ok = (state, amount, account) == (
