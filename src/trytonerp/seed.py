@@ -50,6 +50,7 @@ from mockerp.seed_world import World, load_world
 from mockerp.users import load_or_create_users_file
 from trytonerp import LANGUAGE
 from trytonerp.database import TrytonPaths, fresh_database, write_config
+from trytonerp.exports import write_exports
 
 JOURNALS = {
     "oevrige": ("Småfakturaer", "SMAA"),
@@ -447,6 +448,7 @@ def seed_tryton(
     truth = truth_document(stored, seed=seed, invoices=invoices, base_date=base)
     truth["finance_system"] = "tryton"
     write_truth(paths.truth_file, truth)
+    write_exports(paths.exports_dir, plan.requisitions, plan.bookings)
     result.refusals = seeder.refusals
     result.seconds = time.perf_counter() - started
     return result

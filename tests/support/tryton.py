@@ -157,6 +157,7 @@ def tryton_env(root: Path, server: TrytonServer, database: str) -> dict[str, str
         "PAYBOT_ERP_URL": server.url,
         "PAYBOT_ERP_ELEMENT_TIMEOUT_SECONDS": "20",
         "PAYBOT_TRYTON_DATABASE": database,
+        "PAYBOT_TRYTON_EXPORTS_DIR": str(server.home.folder / "exports"),
         "PAYBOT_DATA_DIR": str(data),
         "PAYBOT_OUTPUT_DIR": str(root / "output"),
         "PAYBOT_VAULT_FILE": str(vault),
