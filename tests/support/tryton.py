@@ -114,6 +114,10 @@ def running_tryton(home: TrytonHome, databases: list[str]) -> Iterator[TrytonSer
     for name in databases:
         if name != "paybot":
             shutil.copyfile(seeded, home.db_dir / f"{name}.sqlite")
+            # trytond keeps attachments (the original e-invoices) in a file store per
+            # database next to it, not in the SQLite file
+            shutil.rmtree(home.db_dir / name, ignore_errors=True)
+            shutil.copytree(home.db_dir / "paybot", home.db_dir / name)
     port = free_port()
     paths = TrytonPaths(home.folder)
     command = server_command(paths, sao_root(default_cache()), port)
