@@ -1,6 +1,7 @@
 """Scale check of the robot's collect phase: a large inbox register, time and memory.
 
-    .venv/bin/python benchmarks/collect_scale.py [--invoices N] [--inbox M] [--fail-at-page P]
+    .venv/bin/python benchmarks/collect_scale.py [--invoices N] [--inbox M]
+        [--inbox-category-only] [--fail-at-page P] [--collect-deadline SECONDS]
         [--seed S] [--yearly Y] [--keep]
 
 Builds a mock with ``--invoices`` (default 2000) invoices: ``robot erp seed`` makes at most
@@ -8,7 +9,10 @@ Builds a mock with ``--invoices`` (default 2000) invoices: ``robot erp seed`` ma
 case ok-at-limit"), so further chunks are seeded with other seeds into a side folder and loaded
 with ``robot erp import``. ``--inbox M`` then copies the seeded invoices' rows in SQL (new
 Løbenr, document id and invoice number) until the inbox holds M invoices: an inbox of 80,000
-in seconds, for the collect phase, which reads the inbox's list only.
+in seconds, for the collect phase, which reads the inbox's list only. About half the seeded
+invoices are the robot's category; with ``--inbox-category-only`` only those are copied, so
+all M invoices are read by the robot (``--inbox 80000 --inbox-category-only``: a first sync of
+80,000 small invoices, 3,200 pages).
 
 **A failure at page P** (``--fail-at-page``, default 5; 0: none): a first
 ``robot run pay-small-invoices --dry-run`` with an empty ledger is killed (SIGKILL, the whole
@@ -34,6 +38,7 @@ numbers are extrapolated to a first full sync of ``--yearly`` (default 80,000) s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -106,9 +111,13 @@ class RunResult:
     ts: list[float]
     sampler: TreeSampler
     exit_code: int
+    load: list[tuple[float, float]]
+    """(wall-clock time, the machine's 1-minute load average), every 10 s of the run."""
 
 
-def run_until_collected(env: dict[str, str], audit: Path) -> RunResult:
+def run_until_collected(
+    env: dict[str, str], audit: Path, deadline_seconds: float = COLLECT_DEADLINE_SECONDS
+) -> RunResult:
     """``robot run --dry-run``, stopped by SIGTERM once this run's ``collected`` is written."""
     seen = len(audit.read_text("utf-8").splitlines()) if audit.exists() else 0
     proc = subprocess.Popen(
@@ -120,9 +129,12 @@ def run_until_collected(env: dict[str, str], audit: Path) -> RunResult:
     )
     sampler = TreeSampler(proc.pid, keep_series=True)
     sampler.start()
-    deadline = time.monotonic() + COLLECT_DEADLINE_SECONDS
+    deadline = time.monotonic() + deadline_seconds
+    load: list[tuple[float, float]] = []
     try:
         while True:
+            if not load or time.time() - load[-1][0] >= 10:
+                load.append((time.time(), os.getloadavg()[0]))
             lines = audit.read_text("utf-8").splitlines()[seen:] if audit.exists() else []
             if any('"event":"collected"' in line for line in lines):
                 proc.send_signal(signal.SIGTERM)
@@ -132,7 +144,7 @@ def run_until_collected(env: dict[str, str], audit: Path) -> RunResult:
                     f"the robot ended (exit {proc.returncode}) before collecting"
                 )
             if time.monotonic() > deadline:
-                raise ScaleCheckFailed(f"no 'collected' within {COLLECT_DEADLINE_SECONDS} s")
+                raise ScaleCheckFailed(f"no 'collected' within {deadline_seconds:g} s")
             time.sleep(0.1)
         proc.wait(timeout=STOP_DEADLINE_SECONDS)
     finally:
@@ -142,7 +154,7 @@ def run_until_collected(env: dict[str, str], audit: Path) -> RunResult:
             proc.wait()
     records = [json.loads(line) for line in audit.read_text("utf-8").splitlines()[seen:]]
     ts = [dt.datetime.fromisoformat(r["ts"]).timestamp() for r in records]
-    return RunResult(records, ts, sampler, proc.returncode)
+    return RunResult(records, ts, sampler, proc.returncode, load)
 
 
 @dataclass
@@ -160,6 +172,8 @@ class Collect:
     rss_first_tenth_mb: float = 0.0
     rss_end_mb: float = 0.0
     first_after: int = 0
+    tenths: list[tuple[float, float]] = dataclasses.field(default_factory=list)
+    """Per tenth of the pages: (median seconds a page, the machine's load average then)."""
 
 
 def analyse(run: RunResult) -> Collect:
@@ -185,7 +199,14 @@ def analyse(run: RunResult) -> Collect:
     at_tenth = [kb[child] for t, kb in s.series if t <= tenth_end and child in kb]
     at_end = [kb[child] for t, kb in s.series if t <= run.ts[done] and child in kb]
     first_path = run.records[pages[0]]["path"]
+    tenths = []
+    size = max(1, len(per_page) // 10)
+    for k in range(0, len(per_page) - size + 1, size):
+        middle = marks[k + size // 2]
+        near = min(run.load, key=lambda sample: abs(sample[0] - middle), default=(0.0, 0.0))
+        tenths.append((statistics.median(per_page[k : k + size]), near[1]))
     return Collect(
+        tenths=tenths[:10],
         rss_first_tenth_mb=(at_tenth[-1] if at_tenth else 0) / 1024,
         rss_end_mb=(at_end[-1] if at_end else 0) / 1024,
         first_after=after_of(first_path),
@@ -265,17 +286,21 @@ def run_until_page(env: dict[str, str], audit: Path, ledger: Path, page: int) ->
     return Failed(page=page, pages_seen=afters, mark=int(row[0]) if row else 0)
 
 
-def clone_inbox(db: Path, total: int) -> int:
+def clone_inbox(db: Path, total: int, category: str | None = None) -> int:
     """Copy the seeded invoices' rows (in SQL, new Løbenr, document id and invoice number)
-    until the inbox holds ``total`` invoices; returns how many it holds."""
+    until the inbox holds ``total`` invoices (of ``category`` only, when given: then every
+    copied row is one the robot collects); returns how many it holds (of ``category``)."""
+    where, params = (" AND category = ?", (category,)) if category else ("", ())
     conn = sqlite3.connect(db)
     try:
         cols = [r[1] for r in conn.execute("PRAGMA table_info(invoices)") if r[1] != "id"]
         base = conn.execute("SELECT MAX(id) FROM invoices").fetchone()[0]
-        have = conn.execute("SELECT COUNT(*) FROM invoices").fetchone()[0]
+        count = f"SELECT COUNT(*) FROM invoices WHERE 1 = 1{where}"  # noqa: S608 - fixed text
+        seeded = conn.execute(count + " AND id <= ?", (*params, base)).fetchone()[0]
+        have = conn.execute(count, params).fetchone()[0]
         copy = 1
         while have < total:
-            n = min(base, total - have)
+            n = min(seeded, total - have)
             picked = ", ".join(
                 {
                     "document_uuid": f"document_uuid || '-k{copy}'",
@@ -286,13 +311,13 @@ def clone_inbox(db: Path, total: int) -> int:
             )
             conn.execute(
                 f"INSERT INTO invoices ({', '.join(cols)}) SELECT {picked} FROM invoices"  # noqa: S608 - column names from the schema
-                " WHERE id <= ? ORDER BY id LIMIT ?",
-                (base, n),
+                f" WHERE id <= ?{where} ORDER BY id LIMIT ?",
+                (base, *params, n),
             )
             have += n
             copy += 1
         conn.commit()
-        return int(conn.execute("SELECT COUNT(*) FROM invoices").fetchone()[0])
+        return int(conn.execute(count, params).fetchone()[0])
     finally:
         conn.close()
 
@@ -332,6 +357,42 @@ def server_side(db: Path, users: Path, repeat: int = 5) -> list[tuple[int, float
             offset.append(time.perf_counter() - began)
         out.append((page, statistics.median(keyset) * 1000, statistics.median(offset) * 1000))
     return out
+
+
+def ledger_side(pages: int) -> tuple[float, float]:
+    """The ledger's page commit (``record_inbox_page``: the register rows, their duplicate
+    keys, a work item each and the collect mark, one transaction) in-process on a fresh SQLite
+    ledger, ``pages`` pages of 25 new invoices: median ms over the first and the last tenth."""
+    from decimal import Decimal
+
+    from paybot.domain.models import Category, ErpStatus, RegisterEntry
+    from paybot.ledger import Ledger
+
+    folder = Path(tempfile.mkdtemp(prefix="paybot-collect-ledger-"))
+    ledger = Ledger(f"sqlite:///{folder / 'ledger.sqlite'}")
+    try:
+        ledger.create_schema()
+        took = []
+        for page in range(pages):
+            entries, work = [], []
+            for i in range(PAGE_ROWS):
+                n = page * PAGE_ROWS + i + 1
+                entry = RegisterEntry(
+                    erp_id=n, category=Category(CATEGORY), status=ErpStatus.NEW,
+                    supplier_cvr=f"{20000000 + n % 500}", invoice_number=f"F-{n}",
+                    issue_date=dt.date(2026, 11, 1), payable_amount=Decimal("100.00"),
+                )  # fmt: skip
+                keys = [f"cvr+nr:{entry.supplier_cvr}:F-{n}", f"cvr+beloeb+dato:{n}:100.00"]
+                entries.append((entry, keys))
+                work.append((n, f"{entry.supplier_cvr}:F-{n}"))
+            began = time.perf_counter()
+            ledger.record_inbox_page(ROBOT, CATEGORY, entries, work, "bench")
+            took.append(time.perf_counter() - began)
+    finally:
+        ledger.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    tenth = max(1, pages // 10)
+    return statistics.median(took[:tenth]) * 1000, statistics.median(took[-tenth:]) * 1000
 
 
 def report_server_side(rows: list[tuple[int, float, float]]) -> None:
@@ -384,6 +445,8 @@ def report(first: Collect, second: Collect | None, yearly: int) -> None:
         f"    ledger (register, work items): {first.ledger:5.1f} s = "
         f"{first.ledger / max(first.rows, 1) * 1000:.2f} ms per row"
     )
+    series = ", ".join(f"{s * 1000:.0f} ms (load {load:.0f})" for s, load in first.tenths)
+    print(f"    median per tenth of the pages, with the machine's load average: {series}")
     grew = first.rss_peak_mb - first.rss_before_mb
     print(
         f"  robot's Python process:   {first.rss_before_mb:.0f} MB when the collect began, "
@@ -407,8 +470,9 @@ def report(first: Collect, second: Collect | None, yearly: int) -> None:
     print(f"\nextrapolated to a first full sync of {yearly:,} small invoices ({pages:,} pages):")
     print(f"  reading the pages at {ms(per_page)} a page: {duration(per_page * pages)}")
     print(
-        f"  (late pages took {late / early:.2f}× the early ones here: the inbox is paged by "
-        "Løbenr, a keyset query that costs the same on every page)"
+        f"  (late pages took {late / early:.2f}× the early ones here; the mock's page and the "
+        "ledger's commit, measured apart above, show what the server and the ledger add; "
+        "the rest is the browser and the machine's load: the medians per tenth above)"
     )
     print(
         f"  ledger: committed page by page (included above); after the last page "
@@ -433,6 +497,17 @@ def main() -> int:
         "--inbox", type=int, default=0, help="copy rows in SQL up to this many invoices (0: no)"
     )
     parser.add_argument(
+        "--inbox-category-only",
+        action="store_true",
+        help=f"copy only '{CATEGORY}' rows: all --inbox invoices are the robot's to collect",
+    )
+    parser.add_argument(
+        "--collect-deadline",
+        type=float,
+        default=COLLECT_DEADLINE_SECONDS,
+        help=f"seconds a first sync may take before the check fails ({COLLECT_DEADLINE_SECONDS})",
+    )
+    parser.add_argument(
         "--fail-at-page", type=int, default=5, help="kill a first run at this page (0: no)"
     )
     parser.add_argument("--no-second-run", action="store_true")
@@ -451,8 +526,9 @@ def main() -> int:
             f"built in {time.monotonic() - began:.1f} s"
         )
         if args.inbox > args.invoices:
-            held = clone_inbox(db, args.inbox)
-            print(f"inbox copied up to {held} invoices in SQL")
+            only = CATEGORY if args.inbox_category_only else None
+            held = clone_inbox(db, args.inbox, only)
+            print(f"inbox copied up to {held} invoices{f' of {only!r}' if only else ''} in SQL")
         data = work / "data"
         data.mkdir()
         vault = data / "vault.json"
@@ -480,9 +556,14 @@ def main() -> int:
             failed = None
             if args.fail_at_page:
                 failed = run_until_page(env, audit, data / "ledger.sqlite", args.fail_at_page)
-            first = analyse(run_until_collected(env, audit))
+            first = analyse(run_until_collected(env, audit, args.collect_deadline))
             second = None if args.no_second_run else analyse(run_until_collected(env, audit))
         report_server_side(server_side(db, users))
+        early, late = ledger_side(first.pages)
+        print(
+            f"the ledger's page commit, in-process on a fresh SQLite ledger ({first.pages} pages "
+            f"of {PAGE_ROWS} new invoices): first tenth {early:.1f} ms, last tenth {late:.1f} ms"
+        )
         if failed is not None:
             report_failure(failed, first)
         report(first, second, args.yearly)

@@ -1,12 +1,11 @@
 """The ``robot`` command (also ``paybot`` and ``python -m paybot``).
 
 Thin: it parses the command line, hands the work to the module that owns it and turns the
-outcome into an exit code. Exit codes (documented in the README):
-
-- 0: the run completed (manual handling is a normal outcome)
-- 1: some items failed with application errors
-- 2: usage or configuration error
-- 3: preflight failed (nothing was touched)
+outcome into an exit code (:mod:`paybot.exit_codes`, the README's table). A command returns
+its code, or raises a :class:`~paybot.errors.PaybotError`: the one handler in :func:`main`
+prints the error's sentence (``robot audit verify: configuration error: …``; a JSON line in
+JSON log mode) and exits with the error's ``exit_code``, never with a traceback. Commands do
+not catch paybot's errors to choose a code themselves.
 
 Robot Framework installs a ``robot`` script too; ours replaces it. Whatever our command does
 not know (``robot tests/``, ``robot --version``, ``robot --outputdir out suite.robot``) is handed
@@ -25,18 +24,27 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
-from typing import Protocol
+from typing import Protocol, cast
 
 from paybot import __version__
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_USAGE
+from paybot.errors import PaybotError
+from paybot.exit_codes import EXIT_OK, EXIT_USAGE
+from paybot.logs import JSON, json_line, log_format
 from paybot.private import restrict_umask
 
 
 class CommandModule(Protocol):
     """A module that adds subcommands: ``register`` adds parsers and sets ``handler``."""
 
-    def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
+    def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        """Add the module's subcommands to ``subparsers``; each sets ``handler`` (a function of
+        the parsed arguments that returns an exit code or raises a PaybotError).
+
+        Returns: nothing.
+        Raises: ``argparse.ArgumentError`` for a subcommand name already taken.
+        Repeat: not safe: a second call on the same parser adds the names twice.
+        """
+        ...
 
 
 # Our own command modules; each registers one or more subcommands.
@@ -71,7 +79,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
     parser.add_argument("--paybot-version", action="version", version=f"paybot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
+        module = cast("CommandModule", importlib.import_module(name))
         module.register(sub)
     plugin_names = set(_plugins())
     for plugin in sorted(plugin_names):
@@ -117,12 +125,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-        return 0
-    except ConfigError as exc:
-        # An expected failure (outside a project, a broken file): one sentence, exit 2, never
-        # a traceback. Every command reports its own errors first; this is the last net.
-        sys.stderr.write(f"robot {first}: configuration error: {exc}\n")
-        return EXIT_USAGE
+        return EXIT_OK
+    except PaybotError as exc:
+        # An expected failure (outside a project, a broken file, a lock held, a trail that
+        # cannot be read): one sentence and the error's own exit code, never a traceback.
+        report_error(command_name(ns), exc)
+        return exc.exit_code
+
+
+def command_name(ns: argparse.Namespace) -> str:
+    """``audit verify``, ``schedule pause``, ``run``: the words that name the command."""
+    words = (getattr(ns, "command", None), getattr(ns, "action", None))
+    return " ".join(str(w) for w in words if w)
+
+
+def report_error(command: str, exc: PaybotError) -> None:
+    """``robot COMMAND: SENTENCE`` on standard error (a JSON line in JSON log mode)."""
+    text = f"robot {command}: {exc.sentence()}"
+    if log_format() == JSON:
+        sys.stderr.write(json_line(text, level="error") + "\n")
+    else:
+        sys.stderr.write(text + "\n")
 
 
 if __name__ == "__main__":

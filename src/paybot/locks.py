@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from paybot.errors import Busy
 from paybot.private import private_dir, private_opener
 
 
-class RobotBusy(Exception):
-    """Another run of this robot holds the lock."""
+class RobotBusy(Busy):
+    """Another run of this robot holds the lock (exit 4, not started)."""
 
     def __init__(self, robot: str, holder: dict[str, str]) -> None:
         self.robot = robot

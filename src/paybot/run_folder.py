@@ -14,6 +14,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from paybot.errors import PaybotError
 from paybot.private import private_dir, write_private_text
 
 OUTCOME_FILE = "outcome.json"
@@ -26,6 +27,11 @@ ENV_WORKERS = "PAYBOT_WORKERS"
 ENV_DRY_RUN = "PAYBOT_DRY_RUN"
 ENV_TRIGGER = "PAYBOT_TRIGGER"
 ENV_LOCK_HELD = "PAYBOT_LOCK_HELD"
+
+BROWSER_RESTARTED = "the browser failed and was restarted"
+"""The words of a run's note (its outcome's message) that say a dead or hung browser was
+replaced during the run, followed by `` N time(s)``; the alerts and ``robot status`` read them
+(:func:`paybot.notify.facts.classify`)."""
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -71,6 +77,12 @@ class Outcome:
         write_private_text(tmp, json.dumps(asdict(self), indent=2))
         tmp.replace(target)
         return target
+
+    @classmethod
+    def of(cls, error: PaybotError) -> Outcome:
+        """The outcome of a run that ``error`` ended before any invoice: its exit code and
+        its sentence (``configuration error: …``, ``preflight failed …``)."""
+        return cls(error.exit_code, Counts(), error.sentence())
 
     @classmethod
     def read(cls, folder: Path) -> Outcome | None:

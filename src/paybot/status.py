@@ -11,6 +11,9 @@ Health (and ``robot status``'s exit code):
 - **degraded** (1): the scheduler is alive, but a robot's last run did not end well, an
   invoice has failed in more than one run, or an alert could not be delivered;
 - **healthy** (0): none of that.
+
+A last run that went well after its browser had to be replaced (``recovered``) is not a
+problem; it is listed under ``notices`` (what an operator should know, health unchanged).
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ class Status:
     last_alert: AlertRecord | None
     unsent_alerts: list[AlertRecord]
     problems: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """Worth knowing, not a problem (a run that recovered from a browser failure)."""
     health: Health = Health.HEALTHY
 
     def as_json(self) -> dict[str, Any]:
@@ -95,6 +100,7 @@ class Status:
                 "manual": r.manual,
                 "failed": r.failed,
                 "skipped": r.skipped,
+                "note": r.note,
             }
 
         def alert(a: AlertRecord | None) -> dict[str, Any] | None:
@@ -115,6 +121,7 @@ class Status:
             "status": self.health.name.lower(),
             "exit_code": int(self.health),
             "problems": self.problems,
+            "notices": self.notices,
             "checked_at": iso(self.now),
             "scheduler": {
                 "alive": self.scheduler_alive,
@@ -200,13 +207,19 @@ def gather(
     recent = ledger.alerts(limit=1)
     unsent = [a for a in ledger.alerts(unsent_only=True, limit=100) if a.tries > 0]
     problems: list[str] = []
+    notices: list[str] = []
     scheduled = [r for r in robots if r.job in (JobState.SCHEDULED, JobState.NEW)]
     down = not alive and bool(scheduled)
     if down:
         seen = f"last heartbeat {beat.at.isoformat()}" if beat else "no heartbeat ever"
         problems.append(f"the scheduler is not running ({seen})")
     for r in robots:
-        if r.last_kind is not None and r.last_kind is not Kind.OK and r.last_run is not None:
+        if r.last_kind is Kind.RECOVERED and r.last_run is not None:
+            notices.append(
+                f"{r.robot}: the last run {r.last_run.run_id} finished after its browser failed "
+                f"({r.last_run.note})"
+            )
+        elif r.last_kind is not None and r.last_kind is not Kind.OK and r.last_run is not None:
             problems.append(
                 f"{r.robot}: the last run {r.last_run.run_id} did not end well "
                 f"({r.last_kind.value}, exit code {r.last_run.exit_code})"
@@ -233,5 +246,6 @@ def gather(
         last_alert=recent[0] if recent else None,
         unsent_alerts=unsent,
         problems=problems,
+        notices=notices,
         health=health,
     )

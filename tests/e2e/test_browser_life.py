@@ -4,24 +4,19 @@ Chromium or chromedriver outlives its run, whichever process is killed."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
 from paybot import locks
-from paybot.erp.processes import marked_processes
-from support.robots import RobotWorld, Template, robot_world, seed_template
+from support.robots import Template, process_names, robot_world, seed_template
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -35,53 +30,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     return seed_template(tmp_path_factory.mktemp("seed-16"), invoices=16, seed=5)
 
 
-def wait_for(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # polling another process's database and processes
-
-
-def states(world: RobotWorld) -> list[str]:
-    if not world.ledger_file.exists():
-        return []
-    conn = sqlite3.connect(world.ledger_file, timeout=30)
-    try:
-        return [r[0] for r in conn.execute("SELECT state FROM work_items")]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
-
-
-def ours(world: RobotWorld) -> list[psutil.Process]:
-    """This test's browser processes: marked with a profile under its own data folder."""
-    return marked_processes(str(world.data_dir / "tmp" / "browser."))
-
-
-def names(procs: list[psutil.Process]) -> set[str]:
-    out = set()
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            out.add(p.name())
-    return out
-
-
-def last_report(world: RobotWorld) -> dict[str, object]:
-    reports = sorted((world.output_dir / "runs").glob("*/report.json"))
-    data: dict[str, object] = json.loads(reports[-1].read_text("utf-8"))
-    return data
-
-
 def test_a_chromium_crash_mid_run_is_replaced_and_the_run_finishes(
     template: Template, tmp_path: Path
 ) -> None:
     with robot_world(tmp_path, template, latency_ms=100) as world:
         proc = world.popen("run", ROBOT)
         try:
-            wait_for(lambda: states(world).count("PAID") >= 2, "two payments")
-            chromium = [p for p in ours(world) if "chromedriver" not in p.name()]
+            wait_for(lambda: world.item_states().count("PAID") >= 2, "two payments")
+            chromium = [p for p in world.browser_processes() if "chromedriver" not in p.name()]
             assert chromium, "the run's Chromium should be marked"
             for p in chromium:  # Chromium crashes: every process of it, chromedriver stays
                 p.kill()
@@ -92,13 +48,13 @@ def test_a_chromium_crash_mid_run_is_replaced_and_the_run_finishes(
         assert proc.returncode == 0, output
         assert world.compare_with_truth(CATEGORY) == []
         assert all(n == 1 for n in world.payments_per_invoice().values())
-        assert set(states(world)) <= {"PAID", "MANUAL", "SKIPPED"}
-        report = last_report(world)
+        assert set(world.item_states()) <= {"PAID", "MANUAL", "SKIPPED"}
+        report = world.last_report()
         assert report["browser_restarts"] == 1, report
         assert "restarted 1 time" in output
         trail = world.audit_file.read_text("utf-8")
         assert '"event":"browser_restarted"' in trail
-        wait_for(lambda: not ours(world), "the run's browsers to be gone", 10)
+        wait_for(lambda: not world.browser_processes(), "the run's browsers to be gone", 10)
 
 
 def test_a_killed_worker_leaves_no_browser_and_the_next_run_pays_nothing_twice(
@@ -109,11 +65,11 @@ def test_a_killed_worker_leaves_no_browser_and_the_next_run_pays_nothing_twice(
     with robot_world(tmp_path, template, latency_ms=100) as world:
         proc = world.popen("run", ROBOT)
         try:
-            wait_for(lambda: "PAID" in states(world), "a first payment")
+            wait_for(lambda: "PAID" in world.item_states(), "a first payment")
             worker = next(
                 c for c in psutil.Process(proc.pid).children() if "python" in c.name().lower()
             )
-            assert {"chromium", "chromedriver"} <= names(ours(world))
+            assert {"chromium", "chromedriver"} <= process_names(world.browser_processes())
             worker.send_signal(signal.SIGKILL)
             output, _ = proc.communicate(timeout=DEADLINE)
         finally:
@@ -121,7 +77,9 @@ def test_a_killed_worker_leaves_no_browser_and_the_next_run_pays_nothing_twice(
                 proc.kill()
         assert proc.returncode == 1, output
         assert "SIGKILL" in output
-        wait_for(lambda: not ours(world), "no Chromium or chromedriver of the run", 15)
+        wait_for(
+            lambda: not world.browser_processes(), "no Chromium or chromedriver of the run", 15
+        )
 
         rerun = world.robot("run", ROBOT)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -144,18 +102,22 @@ def test_browsers_a_killed_run_left_are_swept_at_start_and_reported(
             stderr=subprocess.DEVNULL,
         )
         try:
-            wait_for(lambda: "PAID" in states(world), "a first payment")
+            wait_for(lambda: "PAID" in world.item_states(), "a first payment")
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        wait_for(lambda: "chromedriver" not in names(ours(world)), "chromedriver to die", 15)
-        left = ours(world)
+        wait_for(
+            lambda: "chromedriver" not in process_names(world.browser_processes()),
+            "chromedriver to die",
+            15,
+        )
+        left = world.browser_processes()
         assert left, "Chromium outlives chromedriver: the next run must sweep it"
         wait_for(lambda: not locks.is_locked(world.data_dir, ROBOT), "the lock to be freed", 10)
 
         rerun = world.robot("run", ROBOT)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-        assert not ours(world)
+        assert not world.browser_processes()
         report = (sorted((world.output_dir / "runs").glob("*/report.md"))[-1]).read_text("utf-8")
         assert "Cleaned up at start: ended" in report
         assert world.compare_with_truth(CATEGORY) == []
@@ -173,7 +135,7 @@ def test_an_unreachable_finance_system_is_named_a_network_failure(
         assert down.returncode == 3, down.stdout + down.stderr
         assert "preflight failed (network)" in down.stdout
         assert "ERR_CONNECTION_REFUSED" in down.stdout
-        assert not ours(world)
+        assert not world.browser_processes()
 
 
 def test_a_renderer_that_stops_answering_is_replaced(template: Template, tmp_path: Path) -> None:
@@ -183,8 +145,10 @@ def test_a_renderer_that_stops_answering_is_replaced(template: Template, tmp_pat
         quick = {"PAYBOT_ERP_PAGE_TIMEOUT_SECONDS": "4", "PAYBOT_ERP_ELEMENT_TIMEOUT_SECONDS": "4"}
         proc = world.popen("run", ROBOT, env=quick)
         try:
-            wait_for(lambda: "PAID" in states(world), "a first payment")
-            renderers = [p for p in ours(world) if "--type=renderer" in " ".join(p.cmdline())]
+            wait_for(lambda: "PAID" in world.item_states(), "a first payment")
+            renderers = [
+                p for p in world.browser_processes() if "--type=renderer" in " ".join(p.cmdline())
+            ]
             assert renderers
             for p in renderers:
                 p.suspend()
@@ -195,8 +159,8 @@ def test_a_renderer_that_stops_answering_is_replaced(template: Template, tmp_pat
         assert proc.returncode == 0, output
         assert world.compare_with_truth(CATEGORY) == []
         assert all(n == 1 for n in world.payments_per_invoice().values())
-        report = last_report(world)
+        report = world.last_report()
         assert report["browser_restarts"] == 1, report
         trail = world.audit_file.read_text("utf-8")
         assert "stopped answering" in trail or "the browser is gone" in trail
-        wait_for(lambda: not ours(world), "the run's browsers to be gone", 10)
+        wait_for(lambda: not world.browser_processes(), "the run's browsers to be gone", 10)

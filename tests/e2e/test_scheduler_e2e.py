@@ -8,21 +8,17 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from support.robots import RobotWorld, Template, robot_world, seed_template
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 ROBOT = "pay-small-invoices"
 CATEGORY = "oevrige"
-DEADLINE = 240.0
 STOP_DEADLINE = 120
 
 
@@ -31,33 +27,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     return seed_template(tmp_path_factory.mktemp("scheduler-seed"), invoices=30, seed=3)
 
 
-def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    pause = threading.Event()
-    end = time.monotonic() + deadline
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline:g} s waiting for {what}")
-        pause.wait(0.1)  # polling databases other processes write
-
-
-def query(world: RobotWorld, sql: str) -> list[sqlite3.Row]:
-    if not world.ledger_file.exists():
-        return []
-    conn = world.ledger()
-    try:
-        return list(conn.execute(sql))
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return []
-    finally:
-        conn.close()
-
-
 def finished_runs(world: RobotWorld) -> list[sqlite3.Row]:
-    return query(
-        world,
+    return world.query(
         "SELECT * FROM runs WHERE exit_code IS NOT NULL AND robot = 'pay-small-invoices' "
         "ORDER BY started_at",
     )
@@ -86,7 +57,7 @@ def stop(scheduler: subprocess.Popen[str]) -> tuple[int, str]:
 def assert_nothing_half_paid(world: RobotWorld) -> None:
     """Every work item is PAID, MANUAL or PENDING; an invoice paid in the finance system is
     PAID with its voucher in the ledger, and the other way round; nothing is paid twice."""
-    items = query(world, "SELECT erp_id, state, voucher FROM work_items")
+    items = world.query("SELECT erp_id, state, voucher FROM work_items")
     states = {r["state"] for r in items}
     assert states <= {"PAID", "MANUAL", "PENDING"}, states
     paid_in_ledger = {r["erp_id"]: r["voucher"] for r in items if r["state"] == "PAID"}
@@ -111,7 +82,7 @@ def test_a_scheduled_run_pays_and_a_sigterm_mid_run_leaves_nothing_half_paid(
         first = start_scheduler(world)
         try:
             wait_for(
-                lambda: query(world, "SELECT 1 FROM work_items WHERE state = 'PAID'"),
+                lambda: world.query("SELECT 1 FROM work_items WHERE state = 'PAID'"),
                 "the first invoice paid by the scheduled run",
             )
         finally:
@@ -122,7 +93,7 @@ def test_a_scheduled_run_pays_and_a_sigterm_mid_run_leaves_nothing_half_paid(
         assert interrupted["trigger"] == "scheduler", out
         assert interrupted["paid"] >= 1
         assert_nothing_half_paid(world)
-        pending = query(world, "SELECT 1 FROM work_items WHERE state = 'PENDING'")
+        pending = world.query("SELECT 1 FROM work_items WHERE state = 'PENDING'")
 
         second = start_scheduler(world)
         try:

@@ -18,6 +18,7 @@ from paybot.config import RobotConfig, load_robot_config
 from paybot.domain.models import RawInvoice
 from paybot.domain.rules import SmallInvoiceRules
 from paybot.erp.port import ReferenceData
+from paybot.errors import LoginRefused
 from paybot.ledger import InMemoryLedger, State
 from paybot.run.ordering import KeyOrder
 from paybot.run.worker import CircuitBreaker, Result, RunContext, Worker
@@ -313,3 +314,29 @@ def test_a_fresh_browser_every_n_invoices_between_two_invoices(
     assert worker.fresh_browsers == 2
     assert worker.ctx.restarts.count == 0, "planned restarts are not failures"
     assert erp.approvals == 5
+
+
+def _refused(erp_id: int) -> RawInvoice:
+    raise LoginRefused("login as 'robot' refused: the account is locked")
+
+
+@pytest.mark.parametrize("where", ["the new login", "the invoice page"])
+def test_a_refused_login_is_not_retried(cfg: RobotConfig, tmp_path: Path, where: str) -> None:
+    """LoginRefused says retrying will not help (a wrong password, a locked account): the
+    worker leaves the invoice after the first refusal instead of logging in again and again,
+    which could lock the account for good."""
+    worker, ledger, erp = make(cfg, tmp_path, items=1)
+    assert cfg.settings.runner.max_attempts >= 2, "the test needs room for a retry"
+    if where == "the new login":
+        erp.session_expires = True  # the worker logs in again, and is refused
+        erp.refuse_login = True
+    else:
+        erp.read = _refused
+    worker.run()
+    assert [o.result for o in worker.outcomes] == [Result.FAILED]
+    assert "refused" in (worker.outcomes[0].error or "")
+    assert erp.login_tries <= 1
+    errors = [f for e, f in worker.audit.seen if e == "app_error"]  # type: ignore[attr-defined]
+    assert len(errors) == 1, errors
+    assert erp.approvals == 0
+    assert [(i.state, i.attempts) for i in ledger.items(ROBOT)] == [(State.PENDING, 1)]

@@ -295,9 +295,7 @@ TEST_PSEUDONYM_KEY = KeyedHash(bytes(range(32)))
 
 
 def certificate_rules(keyed_hash: KeyedHash = TEST_PSEUDONYM_KEY) -> MedicalCertificateRules:
-    rules = load_rules(
-        RULES_DIR / "medical_certificates.yaml", "medical_certificates", keyed_hash
-    )
+    rules = load_rules(RULES_DIR / "medical_certificates.yaml", "medical_certificates", keyed_hash)
     assert isinstance(rules, MedicalCertificateRules)
     return rules
 

@@ -33,6 +33,7 @@ from paybot.errors import (
     LoginRefused,
     NetworkError,
     ScreenChanged,
+    SessionExpired,
 )
 
 
@@ -123,6 +124,8 @@ class FakeFinanceSystem:
         self.page_size = 50
         self.inbox_asked: list[int] = []  # the ``after`` of every inbox page asked for
         self.refuse_login = False
+        self.login_tries = 0  # logins asked for, refused ones too
+        self.session_expires = False  # every invoice page sends the robot to the login page
         self.changed_screen = ""  # an element the inbox screen lacks: ScreenChanged
         self.down = False
         self.network_down = False
@@ -150,6 +153,7 @@ class FakeFinanceSystem:
 
     def login(self) -> None:
         self._up()
+        self.login_tries += 1
         if self.refuse_login:
             raise LoginRefused(f"login as {self.username!r} refused: wrong password")
         self.logins += 1
@@ -196,6 +200,8 @@ class FakeFinanceSystem:
         self._up()
         if erp_id in self.broken:
             raise ApplicationError(f"Løbenr {erp_id}: the invoice page answered 500")
+        if self.session_expires:
+            raise SessionExpired(f"/faktura/{erp_id}: the finance system asked for a new login")
         raw = self.read(erp_id)
         fields = raw.fields | {"status": self.status.get(erp_id, "Ny")}
         if erp_id in self.manual:

@@ -10,6 +10,7 @@ system differs from the seed's ground truth.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -23,7 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from mockerp.truth_check import compare
+from paybot.erp.processes import marked_processes
 from support.mockserver import MockServer, running_mock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,6 +152,48 @@ class RobotWorld:
         with self.erp() as conn:
             rows = conn.execute("SELECT invoice_id, COUNT(*) FROM payments GROUP BY invoice_id")
             return {r[0]: r[1] for r in rows}
+
+    def query(self, sql: str, *params: object) -> list[sqlite3.Row]:
+        """Rows of the ledger (none while its file or schema is not there yet: a run that
+        another process started may not have created it)."""
+        if not self.ledger_file.exists():
+            return []
+        conn = self.ledger()
+        try:
+            return list(conn.execute(sql, params))
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            conn.close()
+
+    def item_states(self) -> list[str]:
+        """The state of every work item in the ledger."""
+        return [r["state"] for r in self.query("SELECT state FROM work_items")]
+
+    def finished_runs(self) -> list[sqlite3.Row]:
+        """The run history's rows with an exit code, oldest first."""
+        return self.query("SELECT * FROM runs WHERE exit_code IS NOT NULL ORDER BY started_at")
+
+    def last_report(self) -> dict[str, Any]:
+        """The newest run's ``report.json``."""
+        reports = sorted((self.output_dir / "runs").glob("*/report.json"))
+        data: dict[str, Any] = json.loads(reports[-1].read_text("utf-8"))
+        return data
+
+    def browser_processes(self) -> list[psutil.Process]:
+        """This world's Chromium and chromedriver processes, found as paybot finds them: by
+        the marker (profile folder) under this world's data folder
+        (:mod:`paybot.erp.processes`)."""
+        return marked_processes(str(self.data_dir / "tmp" / "browser."))
+
+
+def process_names(procs: list[psutil.Process]) -> set[str]:
+    """The names of those of ``procs`` still there (``chromium``, ``chromedriver``)."""
+    found = set()
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            found.add(p.name())
+    return found
 
 
 def write_vault(folder: Path, password: str) -> Path:

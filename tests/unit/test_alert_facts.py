@@ -3,6 +3,7 @@ over the in-memory ledger."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -44,6 +45,12 @@ def row(exit_code: int | None, note: str | None = None, failed: int = 0) -> RunR
             Kind.STOPPED,
         ),
         (row(1, "", failed=2), Kind.FAILED),
+        (row(0, "the browser failed and was restarted 1 time(s)"), Kind.RECOVERED),
+        (row(1, "the browser failed and was restarted 2 time(s)", failed=1), Kind.FAILED),
+        (
+            row(1, "stopped after 4 browser restart(s): the browser (Chromium) keeps failing"),
+            Kind.STOPPED,
+        ),
         (row(1, "the run ended without an outcome (robocorp exit 3)"), Kind.CRASHED),
         (row(143, "killed: it ran longer than its timeout of 90 min"), Kind.KILLED),
         (row(0, "ended by the scheduler: processes left behind"), Kind.KILLED),
@@ -89,6 +96,27 @@ def test_the_verdict() -> None:
         "pay-small-invoices: the last run r did not end well (preflight, exit code 3)"
     ]
     assert degraded.as_json()["robots"][2]["last_run"]["outcome"] == "preflight"
+
+    # a run that went well after its browser was replaced: worth knowing, not a problem
+    later = dt.timedelta(seconds=1)
+    ledger.record_run(
+        dataclasses.replace(
+            row(0, "the browser failed and was restarted 1 time(s)"),
+            run_id="r2",
+            started_at=NOW + later,
+            ended_at=NOW + later,
+        )
+    )
+    recovered = gather(settings, manifests, ledger, scheduled, NOW)
+    assert recovered.health is Health.HEALTHY and recovered.problems == []
+    assert recovered.notices == [
+        "pay-small-invoices: the last run r2 finished after its browser failed "
+        "(the browser failed and was restarted 1 time(s))"
+    ]
+    shown = recovered.as_json()
+    assert shown["notices"] == recovered.notices
+    assert shown["robots"][2]["last_run"]["outcome"] == "recovered"
+    assert shown["robots"][2]["last_run"]["note"].startswith("the browser failed")
 
 
 def test_recipients_come_from_the_settings_and_the_manifest() -> None:

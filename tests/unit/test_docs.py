@@ -1,15 +1,18 @@
 """Docs that cannot drift: every command of `robot` and `robot erp`, and every exit code, is in
-the README (settings and manifest keys are checked against docs/configuration.md in
+the README; every setting documented in docs/configuration.md is a setting with that variable
+and is read by some code (the other way, every setting and manifest key documented, is in
 test_config.py)."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 from pathlib import Path
 
 from mockerp.cli import build_parser as erp_parser
 from paybot.cli import build_parser
+from paybot.config_load import settings_env_names
 from paybot.exit_codes import EXIT_MEANINGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +59,54 @@ def test_the_readme_states_the_audit_guarantees_of_docs_audit_md_word_for_word()
     block = readme[readme.index(start) + len(start) : readme.index(end)].strip().splitlines()
     extra = [line for line in block if line not in claims]
     assert extra == [], f"README.md claims what docs/audit.md does not: {extra}"
+
+
+# --- docs/configuration.md, both ways (test_config.py checks settings → docs) ---------------
+
+CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text("utf-8")
+NOT_READ_YET: dict[str, str] = {
+    "municipality.name": "the HTML report shows it (issue 14, branch report14)",
+}
+"""Documented settings that no code reads yet, with the work that will read them."""
+
+
+def documented_settings() -> list[tuple[str, str]]:
+    """``(key, variable)`` of every row of the ``config/paybot.yaml`` table."""
+    section = CONFIGURATION.split("## `config/paybot.yaml`")[1].split("\n## ")[0]
+    return re.findall(r"^\| `([a-z_.]+)` \| `(PAYBOT_[A-Z0-9_]+)` \|", section, re.M)
+
+
+def attributes_read(skip: frozenset[str]) -> set[str]:
+    """Every ``x.name`` attribute name used in paybot's code outside the ``skip`` files."""
+    names: set[str] = set()
+    for path in (ROOT / "src" / "paybot").rglob("*.py"):
+        if path.name in skip:
+            continue
+        names |= {
+            node.attr
+            for node in ast.walk(ast.parse(path.read_text("utf-8")))
+            if isinstance(node, ast.Attribute)
+        }
+    return names
+
+
+def test_every_documented_setting_is_a_setting_with_that_variable() -> None:
+    rows = documented_settings()
+    assert len(rows) > 20, "the table of config/paybot.yaml is no longer found"
+    known = {".".join(path): variable for variable, path in settings_env_names().items()}
+    assert [(key, var) for key, var in rows if known.get(key) != var] == []
+    assert len({key for key, _ in rows}) == len(rows), "a setting documented twice"
+
+
+def test_every_setting_is_read_by_some_code() -> None:
+    """A setting nobody reads is a promise the code does not keep: each part of its path is
+    read as an attribute outside the modules that define and load the settings."""
+    read = attributes_read(frozenset({"config_models.py", "config_load.py", "config_yaml.py"}))
+    unread = sorted(
+        ".".join(path)
+        for path in settings_env_names().values()
+        if not set(path) <= read and ".".join(path) not in NOT_READ_YET
+    )
+    assert unread == []
+    for key in NOT_READ_YET:
+        assert f"`{key}`" in CONFIGURATION, f"{key} must stay documented"

@@ -22,7 +22,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     ),
     "erp": frozenset({"run", "ledger", "scheduler", "commands", "cli"}),
     "ledger": frozenset({"run", "erp", "scheduler", "commands", "cli"}),
-    "audit": frozenset({"run", "erp", "scheduler", "commands", "cli"}),
+    "audit": frozenset({"run", "erp", "ledger", "scheduler", "commands", "cli"}),
     "run": frozenset({"scheduler", "commands", "cli"}),
     "scheduler": frozenset({"erp", "commands", "cli"}),
 }

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paybot.audit.chain import AuditTrailError
-from paybot.ledger.engine import make_engine
+from paybot.database import make_engine
 
 _metadata = MetaData()
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from paybot.errors import PaybotError
+from paybot.exit_codes import EXIT_USAGE
 from paybot.private import private_dir, tighten
 
 GENESIS = "0" * 64
@@ -33,7 +34,10 @@ _TAIL_CHUNK = 64 * 1024
 
 
 class AuditTrailError(PaybotError):
-    """The audit trail cannot be written or read. Names the file."""
+    """The audit trail cannot be written or read. Names the file. Exit 2 (``robot audit``:
+    the trail cannot be read); a run that meets it before it starts stops with exit 3."""
+
+    exit_code = EXIT_USAGE
 
 
 def canonical_json(record: Mapping[str, Any]) -> str:

@@ -15,15 +15,16 @@ and, when known, the ids bound by the runner (see :data:`ID_FIELDS`): ``run_id``
 ``worker``, ``erp_id`` (the finance system's Løbenr, an int) and ``business_key``
 (``CVR:invoice number``). ``robot audit show`` finds an invoice's records by these ids.
 
-Events (call ``logger.event(Event.DECISION, rule=…, …)``; the names are plain strings, so
-``"decision"`` works too). The fields named are the essentials ``robot audit show`` prints;
-events may carry more.
+Events (call ``logger.event(Event.DECISION, rule=…, …)``: always the enum member, never the
+string; ``tests/unit/test_event_vocabulary.py`` checks both ways that every member is written
+somewhere and that nothing else is). The fields named are the essentials ``robot audit show``
+prints; events may carry more.
 
 Runs and preflight
   ``run_started`` (trigger, dry_run, workers, host, pid) · ``run_finished`` (exit_code, paid,
   manual, failed, skipped) · ``preflight_passed`` · ``preflight_failed`` (check, error)
 Finance system session
-  ``login`` (user; never the password) · ``logout`` · ``page_opened`` (page, url)
+  ``login`` (user; never the password) · ``page_opened`` (page, url)
 Collecting
   ``collected`` (from_loebenr, to_loebenr, pages, rows, new: the inbox rows read and the
   invoices that became work) · ``leases_released`` (erp_ids: leases a dead run left, freed
@@ -45,11 +46,12 @@ Acting
   ``button_clicked`` (button) · ``screenshot`` (file; the picture itself is masked by the
   caller)
 Work item state (mirrors the ledger)
-  ``state_changed`` (from, to, why) · ``reconciled`` (found: paid/new/manual, voucher,
-  action) · ``item_skipped`` (why) · ``item_left`` (attempts, state, error: application errors
-  used up the attempts; the invoice waits for the next run) · ``item_handed_over`` (reason,
-  by, note, nights: marked for manual handling by an operator with ``robot queue handover``,
-  or by the robot after ``runner.max_nights`` failed runs; the next run hands it over) ·
+  ``state_changed`` (from, to, why; a skipped invoice is one to ``SKIPPED``) ·
+  ``reconciled`` (found: paid/new/manual, voucher, action) · ``item_left`` (attempts, state,
+  error: application errors used up the attempts; the invoice waits for the next run) ·
+  ``item_handed_over`` (reason, by, note, nights: marked for manual handling by an operator
+  with ``robot queue handover``, or by the robot after ``runner.max_nights`` failed runs; the
+  next run hands it over) ·
   ``item_released`` (by: ``robot queue release``, back to the next run, failures forgotten)
 Failures
   ``app_error`` (error, attempt: the system misbehaved, retried) · ``business_error``
@@ -86,7 +88,6 @@ class Event(StrEnum):
     PREFLIGHT_PASSED = "preflight_passed"
     PREFLIGHT_FAILED = "preflight_failed"
     LOGIN = "login"
-    LOGOUT = "logout"
     PAGE_OPENED = "page_opened"
     FIELD_READ = "field_read"
     DECISION = "decision"
@@ -98,7 +99,6 @@ class Event(StrEnum):
     BUSINESS_ERROR = "business_error"
     SCREENSHOT = "screenshot"
     RECONCILED = "reconciled"
-    ITEM_SKIPPED = "item_skipped"
     ITEM_LEFT = "item_left"
     ITEM_HANDED_OVER = "item_handed_over"
     ITEM_RELEASED = "item_released"
@@ -123,9 +123,6 @@ EVENTS: frozenset[str] = frozenset(e.value for e in Event)
 
 ID_FIELDS: tuple[str, ...] = ("run_id", "robot", "worker", "erp_id", "business_key")
 """The ids the runner binds to a logger; every record carries those that are known."""
-
-CHAIN_FIELDS: tuple[str, ...] = ("ts", "seq", "prev", "hash", "durable")
-"""Fields the trail adds itself; an event may not set them."""
 
 _DURABLE_STATES = frozenset({"PAY_INTENT", "PAID", "MANUAL_INTENT", "MANUAL"})
 

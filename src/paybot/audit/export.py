@@ -54,6 +54,7 @@ from paybot.audit.signing import KeyRing
 from paybot.audit.verify import verify
 from paybot.domain.calendar import danish_timestamp, danish_timestamp_or_text
 from paybot.errors import PaybotError
+from paybot.exit_codes import EXIT_USAGE
 
 FORMATS = ("csv", "xlsx")
 SEPARATORS = {"semicolon": ";", "comma": ",", "tab": "\t"}
@@ -94,7 +95,9 @@ Summarize = Callable[[Path], tuple[str, str]]
 
 class ExportError(PaybotError):
     """The export cannot be made (no trail, an output that cannot be written, a bad format).
-    Names the file; nothing has been written."""
+    Names the file; nothing has been written. Exit 2."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Opening the audit trail the way a robot run does: signed, its checkpoints kept in the ledger.
+"""Opening the audit trail the way a robot run (and the scheduler) does: signed, its
+checkpoints kept in the ledger.
 
 :func:`run_signer` decides before anything is touched whether a run may start (a key, or
 ``audit.signed: false``); :func:`open_run_trail` opens the trail with the signer and the
@@ -142,12 +143,17 @@ def open_run_trail(
     signer: Signer | None,
     *,
     runs_before: int = 0,
+    forward_to_robocorp: bool = True,
+    interval_checkpoints: bool = True,
     **ids: Any,
 ) -> AuditTrail:
     """The run's trail (closed by ``stack``), signing with ``signer`` and recording each
     checkpoint in the ledger's ``audit_checkpoints`` table. A new signed trail's first record
     says how many runs (``runs_before``, from the run history) and checkpoints the ledger
-    already held, so that a trail started over an older one's history shows as such."""
+    already held, so that a trail started over an older one's history shows as such. The
+    scheduler opens its trail the same way (:mod:`paybot.scheduler.sealing`), without
+    ``forward_to_robocorp`` and without ``interval_checkpoints``: a checkpoint every
+    ``audit.checkpoint_every`` records would sign the runs' records unverified."""
     anchor = None
     start: dict[str, Any] = {}
     if signer is not None:
@@ -165,8 +171,9 @@ def open_run_trail(
             settings.audit.file,
             signer=signer,
             anchor=anchor,
-            checkpoint_every=settings.audit.checkpoint_every,
+            checkpoint_every=settings.audit.checkpoint_every if interval_checkpoints else None,
             start_fields=start,
+            forward_to_robocorp=forward_to_robocorp,
             **ids,
         )
     )

@@ -75,9 +75,18 @@ class AddTimestamp:
 
 
 class Tail(Protocol):
-    """Where the chain ends: ``(seq, hash)`` of the last record."""
+    """Where the chain ends (:class:`paybot.audit.chain.ChainFile` provides it)."""
 
-    def last(self) -> tuple[int, str]: ...
+    def last(self) -> tuple[int, str]:
+        """The last record of the trail, read under the trail's lock.
+
+        Returns: ``(seq, hash)``: its number (1, 2, …) and SHA-256 hex digest;
+        ``(0, GENESIS)`` for an empty trail.
+        Raises: :class:`~paybot.audit.chain.AuditTrailError` when the lock is not held or the
+        last record is incomplete or unreadable (naming the file).
+        Repeat: safe (reads; cached until the file grows).
+        """
+        ...
 
 
 class ChainHash:
@@ -98,7 +107,19 @@ class ChainHash:
 
 
 class Sink(Protocol):
-    def append(self, record: Mapping[str, Any], *, durable: bool) -> None: ...
+    """Where a finished record goes (:class:`paybot.audit.chain.ChainFile` provides it)."""
+
+    def append(self, record: Mapping[str, Any], *, durable: bool) -> None:
+        """Write ``record`` (with ``seq`` and ``hash``, continuing :meth:`Tail.last`) as one
+        line, under the trail's lock; ``durable``: ``fsync`` before returning.
+
+        Returns: nothing.
+        Raises: :class:`~paybot.audit.chain.AuditTrailError` when the lock is not held, the
+        record lacks ``seq``/``hash`` or does not follow the last record, or the write fails
+        (a torn line is removed again).
+        Repeat: not safe: the same record twice breaks the chain, so the second is refused.
+        """
+        ...
 
 
 class AppendLine:

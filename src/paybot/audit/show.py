@@ -30,6 +30,7 @@ from typing import Any
 from paybot.audit.chain import AuditTrailError
 from paybot.audit.masking import mask_data
 from paybot.domain.calendar import danish_timestamp, danish_timestamp_or_text
+from paybot.exit_codes import EXIT_AUDIT_NOT_FOUND
 
 # Fields shown in the columns of a line rather than among its particulars.
 _COLUMNS = frozenset(
@@ -54,7 +55,10 @@ COLLECTED = "collected"
 
 
 class AmbiguousInvoice(AuditTrailError):
-    """The name fits several invoices and none of them exactly; ``candidates`` lists them."""
+    """The name fits several invoices and none of them exactly; ``candidates`` lists them.
+    Exit 1, as for a name that fits none."""
+
+    exit_code = EXIT_AUDIT_NOT_FOUND
 
     def __init__(self, name: str, candidates: list[Candidate]) -> None:
         self.candidates = candidates
@@ -220,13 +224,6 @@ def _match(record: Mapping[str, Any], wanted: str) -> bool | None:
     if str(record.get("invoice_number", "")) == wanted:
         return False
     return None
-
-
-def matches(record: Mapping[str, Any], invoice: str) -> bool:
-    """True when ``record`` itself names the invoice ``invoice`` (by Løbenr, business key or
-    invoice number)."""
-    wanted = invoice.strip()
-    return bool(wanted) and _match(record, wanted) is not None
 
 
 def find_invoices(path: Path, invoice: str, filters: Filters = NO_FILTERS) -> list[Candidate]:

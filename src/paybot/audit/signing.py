@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from paybot.errors import ConfigError
+from paybot.errors import ConfigError, PaybotError
 from paybot.secrets import read_secret, require_private
 
 SECRET_NAME = "audit_signing_key"  # noqa: S105 - the name, not the secret
@@ -44,8 +44,9 @@ SECRET_NAME = "audit_signing_key"  # noqa: S105 - the name, not the secret
 MESSAGE_PREFIX = b"paybot audit checkpoint v1"
 
 
-class KeyFormatError(ValueError):
-    """A key's text cannot be read as an Ed25519 key."""
+class KeyFormatError(PaybotError, ValueError):
+    """A key's text cannot be read as an Ed25519 key (the loaders turn it into a
+    :class:`~paybot.errors.ConfigError` naming the file)."""
 
 
 def _raw_bytes(text: str) -> bytes | None:

@@ -15,7 +15,8 @@ runs under that lock, so records are numbered in the order they are written.
 
 With a :class:`~paybot.audit.signing.Signer`, :meth:`AuditTrail.checkpoint` appends a signed
 ``checkpoint`` record over the trail's head (the runner writes one when a run starts and ends),
-and one is written by itself after every ``checkpoint_every`` records; each is also handed to
+and one is written by itself after every ``checkpoint_every`` records (``None``: only when
+asked, as the scheduler's trail, which verifies before it signs); each is also handed to
 ``anchor`` (the ledger's ``audit_checkpoints`` table, :mod:`paybot.audit.anchor`). See
 docs/audit.md for what that proves and what it does not.
 """
@@ -56,7 +57,7 @@ class AuditLogger:
         """A logger whose events also carry ``ids`` (e.g. ``worker``, ``erp_id``)."""
         return AuditLogger(self._trail, self._bound.bind(**ids))
 
-    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None:
+    def event(self, event: Event, *, durable: bool | None = None, **fields: Any) -> None:
         """Append one record. ``durable`` (default: :func:`durable_by_default`) makes the call
         return only once the record is on disk (``fsync``)."""
         if durable is None:
@@ -68,6 +69,7 @@ class AuditLogger:
         with self._file.locked():
             self._trail._start_if_empty()
             self._bound.info(str(event), **fields)
+            self._trail.written += 1
             self._trail._checkpoint_if_due()
 
 
@@ -86,15 +88,17 @@ class AuditTrail:
         robocorp_active: Callable[[], bool] = robocorp_active,
         signer: Signer | None = None,
         anchor: Callable[[Checkpoint], None] | None = None,
-        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        checkpoint_every: int | None = DEFAULT_CHECKPOINT_EVERY,
         start_fields: dict[str, Any] | None = None,
         **ids: Any,
     ) -> None:
         self.path = Path(path)
+        self.written = 0
+        """Events this object has appended (checkpoints and ``trail_started`` not counted)."""
         self._file = ChainFile(self.path)
         self._signer = signer
         self._anchor = anchor
-        self._checkpoint_every = max(1, checkpoint_every)
+        self._checkpoint_every = None if checkpoint_every is None else max(1, checkpoint_every)
         self._last_checkpoint_seq: int | None = None
         self._start_fields = dict(start_fields or {})
         self._ids = {k: v for k, v in ids.items() if v is not None}
@@ -154,8 +158,10 @@ class AuditTrail:
 
     def _checkpoint_if_due(self) -> None:
         """Under the lock, after an event: sign when ``checkpoint_every`` records have been
-        written since the last checkpoint this trail object wrote."""
+        written since the last checkpoint this trail object wrote (never when it is None)."""
         if self._signer is None or self._last_checkpoint_seq is None:
+            return
+        if self._checkpoint_every is None:
             return
         seq, _ = self._file.last()
         if seq - self._last_checkpoint_seq >= self._checkpoint_every:
@@ -200,7 +206,7 @@ class AuditTrail:
             self._anchor(checkpoint)
         return checkpoint
 
-    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None:
+    def event(self, event: Event, *, durable: bool | None = None, **fields: Any) -> None:
         """Shorthand for ``trail.logger().event(...)``."""
         self.logger().event(event, durable=durable, **fields)
 

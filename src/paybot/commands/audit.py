@@ -35,7 +35,6 @@ from paybot.audit.anchor import Checkpoint, trail_name
 from paybot.audit.export import (
     FORMATS,
     SEPARATORS,
-    ExportError,
     export,
     verification_summary,
 )
@@ -54,13 +53,8 @@ from paybot.audit.signing import KeyRing, Verifier, load_verifier, new_key_pair
 from paybot.audit.verify import first_record_hash
 from paybot.config import Settings, find_home, load_settings
 from paybot.domain.calendar import parse_danish_moment
-from paybot.errors import ConfigError, LedgerError
-
-EXIT_OK = 0
-EXIT_BROKEN = 1
-EXIT_NOT_FOUND = 1
-EXIT_AMBIGUOUS = 1
-EXIT_UNREADABLE = 2
+from paybot.errors import ConfigError, LedgerError, UsageError
+from paybot.exit_codes import EXIT_AUDIT_BROKEN, EXIT_AUDIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
 
 
 def default_audit_file() -> Path:
@@ -77,15 +71,14 @@ def _complain(text: str) -> None:
     print(text, file=sys.stderr)  # noqa: T201 - this is the command's output
 
 
-def _file(args: argparse.Namespace) -> Path | None:
+def _file(args: argparse.Namespace, *, must_exist: bool = True) -> Path:
+    """``--file``, else the settings' ``audit.file``. Raises :class:`ConfigError` for broken
+    settings, :class:`AuditTrailError` (exit 2) when ``must_exist`` and there is no trail."""
     given: Path | None = args.file
-    if given is not None:
-        return given
-    try:
-        return default_audit_file()
-    except ConfigError as exc:
-        _complain(f"robot audit: configuration error: {exc}")
-        return None
+    path = given if given is not None else default_audit_file()
+    if must_exist and not path.is_file():
+        raise AuditTrailError(f"no audit trail at {path}")
+    return path
 
 
 def _settings() -> Settings | None:
@@ -111,9 +104,7 @@ def _verifier(args: argparse.Namespace, settings: Settings | None) -> KeyRing | 
     if configured.is_file():
         return load_verifier(configured)
     if configured != settings.home / "config" / "audit-public-key.pem":
-        raise ConfigError(
-            str(configured), "audit.public_key_file", str(configured), "no such file"
-        )
+        raise ConfigError(str(configured), "audit.public_key_file", str(configured), "no such file")
     return None
 
 
@@ -125,30 +116,20 @@ def _anchor(path: Path, settings: Settings | None) -> Checkpoint | None:
         return None
     try:
         return store.anchor_for(trail_name(path), first_record_hash(path))
+    except LedgerError as exc:  # the checkpoint is part of what is checked: it cannot be read
+        raise AuditTrailError(f"the ledger's checkpoint for {path}: {exc}") from exc
     finally:
         store.close()
 
 
 def _verify(args: argparse.Namespace) -> int:
     path = _file(args)
-    if path is None:
-        return EXIT_UNREADABLE
-    if not path.is_file():
-        _complain(f"robot audit verify: no audit trail at {path}")
-        return EXIT_UNREADABLE
-    try:
-        settings = _settings()
-        verifier = _verifier(args, settings)
-        anchor = None if args.no_ledger else _anchor(path, settings)
-        result = verify(
-            path, verifier=verifier, anchor=anchor, require_signed=bool(args.require_signed)
-        )
-    except ConfigError as exc:
-        _complain(f"robot audit verify: {exc}")
-        return EXIT_UNREADABLE
-    except (AuditTrailError, LedgerError) as exc:
-        _complain(f"robot audit verify: {exc}")
-        return EXIT_UNREADABLE
+    settings = _settings()
+    verifier = _verifier(args, settings)
+    anchor = None if args.no_ledger else _anchor(path, settings)
+    result = verify(
+        path, verifier=verifier, anchor=anchor, require_signed=bool(args.require_signed)
+    )
     for warning in result.warnings:
         _complain(f"WARNING: {warning}")
     if result.ok and anchor is None and not args.no_ledger and result.checkpoints:
@@ -159,7 +140,7 @@ def _verify(args: argparse.Namespace) -> int:
         )
         if args.require_signed:
             _say(f"BROKEN {path}: no checkpoint in the ledger to compare the trail's end with")
-            return EXIT_BROKEN
+            return EXIT_AUDIT_BROKEN
     if result.ok:
         _say(result.describe(path))
         return EXIT_OK
@@ -173,7 +154,7 @@ def _verify(args: argparse.Namespace) -> int:
             else f"{result.records} records before line {result.first_bad_line} are chained "
             "intact; none is covered by a valid signature."
         )
-    return EXIT_BROKEN
+    return EXIT_AUDIT_BROKEN
 
 
 def _write_new(path: Path, text: str, mode: int) -> None:
@@ -188,22 +169,19 @@ def _keygen(args: argparse.Namespace) -> int:
     key_file: Path = args.key_file
     public: Path = args.public_key_file or key_file.with_suffix(".pub.pem")
     if key_file.absolute() == public.absolute():
-        _complain("robot audit keygen: the private and the public key need two different files")
-        return EXIT_UNREADABLE
+        raise UsageError("the private and the public key need two different files")
     for existing in (key_file, public):
         if existing.exists():
-            _complain(
-                f"robot audit keygen: {existing} exists; a new key is never written over an "
-                "old one (move it away first: docs/audit.md, 'Rotating the key')"
+            raise UsageError(
+                f"{existing} exists; a new key is never written over an old one (move it "
+                "away first: docs/audit.md, 'Rotating the key')"
             )
-            return EXIT_UNREADABLE
     private_text, public_text = new_key_pair()
     try:
         _write_new(key_file, private_text, 0o600)
         _write_new(public, public_text, 0o644)
     except OSError as exc:
-        _complain(f"robot audit keygen: cannot write ({exc})")
-        return EXIT_UNREADABLE
+        raise UsageError(f"cannot write ({exc})") from exc
     key = Verifier.from_text(public_text, str(public))
     _say(f"private key (keep it secret, outside the data folder): {key_file}")
     _say(f"public key (for audit.public_key_file and the auditors): {public}")
@@ -211,9 +189,9 @@ def _keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _filters(command: str, args: argparse.Namespace) -> Filters | None:
+def _filters(args: argparse.Namespace) -> Filters:
     """``--run``, ``--robot``, ``--since``, ``--until`` (dates in Copenhagen time; ``--until``
-    with a date alone takes that whole day); a bad date is complained about, ``None``."""
+    with a date alone takes that whole day); a bad date raises :class:`UsageError`."""
     moments: dict[str, dt.datetime | None] = {}
     for name in ("since", "until"):
         text: str | None = getattr(args, name, None)
@@ -222,8 +200,7 @@ def _filters(command: str, args: argparse.Namespace) -> Filters | None:
                 None if text is None else parse_danish_moment(text, end_of_day=name == "until")
             )
         except ValueError as exc:
-            _complain(f"robot audit {command}: --{name}: {exc}")
-            return None
+            raise UsageError(f"--{name}: {exc}") from exc
     return Filters(
         run_id=getattr(args, "run", None),
         robot=getattr(args, "robot", None),
@@ -233,27 +210,16 @@ def _filters(command: str, args: argparse.Namespace) -> Filters | None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    path = _file(args)
-    if path is None:
-        return EXIT_UNREADABLE
     invoice: str = args.invoice
-    filters = _filters("show", args)
-    if filters is None:
-        return EXIT_UNREADABLE
-    if not path.is_file():
-        _complain(f"robot audit show: no audit trail at {path}")
-        return EXIT_UNREADABLE
-    try:
-        candidates = find_invoices(path, invoice, filters)
-        chosen = choose(candidates)
-        records = [] if chosen is None else invoice_records(path, chosen, filters)
-    except AuditTrailError as exc:
-        _complain(f"robot audit show: {exc}")
-        return EXIT_UNREADABLE
+    filters = _filters(args)
+    path = _file(args)
+    candidates = find_invoices(path, invoice, filters)
+    chosen = choose(candidates)
+    records = [] if chosen is None else invoice_records(path, chosen, filters)
     within = f" ({filters.describe()})" if filters.active else ""
     if not candidates:
         _complain(f"robot audit show: no records for invoice {invoice!r}{within} in {path}")
-        return EXIT_NOT_FOUND
+        return EXIT_AUDIT_NOT_FOUND
     if chosen is None:
         _complain(
             f"robot audit show: {invoice!r} names {len(candidates)} invoices{within}; "
@@ -261,7 +227,7 @@ def _show(args: argparse.Namespace) -> int:
         )
         for candidate in candidates:
             _complain(f"  {candidate.describe()}")
-        return EXIT_AMBIGUOUS
+        return EXIT_AUDIT_NOT_FOUND
     others = [c for c in candidates if c is not chosen]
     if args.json:
         for record in records:
@@ -289,40 +255,28 @@ def _header(invoice: Candidate, records: list[dict[str, Any]], filters: Filters,
 
 
 def _export(args: argparse.Namespace) -> int:
-    path = _file(args)
-    if path is None:
-        return EXIT_UNREADABLE
-    filters = _filters("export", args)
-    if filters is None:
-        return EXIT_UNREADABLE
-    try:
-        settings = _settings()
-        keys = _verifier(args, settings)
-        anchor = _anchor(path, settings) if path.is_file() else None
-    except (ConfigError, AuditTrailError, LedgerError) as exc:
-        _complain(f"robot audit export: {exc}")
-        return EXIT_UNREADABLE
+    path = _file(args, must_exist=False)  # export names a missing trail itself
+    filters = _filters(args)
+    settings = _settings()
+    keys = _verifier(args, settings)
+    anchor = _anchor(path, settings) if path.is_file() else None
 
     def summarize(trail: Path) -> tuple[str, str]:
         return verification_summary(trail, keys=keys, anchor=anchor)
 
-    try:
-        result = export(
-            path,
-            args.out,
-            args.format,
-            filters,
-            separator=SEPARATORS[args.separator],
-            summarize=summarize,
-        )
-    except (ExportError, AuditTrailError) as exc:
-        _complain(f"robot audit export: {exc}")
-        return EXIT_UNREADABLE
+    result = export(
+        path,
+        args.out,
+        args.format,
+        filters,
+        separator=SEPARATORS[args.separator],
+        summarize=summarize,
+    )
     span = f" (seq {result.first_seq} to {result.last_seq})" if result.rows else ""
     _say(f"{result.out}: {result.rows} records{span}, owner-only (0600)")
     _say(f"verification: {result.verification}")
     _say(f"checkpoint: {result.checkpoint}")
-    return EXIT_OK if result.verification.startswith("intact") else EXIT_BROKEN
+    return EXIT_OK if result.verification.startswith("intact") else EXIT_AUDIT_BROKEN
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -347,11 +301,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit = subparsers.add_parser(
         "audit", help="check the audit trail, show one invoice's trail, export it"
     )
-    actions = audit.add_subparsers(dest="audit_action", metavar="ACTION")
+    actions = audit.add_subparsers(dest="action", metavar="ACTION")
 
     def usage(_args: argparse.Namespace) -> int:
         audit.print_help()
-        return EXIT_UNREADABLE
+        return EXIT_USAGE
 
     audit.set_defaults(handler=usage)
     file_help = "the audit trail (default: settings audit.file, data/audit/audit.jsonl)"

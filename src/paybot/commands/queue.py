@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import os
-import sys
-from collections.abc import Iterator, Sequence
 
 from paybot.audit import AuditTrail, mask_text
+from paybot.audit.events import Event
+from paybot.commands.output import operator, say, table
 from paybot.commands.status import open_ledger
 from paybot.config import (
     REASONS_FILE,
@@ -37,8 +36,8 @@ from paybot.config import (
     load_reasons,
     load_settings,
 )
-from paybot.errors import ConfigError, LedgerError
-from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from paybot.errors import UsageError
+from paybot.exit_codes import EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort, State, WorkItem, utc_now
 
 NOTE_LIMIT = 500
@@ -101,29 +100,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(handler=cmd_queue)
 
 
-def _say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _complain(text: str) -> None:
-    sys.stderr.write(f"robot queue: {text}\n")
-
-
-def _who() -> str:
-    return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
-
-
 def _age(now: dt.datetime, then: dt.datetime | None) -> str:
     if then is None:
         return "-"
     hours = (now - then).total_seconds() / 3600
     return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} d"
-
-
-def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        yield "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
 
 
 def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
@@ -159,22 +140,21 @@ def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
                 )
             )
     if len(rows) == 1:
-        _say(
-            "no work items" + (" matching" if ns.state or ns.failing or ns.older_than_days else "")
-        )
+        say("no work items" + (" matching" if ns.state or ns.failing or ns.older_than_days else ""))
         return EXIT_OK
-    for line in _table(rows):
-        _say(line)
-    _say(f"{len(rows) - 1} items")
+    for line in table(rows):
+        say(line)
+    say(f"{len(rows) - 1} items")
     return EXIT_OK
 
 
-def _find(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem | str:
+def _find(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem:
+    """The one work item with Løbenr ``erp_id``; :class:`UsageError` for none or several."""
     found = [i for r in robots if (i := ledger.item(r, erp_id)) is not None]
     if not found:
-        return f"løbenr. {erp_id}: no work item of {', '.join(robots) or 'any robot'}"
+        raise UsageError(f"løbenr. {erp_id}: no work item of {', '.join(robots) or 'any robot'}")
     if len(found) > 1:
-        return (
+        raise UsageError(
             f"løbenr. {erp_id}: several robots have it ({', '.join(i.robot for i in found)}); "
             "say which with --robot"
         )
@@ -186,70 +166,50 @@ def _change(
 ) -> int:
     if ns.item_robot:
         robots = [ns.item_robot] if ns.item_robot in robots else []
-    found = _find(ledger, robots, ns.erp_id)
-    if isinstance(found, str):
-        _complain(found)
-        return EXIT_USAGE
-    item, who = found, _who()
+    item, who = _find(ledger, robots, ns.erp_id), operator()
     if ns.action == "handover":
         reasons = load_reasons(settings.home / REASONS_FILE)
         if ns.reason not in reasons.reasons:
-            _complain(
+            raise UsageError(
                 f"--reason {ns.reason}: not a code of {settings.home / REASONS_FILE}; known: "
                 + ", ".join(sorted(reasons.reasons))
             )
-            return EXIT_USAGE
         note = mask_text(ns.note.strip())
         if not note or len(note) > NOTE_LIMIT:
-            _complain(f"--note: between 1 and {NOTE_LIMIT} characters, please")
-            return EXIT_USAGE
-    try:
-        if ns.action == "handover":
-            mark = ledger.request_handover(
-                item.robot, item.erp_id, reason=ns.reason, note=note, by=who
-            )
-            event = "item_handed_over"
-            fields: dict[str, object] = {"reason": mark.reason, "note": mark.note}
-            done = (
-                f"marked for manual handling ({mark.reason}); it will not be paid, and the "
-                "next run hands it over in the finance system"
-            )
-        else:
-            ledger.release_item(item.robot, item.erp_id)
-            event, fields = "item_released", {"attempts_before": item.attempts}
-            done = "released: the next run takes it as new"
-    except LedgerError as exc:
-        _complain(str(exc))
-        return EXIT_FAILED
+            raise UsageError(f"--note: between 1 and {NOTE_LIMIT} characters, please")
+    if ns.action == "handover":
+        mark = ledger.request_handover(item.robot, item.erp_id, reason=ns.reason, note=note, by=who)
+        event = Event.ITEM_HANDED_OVER
+        fields: dict[str, object] = {"reason": mark.reason, "note": mark.note}
+        done = (
+            f"marked for manual handling ({mark.reason}); it will not be paid, and the "
+            "next run hands it over in the finance system"
+        )
+    else:  # a refusal (LedgerError, exit 1) is reported by robot's main
+        ledger.release_item(item.robot, item.erp_id)
+        event, fields = Event.ITEM_RELEASED, {"attempts_before": item.attempts}
+        done = "released: the next run takes it as new"
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
         trail.logger(robot=item.robot, erp_id=item.erp_id, business_key=item.business_key).event(
             event, durable=True, by=who, **fields
         )
-    _say(f"{item.robot} løbenr. {item.erp_id} ({item.business_key}): {done}")
+    say(f"{item.robot} løbenr. {item.erp_id} ({item.business_key}): {done}")
     return EXIT_OK
 
 
 def cmd_queue(ns: argparse.Namespace) -> int:
-    try:
-        home = find_home()
-        settings = load_settings(home)
-        manifests: dict[str, RobotManifest] = load_manifests(home / ROBOTS_DIR)
-    except ConfigError as exc:
-        _complain(f"configuration error: {exc}")
-        return EXIT_USAGE
+    home = find_home()
+    settings = load_settings(home)
+    manifests: dict[str, RobotManifest] = load_manifests(home / ROBOTS_DIR)
     robots = sorted(manifests)
     if ns.robot:
         if ns.robot not in manifests:
-            _complain(f"--robot {ns.robot}: no such robot; known: {', '.join(robots)}")
-            return EXIT_USAGE
+            raise UsageError(f"--robot {ns.robot}: no such robot; known: {', '.join(robots)}")
         robots = [ns.robot]
     ledger = open_ledger(settings)
     try:
         if ns.action is None:
             return _list(ns, ledger, robots)
         return _change(ns, settings, ledger, robots)
-    except ConfigError as exc:
-        _complain(f"configuration error: {exc}")
-        return EXIT_USAGE
     finally:
         ledger.close()

@@ -24,11 +24,11 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import IO
 
 from paybot import locks
 from paybot.audit.open import run_signer
+from paybot.commands.output import say, table
 from paybot.config import (
     ENV_HOME,
     RobotConfig,
@@ -38,8 +38,8 @@ from paybot.config import (
     load_robot_config,
 )
 from paybot.erp.processes import end_processes, marker_prefix
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_MEANINGS, EXIT_USAGE
+from paybot.errors import ConfigError, UsageError
+from paybot.exit_codes import EXIT_FAILED, EXIT_MEANINGS, EXIT_OK
 from paybot.ledger import Ledger
 from paybot.logs import JSON, json_line, log_format, stamp
 from paybot.private import open_private, private_dir, tighten_tree
@@ -56,6 +56,7 @@ from paybot.run_folder import (
     new_run_id,
     run_dir,
 )
+from paybot.signals import on_stop_signals
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,13 +77,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.set_defaults(handler=cmd_run)
     lst = subparsers.add_parser("list", help="list the robots and their schedules")
     lst.set_defaults(handler=cmd_list)
-
-
-def _err(message: str) -> None:
-    if log_format() == JSON:
-        sys.stderr.write(json_line(f"robot: {message}", level="error") + "\n")
-    else:
-        sys.stderr.write(f"robot: {message}\n")
 
 
 def _out(text: str, level: str = "info", **ids: object) -> None:
@@ -110,25 +104,16 @@ def _load(robot: str) -> RobotConfig:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    try:
-        cfg = _load(ns.robot)
-    except ConfigError as exc:
-        _err(f"configuration error: {exc}")
-        return EXIT_USAGE
+    cfg = _load(ns.robot)
     workers = ns.workers if ns.workers is not None else cfg.manifest.workers
     if not 1 <= workers <= 16:
-        _err(f"--workers {workers}: must be between 1 and 16")
-        return EXIT_USAGE
+        raise UsageError(f"--workers {workers}: must be between 1 and 16")
     settings = cfg.settings
     private_dir(settings.data_dir)
     private_dir(settings.output_dir)
     run_id = new_run_id()
     folder = run_dir(settings.output_dir, run_id)
-    try:
-        lock = locks.acquire(settings.data_dir, cfg.name, run_id)
-    except locks.RobotBusy as exc:
-        _err(f"{exc}; not started")
-        return EXIT_BUSY
+    lock = locks.acquire(settings.data_dir, cfg.name, run_id)  # RobotBusy: exit 4, by main
     trigger = os.environ.get(ENV_TRIGGER, "manual")
     ledger = Ledger(settings.ledger.url)
     try:
@@ -198,17 +183,10 @@ def _run_child(
             errors="replace",
         )
 
-        def forward(signum: int, frame: FrameType | None) -> None:
-            # Ask the run to stop between two invoices; it decides when that is safe.
-            proc.send_signal(signal.SIGTERM)
-
-        old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
+        # A stop request is forwarded: the run stops between two invoices, where it is safe.
+        with on_stop_signals(lambda _signum: proc.send_signal(signal.SIGTERM)):
             _tee(proc.stdout, ConsoleCopy(log, ids))
             return proc.wait()
-        finally:
-            for s, previous in old.items():
-                signal.signal(s, previous)
 
 
 def _how_it_ended(returncode: int) -> str:
@@ -296,19 +274,11 @@ def _summary(robot: str, folder: Path, outcome: Outcome, dry_run: bool, run_id: 
 
 
 def cmd_list(ns: argparse.Namespace) -> int:
-    home = find_home()
-    try:
-        manifests = load_manifests(home / "robots")
-    except ConfigError as exc:
-        _err(f"configuration error: {exc}")
-        return EXIT_USAGE
+    manifests = load_manifests(find_home() / "robots")
     rows = [("ROBOT", "CATEGORY", "SCHEDULE", "TITLE")]
     for m in sorted(manifests.values(), key=lambda m: m.name):
         when = m.schedule.cron if m.schedule.enabled else "disabled"
         rows.append((m.name, m.category.value, when, m.title))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        sys.stdout.write(
-            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:3])) + "  " + r[3] + "\n"
-        )
-    return 0
+    for line in table(rows):
+        say(line)
+    return EXIT_OK

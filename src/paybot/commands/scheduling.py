@@ -15,19 +15,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import os
 import signal
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
 
 from paybot.audit import AuditTrail, mask_text
+from paybot.audit.events import Event
+from paybot.commands.output import operator, say, table
 from paybot.config import (
     ROBOTS_DIR,
     RobotManifest,
@@ -37,30 +35,22 @@ from paybot.config import (
     load_settings,
 )
 from paybot.domain.calendar import DANISH_TIME, danish_timestamp
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from paybot.errors import UsageError
+from paybot.exit_codes import EXIT_FAILED, EXIT_OK
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.logs import configure_logging
 from paybot.scheduler.dispatch import Limits
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler, store_path
 from paybot.scheduler.service import (
-    SchedulerBusy,
     SchedulerService,
     ServiceOptions,
     StopRequest,
     running_scheduler,
 )
+from paybot.signals import on_stop_signals
 
 ZONE = DANISH_TIME
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _complain(command: str, text: str) -> None:
-    sys.stderr.write(f"robot {command}: {text}\n")
 
 
 def _positive(text: str) -> int:
@@ -120,15 +110,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 # --- shared --------------------------------------------------------------------------------
 
 
-def _load(command: str) -> tuple[Path, Settings, dict[str, RobotManifest]] | None:
-    try:
-        home = find_home()
-        settings = load_settings(home)
-        manifests = load_manifests(home / ROBOTS_DIR)
-        check_schedules(home, manifests)
-    except ConfigError as exc:
-        _complain(command, f"configuration error: {exc}")
-        return None
+def _load() -> tuple[Path, Settings, dict[str, RobotManifest]]:
+    """The project, its settings and its robots; raises :class:`ConfigError` (exit 2)."""
+    home = find_home()
+    settings = load_settings(home)
+    manifests = load_manifests(home / ROBOTS_DIR)
+    check_schedules(home, manifests)
     return home, settings, manifests
 
 
@@ -136,41 +123,17 @@ def _local(moment: dt.datetime | None, zone: ZoneInfo = ZONE) -> str:
     return moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""
 
 
-def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        yield "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-
-
 # --- robot scheduler -----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.request(f"{signal.Signals(signum).name} received")
-
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
-
-
 def cmd_scheduler(ns: argparse.Namespace) -> int:
-    loaded = _load("scheduler")
-    if loaded is None:
-        return EXIT_USAGE
-    home, settings, manifests = loaded
+    home, settings, manifests = _load()
     unknown = [r for r in ns.run_now if r not in manifests]
     if unknown:
         known = ", ".join(sorted(manifests)) or "none"
-        _complain(
-            "scheduler",
-            f"--run-now {unknown[0]}: no such robot in {home / ROBOTS_DIR}; known: {known}",
+        raise UsageError(
+            f"--run-now {unknown[0]}: no such robot in {home / ROBOTS_DIR}; known: {known}"
         )
-        return EXIT_USAGE
     configure_logging()  # JSON lines under systemd (PAYBOT_LOG_FORMAT), see paybot.logs
     options = ServiceOptions(
         run_now=tuple(ns.run_now),
@@ -178,40 +141,26 @@ def cmd_scheduler(ns: argparse.Namespace) -> int:
     )
     service = SchedulerService(home, settings, manifests, options)
     stop = StopRequest()
-    with _stop_on_signals(stop):
-        try:
-            return service.serve(stop)
-        except SchedulerBusy as exc:
-            _complain("scheduler", str(exc))
-            return EXIT_BUSY
-        except ConfigError as exc:
-            _complain("scheduler", f"configuration error: {exc}")
-            return EXIT_USAGE
+    with on_stop_signals(lambda signum: stop.request(f"{signal.Signals(signum).name} received")):
+        return service.serve(stop)  # SchedulerBusy (exit 4) is reported by robot's main
 
 
 # --- robot schedule ------------------------------------------------------------------------
 
 
-def _with_book(command: str, work: Callable[[JobBook, Path, Settings], int]) -> int:
-    loaded = _load(command)
-    if loaded is None:
-        return EXIT_USAGE
-    home, settings, manifests = loaded
+def _with_book(work: Callable[[JobBook, Path, Settings], int]) -> int:
+    home, settings, manifests = _load()
     scheduler = make_scheduler(settings)
     scheduler.start(paused=True)
     try:
         return work(JobBook(scheduler, home, manifests), home, settings)
-    except ConfigError as exc:
-        _complain(command, str(exc))
-        return EXIT_USAGE
     finally:
         scheduler.shutdown(wait=False)
 
 
-def _audit(settings: Settings, robot: str, event: str) -> None:
+def _audit(settings: Settings, robot: str, event: Event) -> None:
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
-        who = os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
-        trail.logger(robot=robot).event(event, job=robot, by=who)
+        trail.logger(robot=robot).event(event, job=robot, by=operator())
 
 
 def _list(book: JobBook, home: Path, settings: Settings) -> int:
@@ -222,7 +171,7 @@ def _list(book: JobBook, home: Path, settings: Settings) -> int:
         else "NOT RUNNING: nothing below starts until 'robot scheduler' runs "
         "(systemctl start paybot-scheduler)"
     )
-    _say(f"scheduler: {state}; job store {store_path(settings)}")
+    say(f"scheduler: {state}; job store {store_path(settings)}")
     rows = [("ROBOT", "STATE", "NEXT RUN", "SCHEDULE", "TIMEOUT", "GRACE")]
     for e in book.entries(utc_now()):
         zone = ZoneInfo(book.manifests[e.robot].schedule.timezone)
@@ -239,33 +188,37 @@ def _list(book: JobBook, home: Path, settings: Settings) -> int:
                 f"{e.grace_minutes} min",
             )
         )
-    for line in _table(rows):
-        _say(line)
+    for line in table(rows):
+        say(line)
     return EXIT_OK if pid else EXIT_FAILED
 
 
 def cmd_schedule(ns: argparse.Namespace) -> int:
     action: str | None = ns.action
     if action is None:
-        return _with_book("schedule", _list)
+        return _with_book(_list)
 
     def change(book: JobBook, home: Path, settings: Settings) -> int:
         robot: str = ns.robot
         if action == "pause":
             done = book.pause(robot)
-            _say(f"{robot}: paused" if done else f"{robot}: already paused")
+            say(f"{robot}: paused" if done else f"{robot}: already paused")
         else:
             done = book.resume(robot)
             entry = next(e for e in book.entries(utc_now()) if e.robot == robot)
-            _say(
+            say(
                 (f"{robot}: resumed" if done else f"{robot}: not paused")
                 + f"; next run {_local(entry.next_run) or '-'}"
             )
         if done:
-            _audit(settings, robot, f"scheduler_job_{action}d")
+            _audit(
+                settings,
+                robot,
+                Event.SCHEDULER_JOB_PAUSED if action == "pause" else Event.SCHEDULER_JOB_RESUMED,
+            )
         return EXIT_OK
 
-    return _with_book(f"schedule {action}", change)
+    return _with_book(change)
 
 
 # --- robot runs ----------------------------------------------------------------------------
@@ -290,14 +243,10 @@ def _run_row(r: RunRecord) -> tuple[str, ...]:
 
 
 def cmd_runs(ns: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(find_home())
-    except ConfigError as exc:
-        _complain("runs", f"configuration error: {exc}")
-        return EXIT_USAGE
+    settings = load_settings(find_home())
     url = make_url(settings.ledger.url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
-        _say(f"no runs recorded yet (no ledger at {url.database})")
+        say(f"no runs recorded yet (no ledger at {url.database})")
         return EXIT_OK
     ledger = Ledger(settings.ledger.url)
     try:
@@ -306,10 +255,10 @@ def cmd_runs(ns: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if not runs:
-        _say("no runs recorded yet" + (f" for {ns.robot}" if ns.robot else ""))
+        say("no runs recorded yet" + (f" for {ns.robot}" if ns.robot else ""))
         return EXIT_OK
     header = ("RUN ID", "ROBOT", "TRIGGER", "STARTED", "ENDED", "EXIT", "PAID", "MANUAL",
               "FAILED", "NOTE")  # fmt: skip
-    for line in _table([header, *(_run_row(r) for r in runs)]):
-        _say(line)
+    for line in table([header, *(_run_row(r) for r in runs)]):
+        say(line)
     return EXIT_OK

@@ -12,18 +12,16 @@ import argparse
 import datetime as dt
 import json
 import socket
-import sys
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from paybot.audit import mask_text
+from paybot.commands.output import say, table
 from paybot.config import ROBOTS_DIR, find_home, load_manifests, load_settings
 from paybot.config_models import Settings
 from paybot.domain.calendar import DANISH_TIME
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_USAGE
+from paybot.errors import PaybotError
 from paybot.ledger import InMemoryLedger, Ledger, LedgerPort, State, utc_now
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler
 from paybot.scheduler.service import running_scheduler
@@ -45,10 +43,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(handler=cmd_status)
 
 
-def _say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
 def _local(moment: dt.datetime | None) -> str:
     return moment.astimezone(DANISH_TIME).strftime(TIME_FORMAT) if moment else "-"
 
@@ -62,12 +56,6 @@ def _ago(now: dt.datetime, moment: dt.datetime) -> str:
     if seconds < 2 * 86400:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86400} days ago"
-
-
-def _table(rows: Sequence[Sequence[str]]) -> Iterator[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        yield "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
 
 
 def open_ledger(settings: Settings) -> LedgerPort:
@@ -110,15 +98,15 @@ def collect() -> Status:
 
 def show(status: Status) -> None:
     now = status.now
-    _say(f"paybot: {status.health.name}  (checked {_local(now)} Danish time)")
+    say(f"paybot: {status.health.name}  (checked {_local(now)} Danish time)")
     beat = status.heartbeat
     if status.scheduler_alive and beat is not None:
-        _say(f"scheduler: running on {beat.host} (pid {beat.pid}), heartbeat {_ago(now, beat.at)}")
+        say(f"scheduler: running on {beat.host} (pid {beat.pid}), heartbeat {_ago(now, beat.at)}")
     elif beat is not None:
-        _say(f"scheduler: NOT RUNNING (last heartbeat {_local(beat.at)}, {_ago(now, beat.at)})")
+        say(f"scheduler: NOT RUNNING (last heartbeat {_local(beat.at)}, {_ago(now, beat.at)})")
     else:
-        _say("scheduler: NOT RUNNING (no heartbeat ever: 'robot scheduler' has never run here)")
-    _say()
+        say("scheduler: NOT RUNNING (no heartbeat ever: 'robot scheduler' has never run here)")
+    say()
     rows = [("ROBOT", "JOB", "NEXT RUN", "LAST RUN", "OUTCOME", "EXIT", "PAID", "MANUAL",
              "FAILED", "WAITING", ">1 RUN")]  # fmt: skip
     for r in status.robots:
@@ -139,24 +127,24 @@ def show(status: Status) -> None:
                 str(len(r.long_failing)),
             )
         )
-    for line in _table(rows):
-        _say(line)
-    _say()
-    _say("work items by state:")
+    for line in table(rows):
+        say(line)
+    say()
+    say("work items by state:")
     for r in status.robots:
         counts = ", ".join(f"{s} {n}" for s, n in r.items.items()) or "none"
         marked = f"; {r.marked} marked for manual handling" if r.marked else ""
-        _say(f"  {r.robot}: {counts}{marked}")
+        say(f"  {r.robot}: {counts}{marked}")
     long = [(r.robot, f) for r in status.robots for f in r.long_failing]
     if long:
-        _say("invoices failing in more than one run:")
+        say("invoices failing in more than one run:")
         for robot, f in long:
-            _say(f"  {robot}: løbenr. {f.erp_id} ({f.nights} runs)")
+            say(f"  {robot}: løbenr. {f.erp_id} ({f.nights} runs)")
     if not status.alerts_configured:
-        _say("alerts: not configured (notify.smtp_host or notify.webhook_url)")
+        say("alerts: not configured (notify.smtp_host or notify.webhook_url)")
     if status.last_alert is None:
         if status.alerts_configured:
-            _say("alerts: none sent yet")
+            say("alerts: none sent yet")
     else:
         a = status.last_alert
         state = (
@@ -164,28 +152,32 @@ def show(status: Status) -> None:
             if a.sent_at
             else f"NOT SENT after {a.tries} tries: {a.last_error or 'not tried yet'}"
         )
-        _say(f"alerts: last {_local(a.created_at)} {a.channel} {a.robot} {a.kind}: {state}")
+        say(f"alerts: last {_local(a.created_at)} {a.channel} {a.robot} {a.kind}: {state}")
         if status.unsent_alerts:
             n = len(status.unsent_alerts)
-            _say(f"  {n} alert{'s' if n != 1 else ''} waiting to be delivered")
+            say(f"  {n} alert{'s' if n != 1 else ''} waiting to be delivered")
+    if status.notices:
+        say()
+        say("worth knowing:")
+        for notice in status.notices:
+            say(f"  - {mask_text(notice)}")
     if status.problems:
-        _say()
-        _say("needs attention:")
+        say()
+        say("needs attention:")
         for problem in status.problems:
-            _say(f"  - {mask_text(problem)}")
+            say(f"  - {mask_text(problem)}")
 
 
 def cmd_status(ns: argparse.Namespace) -> int:
     try:
         status = collect()
-    except ConfigError as exc:
-        sys.stderr.write(f"robot status: configuration error: {exc}\n")
-        if ns.json:
-            _say(json.dumps({"status": "unknown", "exit_code": EXIT_USAGE, "problems": [
-                f"configuration error: {exc}"]}))  # fmt: skip
-        return EXIT_USAGE
+    except PaybotError as exc:
+        if ns.json:  # a monitor reads a document even now; robot's main reports the error
+            say(json.dumps({"status": "unknown", "exit_code": exc.exit_code, "problems": [
+                exc.sentence()]}))  # fmt: skip
+        raise
     if ns.json:
-        _say(json.dumps(status.as_json(), ensure_ascii=False, indent=2))
+        say(json.dumps(status.as_json(), ensure_ascii=False, indent=2))
     else:
         show(status)
     return int(status.health)

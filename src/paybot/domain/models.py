@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from paybot.domain.reasons import Reason
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -254,7 +256,7 @@ class CheckMade(Frozen):
     guards (``MANUAL_BUYER``), whether it passed, and the values it compared."""
 
     rule: str
-    reason: str
+    reason: Reason
     passed: bool
     compared: dict[str, str] = Field(default_factory=dict)
 
@@ -281,7 +283,7 @@ class Pay(Frozen):
 
 class Manual(Frozen):
     kind: Literal["manual"] = "manual"
-    reason: str  # a stable MANUAL_* code from config/reasons.yaml
+    reason: Reason  # a stable MANUAL_* code; its Danish text is in config/reasons.yaml
     note: str  # Danish, for the caseworker; no CPR numbers
     explanation: Explanation
 

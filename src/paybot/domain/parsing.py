@@ -142,7 +142,7 @@ class InvoiceFormatError(BusinessError):
         self.invoice = invoice
         where = f"faktura løbenr. {invoice}" if invoice is not None else "faktura"
         shown = "(værdi skjult)" if self.value is None else repr(self.value)
-        super().__init__(Reason.FORMAT.value, f"{where}: {field} = {shown}: {problem}")
+        super().__init__(Reason.FORMAT, f"{where}: {field} = {shown}: {problem}")
 
     @property
     def label(self) -> str:

@@ -34,6 +34,15 @@ STATUS_TEXTS: dict[str, ErpStatus] = {
     "manuel behandling": ErpStatus.MANUAL,
     "manuel": ErpStatus.MANUAL,
 }
+
+
+def erp_status(text: str) -> ErpStatus | None:
+    """The status an invoice shows in the finance system (``Ny``, ``Betalt``, ``Manuel
+    behandling``; any case, spaces around ignored) as the shared word; ``None`` for a text the
+    vocabulary does not hold. Pure; safe to repeat."""
+    return STATUS_TEXTS.get(text.strip().lower())
+
+
 INTERPRETER_CATEGORY_TEXTS: dict[str, str] = {
     "translatør": "translatoer",
     "statsprøvet tolk": "statsproevet",
@@ -42,7 +51,6 @@ INTERPRETER_CATEGORY_TEXTS: dict[str, str] = {
     "statsproevet": "statsproevet",
     "oevrig": "oevrig",
 }
-INTERPRETER_CATEGORIES: frozenset[str] = frozenset({"translatoer", "statsproevet", "oevrig"})
 INTERPRETER_CATEGORY_NAMES: dict[str, str] = {
     "translatoer": "translatør",
     "statsproevet": "statsprøvet tolk",

@@ -68,13 +68,23 @@ class ScriptRunner(Protocol):
     """What :func:`answers` needs of a WebDriver (Selenium's ``WebDriver`` provides it)."""
 
     def set_script_timeout(self, time_to_wait: float) -> None:
-        """Returns: nothing; scripts after this one time out after ``time_to_wait`` seconds.
-        Raises: a :data:`DRIVER_ERRORS` error when the browser is gone. Repeat: safe."""
+        """How long (seconds) a script may run before the driver gives up.
+
+        Returns: nothing.
+        Raises: Selenium's ``WebDriverException`` (or urllib3's errors) when the driver or the
+        browser is gone.
+        Repeat: safe (the last value holds).
+        """
         ...
 
     def execute_script(self, script: str, *args: object) -> object:
-        """Returns: what the JavaScript ``script`` returned. Raises: a :data:`DRIVER_ERRORS`
-        error (a timeout among them). Repeat: runs the script again."""
+        """Run ``script`` in the page with ``args``.
+
+        Returns: the script's value, converted by the driver.
+        Raises: Selenium's ``TimeoutException`` when it does not answer in time,
+        ``WebDriverException`` (or urllib3's errors) when the driver or browser is gone.
+        Repeat: as safe as the script is (``return 1`` is).
+        """
         ...
 
 

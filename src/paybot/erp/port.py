@@ -35,7 +35,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from paybot.audit.events import Event
 from paybot.domain.models import Booking, Category, RawInvoice, RegisterEntry, Requisition
+from paybot.domain.reasons import Reason
 
 if TYPE_CHECKING:
     from paybot.config_models import Credentials, Settings
@@ -47,7 +49,7 @@ class AuditSink(Protocol):
     the invoice): ``page_opened``, ``value_typed``, ``button_clicked``, ``voucher_read``
     (``durable=True``), ``screenshot``, ``login``, ``field_read`` (docs/audit.md)."""
 
-    def event(self, event: str, *, durable: bool = False, **fields: Any) -> None:
+    def event(self, event: Event, *, durable: bool = False, **fields: Any) -> None:
         """Append one record of ``event`` with ``fields`` (masked by the trail).
 
         Returns: nothing; with ``durable`` only once the record is on disk.
@@ -107,8 +109,6 @@ class ReferenceData:
 
 # --- the invoice's status, as RawInvoice carries it ---------------------------------------------
 
-STATUS_NEW = "ny"
-"""``RawInvoice.get("status").lower()`` of an invoice the robot may act on."""
 STATUS_MANUAL_WORD = "manuel"
 """In the status text of an invoice handed over to a person (``Manuel behandling``)."""
 MANUAL_REASON_FIELD = "manuel-aarsag"
@@ -251,7 +251,7 @@ class FinanceSystem(Protocol):
         """
         ...
 
-    def hand_over(self, erp_id: int, *, reason: str, note: str) -> None:
+    def hand_over(self, erp_id: int, *, reason: Reason, note: str) -> None:
         """Send the invoice to manual handling: a person finds it with ``reason`` (a reason
         code, ``MANUAL_AMOUNT``) and ``note`` (Danish text for the caseworker, at most 1000
         characters).

@@ -110,13 +110,26 @@ class RunCounts(Protocol):
     """What a run did; ``paybot.run_folder.Counts`` has these."""
 
     @property
-    def paid(self) -> int: ...
+    def paid(self) -> int:
+        """Returns: invoices paid in the run (a count). Raises: nothing. Repeat: safe."""
+        ...
+
     @property
-    def manual(self) -> int: ...
+    def manual(self) -> int:
+        """Returns: invoices handed to manual handling (a count). Raises: nothing. Repeat:
+        safe."""
+        ...
+
     @property
-    def failed(self) -> int: ...
+    def failed(self) -> int:
+        """Returns: invoices left with application errors (a count). Raises: nothing. Repeat:
+        safe."""
+        ...
+
     @property
-    def skipped(self) -> int: ...
+    def skipped(self) -> int:
+        """Returns: invoices someone else handled (a count). Raises: nothing. Repeat: safe."""
+        ...
 
 
 @dataclass(frozen=True)

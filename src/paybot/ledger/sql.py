@@ -14,10 +14,10 @@ from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from paybot.database import make_engine, writer
 from paybot.domain.models import Category, ErpStatus, RegisterEntry
 from paybot.errors import LedgerError
 from paybot.ledger import schema as t
-from paybot.ledger.engine import make_engine, writer
 from paybot.ledger.model import (
     CLAIMABLE,
     PAYING,

@@ -35,6 +35,7 @@ HEADLINE_DA: dict[Kind, str] = {
     Kind.CRASHED: "kørslen stoppede uventet",
     Kind.STOPPED: "stoppede undervejs",
     Kind.FAILED: "fakturaer fejlede",
+    Kind.RECOVERED: "browseren gik ned og blev startet igen, kørslen blev færdig",
     Kind.OK: "kørslen gik godt",
 }
 
@@ -47,6 +48,9 @@ HEADLINE_EN: dict[Kind, str] = {
     Kind.CRASHED: "the run's process ended unexpectedly",
     Kind.STOPPED: "the run stopped early after failures in a row",
     Kind.FAILED: "the run finished, but some invoices failed and wait for the next run",
+    Kind.RECOVERED: "the browser (Chromium) died or stopped answering during the run and was "
+    "replaced by a new one with a new login; the run reconciled the invoice it was on, "
+    "carried on and finished",
     Kind.OK: "the run finished",
 }
 
@@ -86,6 +90,15 @@ def todo_en(f: RunFacts, erp_url: str) -> str:
                 f"the report's errors and screenshots, check {erp_url}; when it works, "
                 + again
                 + " carry on"
+            )
+        case Kind.RECOVERED:
+            return (
+                "nothing for tonight: no invoice waits because of it and none was paid twice; "
+                "if it happens again, look at the machine's memory ('free -m'; 'dmesg' for the "
+                "out-of-memory killer) and console.log in the run folder; "
+                "runner.browser_restart_every restarts the browser every N invoices before it "
+                "grows, and a run stops after runner.max_browser_restarts failures of its "
+                "browser"
             )
         case _:
             return (

@@ -21,6 +21,7 @@ from paybot.exit_codes import (
     EXIT_USAGE,
 )
 from paybot.ledger import CLAIMABLE, Handover, LedgerPort, RunRecord
+from paybot.run_folder import BROWSER_RESTARTED
 
 
 class Kind(StrEnum):
@@ -40,6 +41,10 @@ class Kind(StrEnum):
     FAILED = "failed"
     """The run completed but left invoices failing (some perhaps handed to a person after
     ``runner.max_nights``)."""
+    RECOVERED = "recovered"
+    """The run finished well, but its browser died or hung and was replaced during it (see
+    ``runner.max_browser_restarts``): nothing waits because of it, but the operator should
+    know, since a browser that keeps failing points at the machine (memory, most often)."""
     OK = "ok"
 
 
@@ -110,6 +115,8 @@ def classify(row: RunRecord) -> Kind:
         return Kind.FAILED
     if row.exit_code == EXIT_FAILED:  # no invoice failed: the run itself did ("without an
         return Kind.CRASHED  # outcome": the task process died or raised)
+    if row.exit_code == EXIT_OK and BROWSER_RESTARTED in note:
+        return Kind.RECOVERED
     if row.exit_code in (EXIT_OK, EXIT_BUSY):
         return Kind.OK
     return Kind.CRASHED

@@ -17,10 +17,14 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from paybot.config_models import NotifySettings
+from paybot.errors import PaybotError
 
 
-class DeliveryError(Exception):
-    """The alert did not get through (the text names the server, never a password)."""
+class DeliveryError(PaybotError):
+    """The alert did not get through (the text names the server, never a password). The
+    outbox tries again later (``retryable``)."""
+
+    retryable = True
 
 
 def mail(

@@ -30,6 +30,7 @@ from typing import TypeVar
 
 from paybot import __version__
 from paybot.audit import AuditTrail
+from paybot.audit.events import Event
 from paybot.config import Credentials, RobotConfig
 from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.models import ErpStatus, business_key
@@ -47,13 +48,13 @@ from paybot.erp.registry import factory_for
 from paybot.errors import (
     ApplicationError,
     BrowserFailed,
-    LoginRefused,
     PaybotError,
+    PreflightError,
     ScreenChanged,
     SessionExpired,
     what_failed,
 )
-from paybot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_PREFLIGHT
+from paybot.exit_codes import EXIT_FAILED, EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.private import private_dir
 from paybot.run.ordering import KeyOrder
@@ -66,7 +67,7 @@ from paybot.run.worker import (
     RunContext,
     Worker,
 )
-from paybot.run_folder import Counts, Outcome
+from paybot.run_folder import BROWSER_RESTARTED, Counts, Outcome
 
 T = TypeVar("T")
 TABLE_WARNING_DAYS = 30
@@ -219,25 +220,25 @@ class Runner:
 
     def _retry(self, what: str, step: Callable[[], T], session: FinanceSystem) -> T:
         """One preflight or collect step, retried like any work when the finance system
-        misbehaves (HTTP 500, an expired session); a changed screen or a refused login is not
-        retried."""
+        misbehaves (HTTP 500, an expired session); a changed screen, or an error that is not
+        ``retryable`` (a refused login), is not retried."""
         runner = self.cfg.settings.runner
         attempt = 0
         while True:
             attempt += 1
             try:
                 return step()
-            except (ScreenChanged, LoginRefused):
-                raise
+            except ScreenChanged:
+                raise  # in preflight a changed screen stops the run at once
             except BrowserFailed as exc:
-                self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
+                self.audit.event(Event.APP_ERROR, phase=what, error=str(exc), attempt=attempt)
                 if self.req.stop.is_set() or not self.restarts.allow(str(exc)):
                     raise
                 attempt -= 1  # the browser's failure, not the finance system's
                 with contextlib.suppress(BrowserFailed):
                     session.restart_browser()
                     self.audit.event(
-                        "browser_restarted",
+                        Event.BROWSER_RESTARTED,
                         phase=what,
                         error=str(exc),
                         restarts=self.restarts.count,
@@ -245,8 +246,8 @@ class Runner:
                 with contextlib.suppress(ApplicationError):
                     session.login()
             except ApplicationError as exc:
-                self.audit.event("app_error", phase=what, error=str(exc), attempt=attempt)
-                if attempt >= runner.max_attempts or self.req.stop.is_set():
+                self.audit.event(Event.APP_ERROR, phase=what, error=str(exc), attempt=attempt)
+                if not exc.retryable or attempt >= runner.max_attempts or self.req.stop.is_set():
                     raise
                 self.req.stop.wait(runner.backoff_seconds * 2 ** (attempt - 1))
                 if isinstance(exc, SessionExpired):
@@ -320,7 +321,12 @@ class Runner:
             if not listing.has_next or not entries:
                 break
         self.audit.event(
-            "collected", from_loebenr=start + 1, to_loebenr=after, pages=pages, rows=rows, new=new
+            Event.COLLECTED,
+            from_loebenr=start + 1,
+            to_loebenr=after,
+            pages=pages,
+            rows=rows,
+            new=new,
         )
         return new
 
@@ -359,7 +365,9 @@ class Runner:
             try:
                 session = self._session(name)
             except PaybotError as exc:
-                self.audit.event("app_error", worker=name, error=f"worker could not start: {exc}")
+                self.audit.event(
+                    Event.APP_ERROR, worker=name, error=f"worker could not start: {exc}"
+                )
                 return
             worker = Worker(name, ctx, session, self.audit.bind(worker=name))
             workers.append(worker)
@@ -379,7 +387,7 @@ class Runner:
     def run(self) -> Outcome:
         req = self.req
         self.audit.event(
-            "run_started",
+            Event.RUN_STARTED,
             trigger=req.trigger,
             dry_run=req.dry_run,
             workers=req.workers,
@@ -390,20 +398,20 @@ class Runner:
             config_checksum=self.cfg.config_checksum,
         )
         for note in self.swept:
-            self.audit.event("leftovers_swept", what=note)
+            self.audit.event(Event.LEFTOVERS_SWEPT, what=note)
         # The run holds the robot's lock, so any other run's leases belong to a dead run:
         # free them now, and its open intents are reconciled in this run.
         freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id)
         if freed:
-            self.audit.event("leases_released", erp_ids=freed)
+            self.audit.event(Event.LEASES_RELEASED, erp_ids=freed)
         self.upgrade_stored_keys()
         try:
             try:
                 session, accounts, reference = self.prepare()
-            except (ApplicationError, ScreenChanged) as exc:
-                self.audit.event("preflight_failed", error=str(exc), failed=what_failed(exc))
-                outcome = Outcome(
-                    EXIT_PREFLIGHT, Counts(), f"preflight failed ({what_failed(exc)}): {exc}"
+            except ApplicationError as exc:
+                self.audit.event(Event.PREFLIGHT_FAILED, error=str(exc), failed=what_failed(exc))
+                outcome = Outcome.of(
+                    PreflightError(f"preflight failed ({what_failed(exc)}): {exc}")
                 )
                 self.report.message = outcome.message
                 return self._finish(outcome)
@@ -411,7 +419,7 @@ class Runner:
             self.report.warnings = warnings
             for warning in warnings:
                 req.progress(f"warning: {warning}")
-            self.audit.event("preflight_passed", accounts=len(accounts), warnings=warnings)
+            self.audit.event(Event.PREFLIGHT_PASSED, accounts=len(accounts), warnings=warnings)
             outcomes = self.work(session, accounts, reference)
             return self._finish(self._outcome(outcomes))
         finally:
@@ -436,7 +444,7 @@ class Runner:
             self.cfg.name, keys.LEGACY_CERTIFICATE_KEY_PREFIX, upgrade
         )
         if replaced:
-            self.audit.event("duplicate_keys_upgraded", count=replaced, to="hmac-sha256")
+            self.audit.event(Event.DUPLICATE_KEYS_UPGRADED, count=replaced, to="hmac-sha256")
         return replaced
 
     def _outcome(self, outcomes: list[ItemOutcome]) -> Outcome:
@@ -464,7 +472,7 @@ class Runner:
         if self.restarts.tripped.is_set():
             notes.append(self.restarts.stop_message())
         elif self.restarts.count:
-            notes.append(f"the browser failed and was restarted {self.restarts.count} time(s)")
+            notes.append(f"{BROWSER_RESTARTED} {self.restarts.count} time(s)")
         if self.req.stop.is_set():
             notes.append("stopped on request (SIGTERM) between two invoices")
         failed = (
@@ -479,7 +487,7 @@ class Runner:
         self.report.counts = outcome.counts
         write_report(self.req.run_dir, self.report)
         self.audit.event(
-            "run_finished",
+            Event.RUN_FINISHED,
             exit_code=outcome.exit_code,
             paid=outcome.counts.paid,
             manual=outcome.counts.manual,

@@ -16,10 +16,9 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
-from types import FrameType
 
 from paybot import locks
 from paybot.audit.chain import AuditTrailError
@@ -30,8 +29,8 @@ from paybot.audit.open import (
     run_signer,
 )
 from paybot.config import find_home, load_credentials, load_robot_config
-from paybot.errors import ConfigError
-from paybot.exit_codes import EXIT_BUSY, EXIT_PREFLIGHT, EXIT_USAGE
+from paybot.errors import ConfigError, PaybotError, PreflightError
+from paybot.exit_codes import EXIT_FAILED
 from paybot.ledger import Ledger
 from paybot.private import private_dir, restrict_umask
 from paybot.run.runner import Runner, RunRequest
@@ -42,36 +41,32 @@ from paybot.run_folder import (
     ENV_RUN_ID,
     ENV_TRIGGER,
     ENV_WORKERS,
-    Counts,
     Outcome,
     new_run_id,
     run_dir,
 )
+from paybot.signals import on_stop_signals
 
 
-class RunNotClean(Exception):
+class RunNotClean(PaybotError):
     """Raised at the end of a task whose run did not complete cleanly, so that robocorp marks
-    the task as failed; the details are in the run folder's report."""
+    the task as failed; the details are in the run folder's report. ``exit_code`` is the
+    run's."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        self.exit_code = exit_code
+        super().__init__(message)
 
 
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def stop_on_signals(stop: threading.Event) -> AbstractContextManager[None]:
     """SIGTERM and SIGINT set ``stop``; a second SIGINT interrupts as usual."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def handler(signum: int, frame: FrameType | None) -> None:
+    def handler(signum: int) -> None:
         if signum == signal.SIGINT and stop.is_set():
             raise KeyboardInterrupt
         stop.set()
 
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
+    return on_stop_signals(handler)
 
 
 def _echo(line: str) -> None:
@@ -92,7 +87,7 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
         credentials = load_credentials(cfg.settings, env)
         signer = run_signer(cfg.settings, env)
     except ConfigError as exc:
-        outcome = Outcome(EXIT_USAGE, Counts(), f"configuration error: {exc}")
+        outcome = Outcome.of(exc)
         if folder is not None:
             outcome.write(folder)
         return outcome
@@ -105,7 +100,7 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             try:
                 stack.enter_context(locks.robot_lock(settings.data_dir, robot, run_id))
             except locks.RobotBusy as exc:
-                outcome = Outcome(EXIT_BUSY, Counts(), str(exc))
+                outcome = Outcome.of(exc)
                 outcome.write(folder)
                 return outcome
         # Before anything is touched: the trail must be the one this robot left, or signing
@@ -114,7 +109,7 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             check_trail_under_its_lock(settings, signer)
             adopting = signer is not None and adopts_unsigned_trail(settings)
         except AuditTrailError as exc:
-            outcome = Outcome(EXIT_PREFLIGHT, Counts(), f"preflight failed: audit trail: {exc}")
+            outcome = Outcome.of(PreflightError(f"preflight failed: audit trail: {exc}"))
             outcome.write(folder)
             return outcome
         ledger = Ledger(settings.ledger.url)
@@ -156,4 +151,6 @@ def run_from_task(robot: str) -> None:
     """The body of every robot's ``@task``."""
     outcome = run_robot(robot)
     if outcome.exit_code != 0:
-        raise RunNotClean(f"{robot}: exit code {outcome.exit_code}: {outcome.message}")
+        raise RunNotClean(
+            f"{robot}: exit code {outcome.exit_code}: {outcome.message}", outcome.exit_code
+        )

@@ -8,8 +8,9 @@ approve or hand over, record the result. Kinds of failure:
 - **business** (the data is wrong or missing): the rules' ``Manual`` decision, or a refusal by
   the finance system that a person must look at. Sent to manual handling; never retried.
 - **application** (timeouts, missing elements, HTTP 500, expired session): a masked screenshot,
-  the error in the ledger and the audit trail, a new login, and a retry with backoff up to
-  ``runner.max_attempts``; then the item is left for the next run. After
+  the error in the ledger and the audit trail, a new login when the session expired, and a retry
+  with backoff up to ``runner.max_attempts`` when the error is ``retryable`` (a refused login is
+  not: :class:`paybot.errors.LoginRefused`); then the item is left for the next run. After
   ``runner.max_consecutive_failures`` failed attempts in a row (on any items), the run stops
   instead of hammering a system that is down. An invoice left so in ``runner.max_nights`` runs
   is marked for a person (``MANUAL_REPEATED_FAILURES``) and not tried again.
@@ -41,9 +42,11 @@ from typing import Any, Protocol
 
 from paybot import __version__
 from paybot.audit import mask_data
+from paybot.audit.events import Event
 from paybot.config import RobotConfig
 from paybot.domain.models import (
     Decision,
+    ErpStatus,
     Explanation,
     Invoice,
     Manual,
@@ -53,10 +56,10 @@ from paybot.domain.models import (
 from paybot.domain.parsing import InvoiceFormatError, parse_invoice
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
+from paybot.domain.values import erp_status
 from paybot.erp.port import (
     MANUAL_REASON_FIELD,
     STATUS_MANUAL_WORD,
-    STATUS_NEW,
     FinanceSystem,
     ReferenceData,
 )
@@ -84,10 +87,11 @@ class AuditLog(Protocol):
     """What a worker writes its trail to: :class:`paybot.audit.AuditLogger` (or a test's
     recorder)."""
 
-    def event(self, event: str, *, durable: bool | None = None, **fields: Any) -> None:
-        """Append one record of ``event`` with ``fields`` (masked by the trail).
+    def event(self, event: Event, *, durable: bool | None = None, **fields: Any) -> None:
+        """Append one record of ``event`` with ``fields`` and the bound ids (masked).
 
-        Returns: nothing; with ``durable`` only once the record is on disk.
+        Returns: nothing; with ``durable`` (default: the event's own rule) only once the
+        record is on disk.
         Raises: :class:`~paybot.audit.chain.AuditTrailError` when the trail cannot be
         written.
         Repeat: not idempotent: each call appends a record.
@@ -95,8 +99,12 @@ class AuditLog(Protocol):
         ...
 
     def bind(self, **ids: Any) -> AuditLog:
-        """Returns: a log that adds ``ids`` (``erp_id``, ``invoice``) to every record.
-        Raises: nothing. Repeat: safe."""
+        """A log whose records also carry ``ids`` (``erp_id``, ``business_key``, ``worker``).
+
+        Returns: the new log; this one is unchanged.
+        Raises: nothing.
+        Repeat: safe.
+        """
         ...
 
 
@@ -170,14 +178,12 @@ class BrowserRestarts:
         self.limit = limit
         self._lock = threading.Lock()
         self.count = 0
-        self.failures = 0
         self.last_error = ""
         self.tripped = threading.Event()
 
     def allow(self, error: str) -> bool:
         """A browser failed: True when it may be restarted (and the restart is counted)."""
         with self._lock:
-            self.failures += 1
             self.last_error = error
             if self.count >= self.limit:
                 self.tripped.set()
@@ -293,10 +299,10 @@ class Worker:
             self.session.restart_browser()
             self.session.login()
         except ApplicationError as exc:
-            self.audit.event("app_error", error=str(exc), kind=type(exc).__name__)
+            self.audit.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__)
             return
         self.fresh_browsers += 1
-        self.audit.event("browser_restarted", planned=True, every=every)
+        self.audit.event(Event.BROWSER_RESTARTED, planned=True, every=every)
 
     def process(self, item: WorkItem) -> ItemOutcome:
         log = self.audit.bind(erp_id=item.erp_id, invoice=item.business_key)
@@ -316,49 +322,54 @@ class Worker:
                 self.ctx.breaker.success()
                 return outcome
             except LedgerError as exc:
-                log.event("app_error", error=str(exc), attempt=attempt)
+                log.event(Event.APP_ERROR, error=str(exc), attempt=attempt)
                 return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(exc))
             except BusinessError as exc:
                 # A refusal outside the payment (which handles its own): leave it to a person
                 # reading the report rather than guessing.
-                log.event("business_error", reason=exc.reason, error=str(exc))
+                log.event(Event.BUSINESS_ERROR, reason=exc.reason, error=str(exc))
                 return self._give_up(item, ApplicationError(str(exc)), None, log)
             except BrowserFailed as exc:
-                log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                log.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__, attempt=attempt)
                 if self.ctx.stop.is_set() or not self._new_browser(exc, log):
                     return self._give_up(item, exc, None, log)
                 attempt -= 1  # not the invoice's fault: its attempts are the finance system's
-                try:
-                    current = self.ctx.ledger.item(self.robot, item.erp_id)
-                    item = self.ctx.ledger.renew(
-                        current or item, self.name, self.runner.lease_seconds
-                    )
-                    self.session.login()
-                except LedgerError as lost:
-                    return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
-                except ApplicationError:
-                    pass  # the next attempt meets it again and counts it
+                item, done = self._resume(item, None, log)
+                if done is not None:
+                    return done
             except ApplicationError as exc:
                 self.ctx.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
-                log.event("app_error", error=str(exc), kind=type(exc).__name__, attempt=attempt)
-                last = attempt >= self.runner.max_attempts or self.ctx.stopping()
+                log.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                last = (
+                    not exc.retryable or attempt >= self.runner.max_attempts or self.ctx.stopping()
+                )
                 if last:
                     return self._give_up(item, exc, shot, log)
                 # Backoff, but wake up at once for a stop request.
                 self.ctx.stop.wait(self.runner.backoff_seconds * 2 ** (attempt - 1))
-                try:
-                    current = self.ctx.ledger.item(self.robot, item.erp_id)
-                    item = self.ctx.ledger.renew(
-                        current or item, self.name, self.runner.lease_seconds
-                    )
-                    # A retry starts from a new login: the session may have expired, and a
-                    # screenshot has left the page altered.
-                    self.session.login()
-                except LedgerError as lost:
-                    return ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
-                except ApplicationError as again:
-                    exc = again  # the next attempt will meet it again and count it
+                item, done = self._resume(item, shot, log)
+                if done is not None:
+                    return done
+
+    def _resume(
+        self, item: WorkItem, shot: Path | None, log: AuditLog
+    ) -> tuple[WorkItem, ItemOutcome | None]:
+        """Before the next attempt: renew the lease and log in again (the session may have
+        expired, a new browser has none, and a screenshot has left the page altered).
+        Returns the renewed item, and an outcome when the invoice cannot go on: ``LOST`` (the
+        lease is gone) or ``FAILED`` (a login that is not ``retryable``: no attempt can help).
+        A retryable login failure is left for the next attempt to meet and count."""
+        try:
+            current = self.ctx.ledger.item(self.robot, item.erp_id)
+            item = self.ctx.ledger.renew(current or item, self.name, self.runner.lease_seconds)
+            self.session.login()
+        except LedgerError as lost:
+            return item, ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
+        except ApplicationError as again:
+            if not again.retryable:
+                return item, self._give_up(item, again, shot, log)
+        return item, None
 
     def _new_browser(self, exc: ApplicationError, log: AuditLog) -> bool:
         """Replace the dead browser (counted); False when the run has had its restarts."""
@@ -366,10 +377,10 @@ class Worker:
             try:
                 self.session.restart_browser()
             except ApplicationError as again:
-                log.event("app_error", error=str(again), kind=type(again).__name__)
+                log.event(Event.APP_ERROR, error=str(again), kind=type(again).__name__)
                 exc = again
                 continue
-            log.event("browser_restarted", error=str(exc), restarts=self.ctx.restarts.count)
+            log.event(Event.BROWSER_RESTARTED, error=str(exc), restarts=self.ctx.restarts.count)
             return True
         return False
 
@@ -381,7 +392,7 @@ class Worker:
             attempts = self.ctx.ledger.record_failure(current, self.name, exc)
         except LedgerError:
             attempts = current.attempts
-        log.event("item_left", attempts=attempts, state=str(current.state), error=str(exc))
+        log.event(Event.ITEM_LEFT, attempts=attempts, state=str(current.state), error=str(exc))
         outcome = ItemOutcome(
             item.erp_id,
             item.business_key,
@@ -407,9 +418,9 @@ class Worker:
                 self.robot, item.erp_id, reason=Reason.REPEATED_FAILURES, note=note, by=ROBOT_BY
             )
         except LedgerError as lost:
-            log.event("app_error", error=f"could not mark it for a person: {lost}")
+            log.event(Event.APP_ERROR, error=f"could not mark it for a person: {lost}")
             return None
-        log.event("item_handed_over", reason=mark.reason, by=mark.by, nights=nights)
+        log.event(Event.ITEM_HANDED_OVER, reason=mark.reason, by=mark.by, nights=nights)
         return mark.note
 
     def _screenshot(self, item: WorkItem, attempt: int) -> Path | None:
@@ -422,7 +433,7 @@ class Worker:
     # --- one attempt ------------------------------------------------------------------------
 
     def _transition(self, log: AuditLog, t: Transition) -> WorkItem:
-        log.event("state_changed", **t.audit_fields())
+        log.event(Event.STATE_CHANGED, **t.audit_fields())
         return t.item
 
     def _once(self, item: WorkItem, log: AuditLog) -> ItemOutcome:
@@ -433,9 +444,9 @@ class Worker:
         raw = self.session.read_invoice(item.erp_id)
         # One record for everything read on the page (masked field by field by the trail).
         fields = {name: value for name, value in raw.fields.items() if value}
-        log.event("field_read", fields=fields, lines=len(raw.lines))
+        log.event(Event.FIELD_READ, fields=fields, lines=len(raw.lines))
         status = raw.get("status").lower()
-        if status != STATUS_NEW:
+        if erp_status(status) is not ErpStatus.NEW:
             self.ctx.order.keys_recorded(item.erp_id)
             t = self.ctx.ledger.record_skipped(
                 item, self.name, f"status i økonomisystemet: {status}"
@@ -471,7 +482,7 @@ class Worker:
             ),
         )
         log.event(
-            "decision",
+            Event.DECISION,
             decision=decision.kind,
             rule=HANDOVER_RULE,
             rule_version=decision.explanation.rule_version,
@@ -513,7 +524,7 @@ class Worker:
             }
         else:
             fields |= {"reason": decision.reason, "note": decision.note}
-        log.event("decision", **fields)
+        log.event(Event.DECISION, **fields)
         return decision
 
     def _context(self, item: WorkItem, invoice: Invoice) -> DecisionContext:
@@ -573,12 +584,12 @@ class Worker:
                 payment_date=decision.payment_date,
             )
         except AlreadyHandled as exc:
-            log.event("business_error", error=str(exc))
+            log.event(Event.BUSINESS_ERROR, error=str(exc))
             item, done = self._reconcile(item, log)
             return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
         except BusinessError as exc:
             # The finance system refused the posting: nothing was paid; a person takes over.
-            log.event("business_error", reason=exc.reason, error=str(exc))
+            log.event(Event.BUSINESS_ERROR, reason=exc.reason, error=str(exc))
             item = self._transition(log, self.ctx.ledger.cancel_intent(item, self.name, str(exc)))
             note = f"Økonomisystemet afviste betalingen: {exc}"
             manual = Manual(reason=exc.reason, note=note, explanation=decision.explanation)
@@ -601,7 +612,7 @@ class Worker:
                 item.erp_id, reason=decision.reason, note=self.manual_note(decision)
             )
         except AlreadyHandled as exc:
-            log.event("business_error", error=str(exc))
+            log.event(Event.BUSINESS_ERROR, error=str(exc))
             item, done = self._reconcile(item, log)
             return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
         item = self._transition(log, self.ctx.ledger.record_manual_done(item, self.name))
@@ -616,7 +627,7 @@ class Worker:
         payment = self.session.payment_for(item.erp_id)
         if payment is not None:
             voucher, by = payment.voucher, payment.approved_by
-            log.event("reconciled", found="betalt", voucher=voucher, approved_by=by)
+            log.event(Event.RECONCILED, found=ErpStatus.PAID, voucher=voucher, approved_by=by)
             if item.state == State.PAY_INTENT and by == me:
                 item = self._transition(log, ledger.record_paid(item, self.name, voucher))
                 return item, ItemOutcome(
@@ -634,8 +645,8 @@ class Worker:
             )
         raw = self.session.read_invoice(item.erp_id)
         status = raw.get("status").lower()
-        log.event("reconciled", found=status or "ukendt")
-        if status == STATUS_NEW:
+        log.event(Event.RECONCILED, found=status or "ukendt")
+        if erp_status(status) is ErpStatus.NEW:
             item = self._transition(log, ledger.cancel_intent(item, self.name, "ikke udført"))
             return item, None
         if (
@@ -649,6 +660,3 @@ class Worker:
             )
         item = self._transition(log, ledger.record_skipped(item, self.name, f"status: {status}"))
         return item, ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
-
-
-WorkerFactory = Callable[[str], Worker]

@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from paybot.audit import AuditTrail
+from paybot.audit.events import Event
 from paybot.exit_codes import EXIT_BUSY
 from paybot.ledger import LedgerPort, RunRecord, utc_now
 from paybot.run_folder import Counts, Outcome, new_run_id, run_dir
@@ -61,7 +62,7 @@ class History:
     # --- jobs --------------------------------------------------------------------------------
 
     def job_event(
-        self, robot: str, event: str, *, schedule: str, next_run: dt.datetime | None, **more: Any
+        self, robot: str, event: Event, *, schedule: str, next_run: dt.datetime | None, **more: Any
     ) -> None:
         self.trail.logger(robot=robot).event(
             event,
@@ -95,7 +96,7 @@ class History:
         note = f"missed: planned for {local_text(scheduled_at, zone)}; {why}"
         row = self._row(robot, scheduled_at, note, os.getpid())
         self.trail.logger(robot=robot, run_id=row.run_id).event(
-            "scheduler_run_missed",
+            Event.SCHEDULER_RUN_MISSED,
             durable=True,
             job=job,
             scheduled_at=scheduled_at.isoformat(),
@@ -107,7 +108,7 @@ class History:
         """A run not started because the robot was already running."""
         row = self._row(robot, scheduled_at, f"skipped: {why}", os.getpid())
         self.trail.logger(robot=robot, run_id=row.run_id).event(
-            "scheduler_run_missed",
+            Event.SCHEDULER_RUN_MISSED,
             durable=True,
             job=job,
             scheduled_at=scheduled_at.isoformat(),
@@ -128,7 +129,7 @@ class History:
     ) -> None:
         """``folded``: earlier planned runs that were missed and are made up by this one."""
         self.trail.logger(robot=robot).event(
-            "scheduler_run_started",
+            Event.SCHEDULER_RUN_STARTED,
             job=job,
             pid=pid,
             output=str(log_path),
@@ -138,7 +139,7 @@ class History:
 
     def killed(self, job: str, robot: str, pid: int, why: str, survivors: Sequence[Proc]) -> None:
         self.trail.logger(robot=robot).event(
-            "scheduler_run_killed",
+            Event.SCHEDULER_RUN_KILLED,
             durable=True,
             job=job,
             pid=pid,
@@ -209,7 +210,7 @@ class History:
                 row.run_id, row.exit_code, row, f"{note}ended by the scheduler: {killed}"
             )
         self.trail.logger(robot=robot, run_id=row.run_id).event(
-            "scheduler_run_finished",
+            Event.SCHEDULER_RUN_FINISHED,
             durable=True,
             job=job,
             pid=pid,

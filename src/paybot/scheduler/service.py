@@ -6,8 +6,9 @@ JobBook`), then let it run. Runs that came due while the scheduler was down are 
 when within their grace (several missed ones folded into one), else recorded as missed.
 
 While it runs, it writes a heartbeat to the ledger every minute (``robot status`` reads it),
-sends an alert after each run that did not end well (:mod:`paybot.notify`), tries again to
-deliver alerts that could not be sent, and sends the morning summary (``notify.summary_time``).
+signs its own audit events (:mod:`paybot.scheduler.sealing`), sends an alert after each run
+that did not end well (:mod:`paybot.notify`), tries again to deliver alerts that could not be
+sent, and sends the morning summary (``notify.summary_time``).
 
 Stop (SIGTERM, SIGINT, or :meth:`SchedulerService.request_stop`): no new runs; every running
 ``robot run`` gets SIGTERM and finishes the invoice it is on; a run still there at
@@ -26,6 +27,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -37,7 +39,9 @@ from apscheduler.events import (
 )
 
 from paybot.audit import AuditTrail
+from paybot.audit.events import Event
 from paybot.config import RobotManifest, Settings
+from paybot.errors import Busy
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.notify import Notifier
 from paybot.notify.compose import Message, summary_message
@@ -48,6 +52,7 @@ from paybot.scheduler.due import DueTimes, NotingExecutor
 from paybot.scheduler.history import History
 from paybot.scheduler.jobs import Change, JobBook, make_scheduler, robot_of
 from paybot.scheduler.proctree import read_proc
+from paybot.scheduler.sealing import Sealer, open_scheduler_trail
 from paybot.status import HEARTBEAT_SECONDS, SCHEDULER, gather
 
 log = logging.getLogger("paybot.scheduler")
@@ -69,8 +74,8 @@ class StopRequest(threading.Event):
         self.set()
 
 
-class SchedulerBusy(Exception):
-    """Another scheduler runs on this data folder."""
+class SchedulerBusy(Busy):
+    """Another scheduler runs on this data folder (exit 4)."""
 
 
 @dataclass
@@ -166,6 +171,8 @@ class SchedulerService:
         self.notifier: Notifier | None = None
         self.changes: list[Change] = []
         self._last_beat: dt.datetime | None = None
+        self._stack: ExitStack | None = None
+        self.sealer: Sealer | None = None
 
     # --- start -------------------------------------------------------------------------------
 
@@ -177,7 +184,9 @@ class SchedulerService:
         try:
             self._ledger = Ledger(s.ledger.url)
             self._ledger.create_schema()
-            self._trail = AuditTrail(s.audit.file, forward_to_robocorp=False)
+            self._stack = ExitStack()
+            self.sealer = open_scheduler_trail(self._stack, s, self._ledger, self.options.env)
+            self._trail = self.sealer.trail
             self.history = History(self._ledger, self._trail, output_dir=s.output_dir)
             self.dispatcher = Dispatcher(
                 home=self.home,
@@ -205,6 +214,7 @@ class SchedulerService:
             now = utc_now()
             self.changes = book.reconcile(now)
             self._report_changes()
+            self.sealer.seal()
             for robot in self.options.run_now:
                 book.add_run_now(robot, now)
                 log.info("%s: one run now (--run-now)", robot)
@@ -228,10 +238,13 @@ class SchedulerService:
 
     def tick(self) -> None:
         """What the scheduler does on each wake-up besides starting runs: the heartbeat (each
-        minute), alerts to try again, the morning summary. Never raises."""
+        minute), signing its own audit events, alerts to try again, the morning summary.
+        Never raises."""
         now = utc_now()
         if self._last_beat is None or (now - self._last_beat).total_seconds() >= HEARTBEAT_SECONDS:
             self.beat()
+        if self.sealer is not None:
+            self.sealer.seal()
         if self.notifier is not None:
             self.notifier.deliver_due()
             self.notifier.morning_summary(self._summary)
@@ -259,7 +272,7 @@ class SchedulerService:
 
     def _report_changes(self) -> None:
         assert self.history is not None
-        events = {"added": "scheduler_job_added", "changed": "scheduler_job_added"}
+        events = {"added": Event.SCHEDULER_JOB_ADDED, "changed": Event.SCHEDULER_JOB_ADDED}
         for change in self.changes:
             when = change.next_run.isoformat() if change.next_run else "paused"
             log.info("%s: %s; %s; next run %s", change.robot, change.action, change.schedule, when)
@@ -273,7 +286,10 @@ class SchedulerService:
                 )
             elif change.action == "removed":
                 self.history.job_event(
-                    change.robot, "scheduler_job_removed", schedule=change.schedule, next_run=None
+                    change.robot,
+                    Event.SCHEDULER_JOB_REMOVED,
+                    schedule=change.schedule,
+                    next_run=None,
                 )
 
     # --- events from APScheduler -------------------------------------------------------------
@@ -344,6 +360,8 @@ class SchedulerService:
         budget = limits.stop_deadline_seconds + limits.kill_grace_seconds + STOP_MARGIN_SECONDS
         idle = self.dispatcher.wait_idle(budget)
         self._scheduler.shutdown(wait=idle)
+        if self.sealer is not None:
+            self.sealer.seal()
         self._close()
         log.info("scheduler stopped")
         return idle
@@ -354,9 +372,11 @@ class SchedulerService:
             self._scheduler.shutdown(wait=False)
         dispatch.install(None)
         self.notifier = None
-        if self._trail is not None:
-            self._trail.close()
-            self._trail = None
+        self.sealer = None
+        if self._stack is not None:  # the trail and the ledger's checkpoint table
+            self._stack.close()
+            self._stack = None
+        self._trail = None
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None

@@ -39,24 +39,53 @@ class RobotRules(Protocol):
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any], rule_version: str) -> RobotRules:
-        """Validate the rules file's content (pydantic ``ValidationError`` or
-        ``ConfigIssue`` when it is wrong) and build the rules."""
+        """Validate the rules file's content and build the rules.
+
+        Returns: the rules, carrying ``rule_version``.
+        Raises: pydantic's ``ValidationError`` or :class:`ConfigIssue` (a dotted key, the
+        value, the problem) when the file is wrong; the loader turns both into a
+        ``ConfigError`` naming the file.
+        Repeat: safe (pure).
+        """
         ...
 
     def decide(self, invoice: Invoice, ctx: DecisionContext) -> Decision:
-        """Pay, or manual handling with the first failing check's reason code."""
+        """Run the robot's table of checks in order (docs/rules.md).
+
+        Returns: :class:`Pay` (amount in kroner, account string, payment date: a Danish bank
+        day) or :class:`Manual` with the first failing check's reason code; either with every
+        check made in its explanation.
+        Raises: nothing: bad data is a ``Manual`` decision, never an exception.
+        Repeat: safe (pure: the same invoice and context give the same decision).
+        """
         ...
 
     def decide_unreadable(self, error: InvoiceFormatError) -> Manual:
-        """Manual handling (``MANUAL_FORMAT``) for an invoice that could not be read."""
+        """The decision for an invoice that could not be read.
+
+        Returns: manual handling with ``MANUAL_FORMAT`` and a Danish note naming the field.
+        Raises: nothing.
+        Repeat: safe (pure).
+        """
         ...
 
     def duplicate_keys(self, invoice: Invoice) -> tuple[str, ...]:
-        """The invoice's duplicate keys (docs/rules.md, "Duplicates")."""
+        """The invoice's duplicate keys (docs/rules.md, "Duplicates"); personal data only as
+        a keyed hash.
+
+        Returns: the keys, in a fixed order (empty when none applies).
+        Raises: nothing.
+        Repeat: safe (pure).
+        """
         ...
 
     def register_keys(self, entry: RegisterEntry) -> tuple[str, ...]:
-        """The subset of the duplicate keys an inbox row gives (the same strings)."""
+        """The subset of the duplicate keys an inbox row gives.
+
+        Returns: the same strings :meth:`duplicate_keys` gives for the invoice.
+        Raises: nothing.
+        Repeat: safe (pure).
+        """
         ...
 
 

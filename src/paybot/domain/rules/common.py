@@ -90,7 +90,7 @@ def check_made(kind: str, reason: Reason, result: CheckResult) -> CheckMade:
     if isinstance(result, Verdict):
         return CheckMade(
             rule=f"{kind}.{result.rule}",
-            reason=result.reason.value,
+            reason=result.reason,
             passed=False,
             compared=dict(result.compared),
         )
@@ -98,7 +98,7 @@ def check_made(kind: str, reason: Reason, result: CheckResult) -> CheckMade:
         result = Passed(reason.value.removeprefix("MANUAL_").lower())
     return CheckMade(
         rule=f"{kind}.{result.rule}",
-        reason=reason.value,
+        reason=reason,
         passed=True,
         compared=dict(result.compared),
     )
@@ -120,7 +120,7 @@ def manual(
     if not checks or checks[-1].passed:
         checks = (*checks, check_made(kind, verdict.reason, verdict))
     return Manual(
-        reason=verdict.reason.value,
+        reason=verdict.reason,
         note=note,
         explanation=Explanation(
             rule=f"{kind}.{verdict.rule}",
@@ -539,9 +539,7 @@ def check_no_cpr_in_text(invoice: Invoice) -> Verdict | Passed:
     )
 
 
-def check_payee_known(
-    invoice: Invoice, payee: KnownPayee | None, name: str
-) -> Verdict | Passed:
+def check_payee_known(invoice: Invoice, payee: KnownPayee | None, name: str) -> Verdict | Passed:
     """The bank account (42), giro account (50) or FIK creditor number (93) on the invoice is
     one of those agreed with the supplier (``payee``, from the rules file); NemKonto (97) has
     none and passes. A changed account is the commonest invoice fraud, so an account the robot

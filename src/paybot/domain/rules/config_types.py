@@ -18,12 +18,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from paybot.domain.checks import cvr_valid, gln_valid
 from paybot.domain.values import normalise_form
+from paybot.errors import PaybotError
 
 ACCOUNT_STRING_RE = re.compile(r"^\d\.\d{2}\.\d{2}-\d{3}-\d\.\d$")
 """Account strings look like ``5.46.60-014-4.0`` (function, grouping, kind)."""
 
 
-class ConfigIssue(Exception):
+class ConfigIssue(PaybotError):
     """A problem that spans entries of a rules file. ``key`` is the dotted path of the entry
     (``tariffs[3].valid_from``); the loader turns it into a ``ConfigError`` naming the file."""
 

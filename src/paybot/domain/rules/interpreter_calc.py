@@ -21,6 +21,7 @@ from paybot.domain.calendar import (
 from paybot.domain.models import Booking, InterpreterInfo, InvoiceLine
 from paybot.domain.money import round_ore, within
 from paybot.domain.rules.interpreter_config import InterpreterContractConfig, TimeUnit
+from paybot.errors import PaybotError
 
 ITEM_NORMAL = "TOLK"
 ITEM_DOUBLE = "TOLK-DOBBELT"
@@ -32,7 +33,7 @@ ON_SITE = "fremmoede"
 _HOUR = Decimal(60)
 
 
-class ContractGap(Exception):
+class ContractGap(PaybotError):
     """The contract has no figure for this job (no rate for the category on the date)."""
 
     def __init__(self, note: str, compared: dict[str, str]) -> None:

@@ -40,7 +40,6 @@ LOGIN_BUTTON: Final = "log-ind"
 ERROR_MESSAGE_ID: Final = "fejlbesked"
 INFO_MESSAGE_ID: Final = "besked"
 SYSTEM_MESSAGE_OK: Final = "systembesked-ok"
-USER_ID: Final = "bruger"
 
 # Inbox and other lists
 INBOX_TABLE_ID: Final = "fakturaer"
@@ -48,10 +47,6 @@ INBOX_ROW_CLASS: Final = "faktura"
 NEXT_PAGE_ID: Final = "naeste-side"
 PAYMENTS_TABLE_ID: Final = "betalinger"
 PAYMENTS_ROW_CLASS: Final = "betaling"
-REQUISITIONS_TABLE_ID: Final = "rekvisitioner"
-REQUISITIONS_ROW_CLASS: Final = "rekvisition"
-BOOKINGS_TABLE_ID: Final = "tolkebestillinger"
-BOOKINGS_ROW_CLASS: Final = "tolkebestilling"
 CHART_TABLE_ID: Final = "kontoplan"
 EXPORT_XLSX: Final = "eksport-xlsx"
 

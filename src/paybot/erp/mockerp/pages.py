@@ -26,6 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from paybot.audit.events import Event
 from paybot.erp.browser import Browser
 from paybot.erp.driver_errors import DRIVER_ERRORS, NET_ERROR, answers, driver_failure
 from paybot.erp.mockerp import locators as loc
@@ -224,8 +225,8 @@ class MockErpPages:
         for _ in range(3):
             if page.screen != loc.SCREEN_SYSTEM_MESSAGE:
                 return page
-            self.audit.event("page_opened", screen=page.screen, path=self.current_path)
-            self.audit.event("button_clicked", button="systembesked-ok")
+            self.audit.event(Event.PAGE_OPENED, screen=page.screen, path=self.current_path)
+            self.audit.event(Event.BUTTON_CLICKED, button="systembesked-ok")
             page = self._click_and_wait(loc.SYSTEM_MESSAGE_OK, "the system message to close")
         return page
 
@@ -267,12 +268,12 @@ class MockErpPages:
             raise self._failed(exc, "could not load the page") from exc
         page = self._check(self._clear_system_message(self._read()), expect)
         self.page = page
-        self.audit.event("page_opened", screen=page.screen, path=self.current_path)
+        self.audit.event(Event.PAGE_OPENED, screen=page.screen, path=self.current_path)
         return page
 
     def _type(self, element_id: str, field: str, value: str) -> None:
         self._fill(element_id, value)
-        self.audit.event("value_typed", field=field, value=value)
+        self.audit.event(Event.VALUE_TYPED, field=field, value=value)
 
     def _fill_form(self, fields: list[tuple[str, str, str]]) -> None:
         """Fill several fields at once: ``(element id, audit name, value)``. Every field must
@@ -290,13 +291,13 @@ class MockErpPages:
                 raise ApplicationError(
                     f"{self.current_path}: #{element_id} holds {got!r} after typing {value!r}"
                 )
-            self.audit.event("value_typed", field=name, value=value)
+            self.audit.event(Event.VALUE_TYPED, field=name, value=value)
 
     def download(self, path: str, expect: str, link: str, folder: Path, suffix: str) -> Path:
         """Click an export link and wait until the file is completely downloaded."""
         before = set(folder.glob(f"*{suffix}"))
         self.open(path, expect)
-        self.audit.event("button_clicked", button=link)
+        self.audit.event(Event.BUTTON_CLICKED, button=link)
         self._click(link)
         found: list[Path] = []
 
@@ -319,5 +320,5 @@ class MockErpPages:
         except DRIVER_ERRORS:
             return None
         self.page = None  # the page was altered: open it again before acting on it
-        self.audit.event("screenshot", file=target.name)
+        self.audit.event(Event.SCREENSHOT, file=target.name)
         return target

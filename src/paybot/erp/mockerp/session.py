@@ -14,9 +14,11 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
-from paybot.domain.models import Booking, Category, RawInvoice, Requisition
+from paybot.audit.events import Event
+from paybot.domain.models import Booking, Category, ErpStatus, RawInvoice, Requisition
 from paybot.domain.parsing import parse_booking, parse_register_row, parse_requisition
-from paybot.domain.values import read_amount, read_date
+from paybot.domain.reasons import Reason
+from paybot.domain.values import erp_status, read_amount, read_date
 from paybot.erp.mockerp import locators as loc
 from paybot.erp.mockerp import screens
 from paybot.erp.mockerp.pages import MockErpPages
@@ -31,10 +33,10 @@ from paybot.errors import (
 )
 
 # Refusals of the approval form that a person must look at, by the words of the message.
-_REFUSAL_REASONS: tuple[tuple[str, str], ...] = (
-    ("kontostreng", "MANUAL_ACCOUNT_STRING"),
-    ("beløbet afviger", "MANUAL_AMOUNT"),
-    ("kreditnota", "MANUAL_CREDIT_NOTE"),
+_REFUSAL_REASONS: tuple[tuple[str, Reason], ...] = (
+    ("kontostreng", Reason.ACCOUNT_STRING),
+    ("beløbet afviger", Reason.AMOUNT),
+    ("kreditnota", Reason.CREDIT_NOTE),
 )
 
 
@@ -64,8 +66,8 @@ class MockErpSession(MockErpPages):
         self.open(loc.LOGIN, loc.SCREEN_LOGIN)
         self._type(loc.LOGIN_USER, "brugernavn", self.username)
         self._fill(loc.LOGIN_PASSWORD, self._password.get_secret_value())
-        self.audit.event("value_typed", field="adgangskode", value="[secret]")
-        self.audit.event("button_clicked", button="log-ind")
+        self.audit.event(Event.VALUE_TYPED, field="adgangskode", value="[secret]")
+        self.audit.event(Event.BUTTON_CLICKED, button="log-ind")
         page = self._click_and_wait(loc.LOGIN_BUTTON, "the login to finish")
         if page.screen == loc.SCREEN_LOGIN:
             why = page.error or "no reason given"
@@ -74,7 +76,7 @@ class MockErpSession(MockErpPages):
             code = page.text("fejlkode") or "?"
             raise ApplicationError(f"{self.base_url}: an error page ({code}) after logging in")
         self.page = page
-        self.audit.event("login", user=self.username, screen=page.screen)
+        self.audit.event(Event.LOGIN, user=self.username, screen=page.screen)
 
     # --- preflight ---------------------------------------------------------------------------
 
@@ -98,7 +100,7 @@ class MockErpSession(MockErpPages):
         Repeat: safe.
         """
         page = self.open(loc.INVOICE.format(erp_id=erp_id), loc.SCREEN_INVOICE)
-        if page.text("felt-status").lower() != "ny":
+        if erp_status(page.text("felt-status")) is not ErpStatus.NEW:
             return  # no forms on a handled invoice; the worker will reconcile or skip it
         missing = page.missing(loc.REQUIRED_ON_INVOICE)
         if missing:
@@ -189,11 +191,13 @@ class MockErpSession(MockErpPages):
         if requisitions:
             rows = self._export_rows(loc.REQUISITIONS, loc.SCREEN_REQUISITIONS)
             reqs = tuple(parse_requisition(row) for row in rows)
-            self.audit.event("field_read", field="rekvisitioner", value=f"{len(reqs)} rækker")
+            self.audit.event(Event.FIELD_READ, field="rekvisitioner", value=f"{len(reqs)} rækker")
         if bookings:
             rows = self._export_rows(loc.BOOKINGS, loc.SCREEN_BOOKINGS)
             books = {b.reference: b for b in (parse_booking(row) for row in rows)}
-            self.audit.event("field_read", field="tolkebestillinger", value=f"{len(books)} rækker")
+            self.audit.event(
+                Event.FIELD_READ, field="tolkebestillinger", value=f"{len(books)} rækker"
+            )
         return ReferenceData(requisitions=reqs, bookings=books)
 
     def _export_rows(self, path: str, screen: str) -> list[dict[str, object]]:
@@ -217,7 +221,7 @@ class MockErpSession(MockErpPages):
         ):
             page = self.open(loc.INVOICE.format(erp_id=erp_id), loc.SCREEN_INVOICE)
         status = page.text("felt-status")
-        if status.lower() != "ny":
+        if erp_status(status) is not ErpStatus.NEW:
             raise AlreadyHandled(f"Løbenr {erp_id}: status is {status!r}, not Ny")
 
     def approve(
@@ -248,7 +252,7 @@ class MockErpSession(MockErpPages):
             ]
         )
         # Not fsynced: the ledger already holds the intent durably (the record recovery uses).
-        self.audit.event("button_clicked", button="godkend-betal")
+        self.audit.event(Event.BUTTON_CLICKED, button="godkend-betal")
         page = self._click_and_wait(loc.APPROVE_BUTTON, "the payment receipt")
         self.page = page
         if page.screen == loc.SCREEN_RECEIPT:
@@ -258,7 +262,7 @@ class MockErpSession(MockErpPages):
                 raise ScreenChanged(
                     f"{self.current_path}: receipt for Løbenr {shown!r} without a voucher"
                 )
-            self.audit.event("voucher_read", voucher=voucher, durable=True)
+            self.audit.event(Event.VOUCHER_READ, voucher=voucher, durable=True)
             return voucher
         if page.screen == loc.SCREEN_INVOICE and page.error:
             self._refused(erp_id, page.error)
@@ -280,7 +284,7 @@ class MockErpSession(MockErpPages):
                 )
         raise ApplicationError(f"Løbenr {erp_id}: the finance system refused: {message}")
 
-    def hand_over(self, erp_id: int, *, reason: str, note: str) -> None:
+    def hand_over(self, erp_id: int, *, reason: Reason, note: str) -> None:
         """Fill in the manual-handling form (årsagskode, bemærkning) and send it; the invoice
         then shows "Manuel behandling".
 
@@ -292,7 +296,7 @@ class MockErpSession(MockErpPages):
         self._fill_form(
             [(loc.MANUAL_REASON, "aarsagskode", reason), (loc.MANUAL_NOTE, "bemaerkning", note)]
         )
-        self.audit.event("button_clicked", button="send-manuel")
+        self.audit.event(Event.BUTTON_CLICKED, button="send-manuel")
         page = self._click_and_wait(loc.MANUAL_BUTTON, "the invoice after manual handling")
         self.page = page
         if page.screen == loc.SCREEN_INVOICE and page.error:

@@ -1,4 +1,7 @@
-"""Opening the ledger's database.
+"""Opening a paybot database (the ledger's; the audit checkpoints live in the same one).
+
+Neither the ledger nor the audit trail owns it: both import it, so neither imports the other
+for it (no import cycle between ``paybot.ledger`` and ``paybot.audit``).
 
 SQLite (the default, ``sqlite:///data/ledger.sqlite``): WAL journal (readers never wait for the
 writer), ``synchronous=FULL`` (a committed payment intent survives a power cut), a busy timeout
@@ -23,10 +26,6 @@ from paybot.private import private_file, tighten
 
 WRITE_OPTION = "paybot_write"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
 
 
 def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:

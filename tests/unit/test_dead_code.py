@@ -1,0 +1,61 @@
+"""No names nothing uses (issue 11): vulture over paybot, with the robots' tasks, the tests
+and the benchmarks as its users. What vulture cannot see being used (pydantic fields read by
+name, validators, SQLAlchemy and structlog hooks, fields a page object fills) is listed in
+:data:`USED_ELSEWHERE` with the reason; anything else it reports is dead and goes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+vulture = pytest.importorskip("vulture")
+
+ROOT = Path(__file__).resolve().parents[2]
+USERS = ["tests", "tasks", "benchmarks", "robots"]
+
+IGNORE_NAMES = [
+    # signatures fixed by others: structlog processors, signal handlers, context managers
+    "method_name", "frame", "signum", "exc_type", "exc_value", "tb",
+    # pydantic and SQLAlchemy read these by name
+    "model_config", "impl", "cache_ok", "load_dialect_impl", "process_bind_param",
+    "process_result_value",
+]  # fmt: skip
+IGNORE_DECORATORS = ["@field_validator", "@model_validator", "@event.listens_for", "@property"]
+
+USED_ELSEWHERE: dict[str, str] = {
+    "freeze_panes": "openpyxl reads the worksheet attribute when it saves",
+    "font": "openpyxl reads the cell attribute when it saves",
+    "isolation_level": "the sqlite3 driver reads it (paybot.database)",
+    "binary_location": "Selenium reads the option (Debian's Chromium)",
+    "CommandModule": "paybot.cli casts each command module to it (a string cast)",
+    "enhed": "a RawLine cell, read by name by paybot.domain.parsing (cell('enhed'))",
+    "moms": "a RawLine/RawVat cell, read by name by paybot.domain.parsing",
+    "prisenhed": "a RawLine cell, read by name by paybot.domain.parsing",
+    "rabat": "a RawLine cell, read by name by paybot.domain.parsing",
+    "gebyr": "a RawLine cell, read by name by paybot.domain.parsing",
+    "art": "a RawAllowanceCharge cell, read by name by paybot.domain.parsing",
+    "grundlag": "a RawVat cell, read by name by paybot.domain.parsing",
+    "unit_code": "InvoiceLine: EN 16931 BT-130, part of the parsed invoice",
+    "supplier_gln": "Invoice: the supplier's GLN, part of the parsed invoice",
+    "accounting_cost": "Invoice: EN 16931 BT-19, part of the parsed invoice",
+    "updated_at": "WorkItem: a column both ledgers write on every change",
+    "signalled": "KillResult field nothing reads yet; paybot.scheduler is being reworked",
+    "scheduled_run": "APScheduler calls it by its text reference (paybot.scheduler.jobs)",
+}
+
+
+def unused_names() -> list[str]:
+    v = vulture.Vulture(ignore_names=IGNORE_NAMES, ignore_decorators=IGNORE_DECORATORS)
+    v.scavenge([str(ROOT / "src" / "paybot"), *(str(ROOT / u) for u in USERS)])
+    src = ROOT / "src" / "paybot"
+    return sorted(
+        f"{Path(item.filename).relative_to(ROOT)}:{item.first_lineno} {item.typ} {item.name}"
+        for item in v.get_unused_code(min_confidence=60)
+        if Path(item.filename).is_relative_to(src) and item.name not in USED_ELSEWHERE
+    )
+
+
+def test_paybot_has_no_dead_code() -> None:
+    assert unused_names() == []
