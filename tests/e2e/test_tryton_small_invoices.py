@@ -111,10 +111,9 @@ def test_pays_the_ground_truth_in_tryton_then_changes_nothing(
 def test_a_kill_between_the_pay_click_and_the_voucher_pays_exactly_once(
     tryton: TrytonServer, tmp_path: Path
 ) -> None:
-    """SIGKILL the whole run (robot, robocorp, Chromium) while a payment intent is open (the
-    robot is somewhere in Validate → Post → Pay); the next run reads Tryton's own payment
-    records and records the voucher, or carries on from the state Tryton shows, never pays
-    twice."""
+    """SIGKILL the whole run (robot, robocorp, Chromium) after Tryton has paid an invoice and
+    before the robot has recorded the voucher; the next run reads Tryton's own payment
+    records and records the voucher: one payment, never two."""
     env = tryton_env(tmp_path, tryton, "crash")
     proc = subprocess.Popen(
         [sys.executable, "-m", "paybot", "run", ROBOT],
@@ -125,12 +124,23 @@ def test_a_kill_between_the_pay_click_and_the_voucher_pays_exactly_once(
         stderr=subprocess.DEVNULL,
     )
     data = tmp_path / "data"
+
+    def paid_in_tryton_but_not_recorded() -> bool:
+        intents = {k for k, v in ledger_states(data).items() if v == "PAY_INTENT"}
+        invoices = tryton.invoices("crash")
+        return any(invoices.get(k, ("", None))[0] == "paid" for k in intents)
+
     try:
-        wait_for(lambda: "PAY_INTENT" in ledger_states(data).values(), "a payment intent")
+        # Tryton has paid it (the wizard's OK went through) and the robot has not yet read
+        # and recorded the voucher: the worst moment to die.
+        wait_for(paid_in_tryton_but_not_recorded, "a payment Tryton made but the ledger lacks")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    crashed = [k for k, v in ledger_states(data).items() if v == "PAY_INTENT"]
+    invoices = tryton.invoices("crash")
+    crashed = [
+        k for k, v in ledger_states(data).items() if v == "PAY_INTENT" and invoices[k][0] == "paid"
+    ]
     assert crashed
 
     from paybot import locks
@@ -146,3 +156,5 @@ def test_a_kill_between_the_pay_click_and_the_voucher_pays_exactly_once(
                 "SELECT state, voucher FROM work_items WHERE erp_id = ?", (erp_id,)
             ).fetchone()
             assert state == "PAID" and voucher
+    trail = (data / "audit" / "audit.jsonl").read_text("utf-8")
+    assert '"found":"betalt"' in trail  # looked up in Tryton's payment records, not paid again
