@@ -1,5 +1,5 @@
 """The Tryton adapter's pure parts: Tryton's JSON values, the status and reason words, the
-registry entry; no browser, no Tryton (those are in tests/e2e/test_tryton_small_invoices.py)."""
+registry entry; no browser, no Tryton (those are in tests/e2e/test_tryton_robots.py)."""
 
 from __future__ import annotations
 
