@@ -65,7 +65,6 @@ MANUAL_MARK = "Manuel behandling:"
 PAGE_SIZE = 100
 INVOICE_FIELDS = ("reference", "party", "invoice_date", "state", "comment", "description")
 """Form fields the robot relies on (checked in preflight)."""
-INVOICE_BUTTONS = ("post", "pay")
 LIST_FIELDS = [
     "id",
     "state",

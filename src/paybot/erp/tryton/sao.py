@@ -27,7 +27,6 @@ import base64
 import contextlib
 import datetime as dt
 import json
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -375,19 +374,6 @@ class Sao:
         self.click(el, "save")
         self.wait(lambda: not self.visible("button#save:not([disabled])"), "the record to be saved")
 
-    def reload_until(self, text: str, what: str) -> None:
-        """The toolbar's Reload (``button#reload``), until the form shows ``text`` (the
-        expected result of a change made through Tryton's JSON-RPC)."""
-        self.click(self.wait(lambda: self.visible("button#reload"), "Reload")[0], "Reload")
-
-        def shown() -> bool:
-            try:
-                return text in self.driver.find_element(By.ID, "tabcontent").text
-            except WebDriverException:
-                return False
-
-        self.wait(shown, what)
-
     def dialog_button(self, label: str) -> WebElement | None:
         return self.by_label(".modal.in .modal-footer button", label)
 
@@ -398,8 +384,3 @@ class Sao:
         except DRIVER_ERRORS:
             return False
         return True
-
-
-def pause(seconds: float) -> None:
-    """Only for a human watching a headful browser; never called by the robot."""
-    time.sleep(seconds)
