@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from paybot.audit.events import Event
 from paybot.domain.models import (
     Category,
     ErpStatus,
@@ -33,6 +34,7 @@ from paybot.domain.models import (
     RegisterEntry,
 )
 from paybot.domain.parsing import parse_booking, parse_requisition
+from paybot.domain.reasons import Reason
 from paybot.erp.browser import Browser
 from paybot.erp.port import (
     AuditSink,
@@ -86,9 +88,8 @@ def _status(state: str, comment: str | None) -> ErpStatus:
 
 
 def _status_text(status: ErpStatus) -> str:
-    return {ErpStatus.NEW: "Ny", ErpStatus.PAID: "Betalt", ErpStatus.MANUAL: "Manuel behandling"}[
-        status
-    ]
+    """The status as the robots read it (``ny``, ``betalt``, ``manuel``: the shared words)."""
+    return status.value
 
 
 def _manual_reason(comment: str | None) -> str:
@@ -129,11 +130,11 @@ class TrytonSession:
     # --- session --------------------------------------------------------------------------
 
     def login(self) -> None:
-        self.audit.event("value_typed", field="login", value=self._username)
-        self.audit.event("value_typed", field="password", value="[secret]")
+        self.audit.event(Event.VALUE_TYPED, field="login", value=self._username)
+        self.audit.event(Event.VALUE_TYPED, field="password", value="[secret]")
         self.sao.login(self._username, self._password.get_secret_value())
         self.user_id = int(self.sao.script("return Sao.Session.current_session.user_id"))
-        self.audit.event("login", user=self._username, screen="sao")
+        self.audit.event(Event.LOGIN, user=self._username, screen="sao")
 
     def restart_browser(self) -> None:
         self.browser.kill()
@@ -152,7 +153,7 @@ class TrytonSession:
     def screenshot(self, target: Path) -> Path | None:
         if not self.sao.screenshot(str(target)):
             return None
-        self.audit.event("screenshot", file=target.name)
+        self.audit.event(Event.SCREENSHOT, file=target.name)
         return target
 
     # --- preflight --------------------------------------------------------------------------
@@ -173,7 +174,7 @@ class TrytonSession:
 
     def check_invoice_screen(self, erp_id: int) -> None:
         self.sao.open_record(INVOICE, erp_id)
-        self.audit.event("page_opened", screen="invoice", path=self.sao.where)
+        self.audit.event(Event.PAGE_OPENED, screen="invoice", path=self.sao.where)
         if self.sao.field_text("state") != "Draft":
             return
         absent = [f for f in ("reference", "state") if self.sao.field(f) is None]
@@ -213,11 +214,13 @@ class TrytonSession:
             reqs = tuple(
                 parse_requisition(r) for r in read_xlsx_rows(folder / "rekvisitioner.xlsx")
             )
-            self.audit.event("field_read", field="rekvisitioner", value=f"{len(reqs)} rækker")
+            self.audit.event(Event.FIELD_READ, field="rekvisitioner", value=f"{len(reqs)} rækker")
         if bookings:
             rows = read_xlsx_rows(folder / "tolkebestillinger.xlsx")
             books = {b.reference: b for b in (parse_booking(r) for r in rows)}
-            self.audit.event("field_read", field="tolkebestillinger", value=f"{len(books)} rækker")
+            self.audit.event(
+                Event.FIELD_READ, field="tolkebestillinger", value=f"{len(books)} rækker"
+            )
         return ReferenceData(requisitions=reqs, bookings=books)
 
     # --- reading ----------------------------------------------------------------------------
@@ -265,7 +268,9 @@ class TrytonSession:
             )
             for r in rows
         )
-        self.audit.event("page_opened", screen="inbox", path=f"journal {JOURNAL_CODES[category]}")
+        self.audit.event(
+            Event.PAGE_OPENED, screen="inbox", path=f"journal {JOURNAL_CODES[category]}"
+        )
         return InboxPage(entries=entries, has_next=has_next)
 
     def _record(self, erp_id: int, fields: list[str]) -> dict[str, Any]:
@@ -289,7 +294,7 @@ class TrytonSession:
     def read_invoice(self, erp_id: int) -> RawInvoice:
         record = self._record(erp_id, ["state", "comment", "reference", "number"])
         self.sao.open_record(INVOICE, erp_id)
-        self.audit.event("page_opened", screen="invoice", path=self.sao.where)
+        self.audit.event(Event.PAGE_OPENED, screen="invoice", path=self.sao.where)
         reference = str(record.get("reference") or "")
         # sao fills the fields in after the form is drawn: wait for the invoice's reference.
         self.sao.wait(
@@ -331,7 +336,7 @@ class TrytonSession:
         )
         if not found:
             raise BusinessError(
-                "MANUAL_ACCOUNT_STRING",
+                Reason.ACCOUNT_STRING,
                 f"Tryton has no open account {code!r} for the account string {account_string}",
             )
         return int(found[0])
@@ -358,7 +363,7 @@ class TrytonSession:
         total = record.get("total_amount")
         if record["state"] == "draft" and total != amount:
             raise BusinessError(
-                "MANUAL_AMOUNT",
+                Reason.AMOUNT,
                 f"invoice {erp_id}: Tryton's total {total} kr is not the {amount} kr decided "
                 "(beløbet afviger)",
             )
@@ -367,13 +372,13 @@ class TrytonSession:
             # The lines' account: through Tryton's write as the robot (the lines are an
             # editable list in the form; one call sets them all, checked by Tryton's rules).
             self.sao.rpc(f"model.{INVOICE}.line.write", list(record["lines"]), {"account": account})
-            self.audit.event("value_typed", field="account", value=account_string)
+            self.audit.event(Event.VALUE_TYPED, field="account", value=account_string)
         self.sao.open_record(INVOICE, erp_id)
-        self.audit.event("page_opened", screen="invoice", path=self.sao.where)
+        self.audit.event(Event.PAGE_OPENED, screen="invoice", path=self.sao.where)
         if record["state"] == "draft":
             description = self.sao.wait(lambda: self.sao.field("description"), "Description")
             self.sao.type_into(description, posting_text, "Description")
-            self.audit.event("value_typed", field="description", value=posting_text)
+            self.audit.event(Event.VALUE_TYPED, field="description", value=posting_text)
             self.sao.save()
         if record["state"] in {"draft", "validated"}:
             if record["state"] == "draft":
@@ -383,13 +388,13 @@ class TrytonSession:
         payment = self.payment_for(erp_id)
         if payment is None:
             raise ApplicationError(f"invoice {erp_id}: Paid in Tryton but no payment line")
-        self.audit.event("voucher_read", voucher=payment.voucher, durable=True)
+        self.audit.event(Event.VOUCHER_READ, voucher=payment.voucher, durable=True)
         return payment.voucher
 
     def _click_button(self, name: str, state: str) -> None:
         """A model button of the form, then the state it leads to (a confirmation, when
         Tryton asks, is answered with OK)."""
-        self.audit.event("button_clicked", button=name)
+        self.audit.event(Event.BUTTON_CLICKED, button=name)
         self.sao.click_when_ready(lambda: self.sao.button(name), f"the button {name}")
 
         def done() -> bool:
@@ -403,7 +408,7 @@ class TrytonSession:
 
     def _pay(self, erp_id: int, amount: Decimal, payment_date: dt.date) -> None:
         """The Pay wizard: payment method and date, then OK; waits for "Paid"."""
-        self.audit.event("button_clicked", button="pay")
+        self.audit.event(Event.BUTTON_CLICKED, button="pay")
         self.sao.click_when_ready(lambda: self.sao.button("pay"), "the Pay button")
         self.sao.wait(lambda: self.sao.visible(".wizard-dialog.in"), "the Pay wizard")
         self.sao.choose(
@@ -413,21 +418,23 @@ class TrytonSession:
             self.tryton.payment_method,
             "Payment Method",
         )
-        self.audit.event("value_typed", field="payment_method", value=self.tryton.payment_method)
+        self.audit.event(
+            Event.VALUE_TYPED, field="payment_method", value=self.tryton.payment_method
+        )
         dates = self.sao.visible(".wizard-dialog.in input[name=date]")
         if not dates:
             raise ScreenChanged(f"{self.sao.where}: the Pay wizard has no Date field")
         # The user's language is pinned to English: sao shows dates as MM/DD/YYYY.
         self.sao.type_into(dates[0], payment_date.strftime("%m/%d/%Y"), "Date", tab=True)
-        self.audit.event("value_typed", field="date", value=payment_date.isoformat())
-        self.audit.event("button_clicked", button="pay-ok", amount=str(amount))
+        self.audit.event(Event.VALUE_TYPED, field="date", value=payment_date.isoformat())
+        self.audit.event(Event.BUTTON_CLICKED, button="pay-ok", amount=str(amount))
         self.sao.click_when_ready(lambda: self.sao.dialog_button("OK"), "the wizard's OK")
 
         def paid() -> bool:
             ask = self.sao.dialog_button("OK")
             if ask is not None and self.sao.visible(".modal-dialog [name=type]"):
                 raise BusinessError(
-                    "MANUAL_AMOUNT",
+                    Reason.AMOUNT,
                     f"invoice {erp_id}: Tryton asks how to settle a different amount",
                 )
             return self.sao.field_text("state") == "Paid"
@@ -437,13 +444,13 @@ class TrytonSession:
     def hand_over(self, erp_id: int, *, reason: str, note: str) -> None:
         self._still_open(erp_id)
         self.sao.open_record(INVOICE, erp_id)
-        self.audit.event("page_opened", screen="invoice", path=self.sao.where)
+        self.audit.event(Event.PAGE_OPENED, screen="invoice", path=self.sao.where)
         self.sao.tab("Other Info")
         comment = self.sao.wait(lambda: self.sao.field("comment"), "the Comment field")
         text = f"{MANUAL_MARK} {reason}\n{note}"
         self.sao.type_into(comment, text, "Comment")
-        self.audit.event("value_typed", field="comment", value=text)
-        self.audit.event("button_clicked", button="save")
+        self.audit.event(Event.VALUE_TYPED, field="comment", value=text)
+        self.audit.event(Event.BUTTON_CLICKED, button="save")
         self.sao.save()
         self.sao.wait(
             lambda: _manual_reason(self._record(erp_id, ["comment"]).get("comment")) == reason,
