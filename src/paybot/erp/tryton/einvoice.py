@@ -21,6 +21,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from lxml import etree
 
 from paybot.domain.models import RawAllowanceCharge, RawLine, RawVatSubtotal
+from paybot.domain.reasons import Reason
+from paybot.errors import BusinessError
 
 GLN_SCHEMES = frozenset({"GLN", "0088", "EAN"})
 CVR_SCHEMES = frozenset({"DK:CVR", "0184", "DK:SE", "0198", "CVR"})
@@ -42,8 +44,12 @@ _NS_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 _NS_CREDIT_NOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
 
 
-class EInvoiceUnreadable(ValueError):
-    """The attachment is not a UBL 2 invoice or credit note."""
+class EInvoiceUnreadable(BusinessError):
+    """The attachment is not a UBL 2 invoice or credit note: a person looks at it
+    (``MANUAL_FORMAT``); retrying will not help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Reason.FORMAT, message)
 
 
 class _El:
