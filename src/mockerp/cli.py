@@ -268,11 +268,22 @@ def _fault_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="robot erp", description="The mock finance system (Økonomisystem).")
+    parser = _Parser(
+        prog="robot erp",
+        description="The mock finance system (Økonomisystem) for development, demos and "
+        "tests: serve it, seed or reset its database, import OIOUBL files, compare the "
+        "outcomes with the seed's ground truth, list or unlock users.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("serve", help="serve the web app on http://127.0.0.1:PORT")
+    p = sub.add_parser(
+        "serve",
+        help="serve the web app on http://127.0.0.1:PORT",
+        description="Serve the mock finance system on 127.0.0.1:PORT (waitress) from the "
+        "database DB until SIGTERM or Ctrl-C; fault flags make it misbehave on purpose "
+        "(docs/finance-system.md).",
+    )
     p.add_argument("--port", type=_port, required=True, help="0 picks a free port")
     p.add_argument("--db", type=Path, required=True, help="the database file")
     p.add_argument("--ready-file", type=Path, help="write the address here once listening")
@@ -285,12 +296,24 @@ def build_parser() -> argparse.ArgumentParser:
     _fault_flags(p)
     p.set_defaults(handler=_cmd_serve)
 
-    p = sub.add_parser("import", help="import OIOUBL invoice and credit note files")
+    p = sub.add_parser(
+        "import",
+        help="import OIOUBL invoice and credit note files",
+        description="Import OIOUBL invoices and credit notes (files, or folders of them) into "
+        "the inbox of the database DB, as the finance system's own import would; prints "
+        "one line per file.",
+    )
     p.add_argument("--db", type=Path, required=True)
     p.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="files or folders")
     p.set_defaults(handler=_cmd_import)
 
-    p = sub.add_parser("seed", help="a fresh database with deterministic demo data")
+    p = sub.add_parser(
+        "seed",
+        help="a fresh database with deterministic demo data",
+        description="Create a fresh database with users, chart of accounts, reference data "
+        "and N new invoices (plus history) from the seed S, the same every time, with a "
+        "ground truth of what the robots should decide (.truth.json).",
+    )
     p.add_argument("--db", type=Path, required=True)
     p.add_argument("--invoices", type=_non_negative_int, required=True)
     p.add_argument("--seed", type=int, required=True)
@@ -300,13 +323,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-date", type=_iso_date, help="YYYY-MM-DD, default today")
     p.set_defaults(handler=_cmd_seed)
 
-    p = sub.add_parser("reset", help="delete business data; keep users and chart of accounts")
+    p = sub.add_parser(
+        "reset",
+        help="delete business data; keep users and chart of accounts",
+        description="Delete the invoices, payments and reference data of the database DB; "
+        "users and the chart of accounts stay.",
+    )
     p.add_argument("--db", type=Path, required=True)
     p.set_defaults(handler=_cmd_reset)
 
     p = sub.add_parser(
         "compare",
         help="compare the invoices' outcomes with the seed's ground truth (exit 1 on a mismatch)",
+        description="Compare every invoice's outcome in the database (paid with which amount "
+        "and account, or handed over with which reason) with the seed's ground truth; list "
+        "the differences and exit 1 when there are any.",
     )
     p.add_argument("--db", type=Path, required=True)
     p.add_argument("--truth", type=Path, help="default: <db stem>.truth.json beside the db")
@@ -318,7 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_cmd_compare)
 
-    p = sub.add_parser("users", help="list users, or unlock one")
+    p = sub.add_parser(
+        "users",
+        help="list users, or unlock one",
+        description="List the users of the database DB (name, role, locked or not), or with "
+        "--unlock USER unlock one after too many failed logins.",
+    )
     p.add_argument("--db", type=Path, required=True)
     p.add_argument("--unlock", metavar="USER")
     p.set_defaults(handler=_cmd_users)

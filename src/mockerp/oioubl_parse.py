@@ -600,7 +600,8 @@ def _taxes(root: _Element, currency: str, reader: _Reader) -> _Taxes:
                         required=False,
                     ),
                     taxable_amount=reader.decimal(
-                        _find(sub, "cbc:TaxableAmount"), f"{here}/cbc:TaxableAmount",
+                        _find(sub, "cbc:TaxableAmount"),
+                        f"{here}/cbc:TaxableAmount",
                         required=False,
                     ),
                     tax_amount=reader.amount(_find(sub, "cbc:TaxAmount"), f"{here}/cbc:TaxAmount"),

@@ -253,7 +253,11 @@ class _Builder:
             self.tax_category(subtotal, "TaxCategory", percent)
 
     def allowance_charge(
-        self, parent: etree._Element, charge: bool, reason: str, amount: Decimal,
+        self,
+        parent: etree._Element,
+        charge: bool,
+        reason: str,
+        amount: Decimal,
         percent: Decimal | None,
     ) -> None:
         element = self.cac(parent, "AllowanceCharge")

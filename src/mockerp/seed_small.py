@@ -238,8 +238,12 @@ _ZERO_RATED = ("AVIS", "Dagblad, abonnement (momsfritaget)", "MON", 95, 260)
 
 
 def _with_extras(
-    ctx: Context, case: str, history: bool, syntax: Literal["oioubl", "peppol"],
-    *, wrong_vat: Decimal = Decimal(0),
+    ctx: Context,
+    case: str,
+    history: bool,
+    syntax: Literal["oioubl", "peppol"],
+    *,
+    wrong_vat: Decimal = Decimal(0),
 ) -> Draft:
     """A clean invoice with a line discount, a zero-rated line and a freight charge, its totals
     by EN 16931 (VAT per rate rounded once); ``wrong_vat`` is added to the VAT and totals."""
@@ -259,9 +263,7 @@ def _with_extras(
             LineSpec(item, text, Decimal(1), unit, paper, paper, Decimal(0), Decimal(0)),
         )
         freight = AllowanceChargeSpec(True, "Fragt", ctx.price(29, 79), small.vat_percent)
-        doc = refigured(
-            replace(doc, lines=lines, allowances_charges=(freight,), syntax=syntax)
-        )
+        doc = refigured(replace(doc, lines=lines, allowances_charges=(freight,), syntax=syntax))
         if wrong_vat:
             doc = replace(
                 doc,

@@ -7,10 +7,12 @@ prints the error's sentence (``robot audit verify: configuration error: …``; a
 JSON log mode) and exits with the error's ``exit_code``, never with a traceback. Commands do
 not catch paybot's errors to choose a code themselves.
 
-Robot Framework installs a ``robot`` script too; ours replaces it. Whatever our command does
-not know (``robot tests/``, ``robot --version``, ``robot --outputdir out suite.robot``) is handed
-to Robot Framework unchanged, so neither is lost. ``robot rf ARGS`` always goes to Robot
-Framework, e.g. ``robot rf --help``.
+Robot Framework installs a ``robot`` script too; ours replaces it. What looks like Robot
+Framework's arguments (``robot tests/``, ``robot --outputdir out suite.robot``: an option, a
+``.robot`` file, an existing file or folder) is handed to Robot Framework unchanged, so neither
+is lost; any other unknown word is a typo of ours, answered with the nearest command (exit 2).
+``robot --version`` is paybot's; ``robot rf ARGS`` always goes to Robot Framework, e.g.
+``robot rf --version``.
 
 More commands come from installed packages through the ``paybot.commands`` entry-point group
 (the mock finance system registers ``erp`` that way, so paybot never imports it).
@@ -19,15 +21,17 @@ More commands come from installed packages through the ``paybot.commands`` entry
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Protocol, cast
 
 from paybot import __version__
-from paybot.errors import PaybotError
+from paybot.errors import PaybotError, UsageError
 from paybot.exit_codes import EXIT_OK, EXIT_USAGE
 from paybot.logs import JSON, json_line, log_format
 from paybot.private import restrict_umask
@@ -54,6 +58,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paybot.commands.scheduling",
     "paybot.commands.status",
     "paybot.commands.queue",
+    "paybot.commands.report",
+    "paybot.commands.db",
+    "paybot.commands.console",
 )
 
 Handler = Callable[[argparse.Namespace], int]
@@ -72,11 +79,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
     parser = argparse.ArgumentParser(
         prog="robot",
         description=(
-            "paybot: robots that pay routine invoices. Arguments this command does not know "
-            "are handed to Robot Framework (see 'robot rf --help')."
+            "paybot: robots that pay routine invoices. Robot Framework's arguments (an "
+            "option, a .robot file, a file or folder) are handed to Robot Framework; "
+            "'robot rf ARGS' always goes there (see 'robot rf --help')."
         ),
     )
-    parser.add_argument("--paybot-version", action="version", version=f"paybot {__version__}")
+    parser.add_argument(
+        "--version",
+        "--paybot-version",
+        action="version",
+        version=f"paybot {__version__}",
+        help="paybot's version ('robot rf --version' gives Robot Framework's)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = cast("CommandModule", importlib.import_module(name))
@@ -99,6 +113,25 @@ def run_robot_framework(argv: Sequence[str]) -> int:
     return int(run_cli(list(argv), exit=False))
 
 
+OUR_OPTIONS = frozenset({"-h", "--help", "--version", "--paybot-version"})
+
+
+def for_robot_framework(word: str) -> bool:
+    """True when ``word`` (the first argument, not one of our commands) looks like Robot
+    Framework's: an option, a ``.robot`` file or an existing file or folder."""
+    return word.startswith("-") or word.endswith(".robot") or Path(word).exists()
+
+
+def unknown_command(word: str, ours: set[str]) -> UsageError:
+    """``robot lst``: the error that names the nearest command (difflib), exit 2."""
+    near = difflib.get_close_matches(word, sorted(ours), n=1, cutoff=0.5)
+    hint = f"; did you mean 'robot {near[0]}'?" if near else ""
+    return UsageError(
+        f"unknown command '{word}'{hint} ('robot --help' lists the commands; "
+        "'robot rf ...' runs Robot Framework)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     restrict_umask()  # everything this process and its children create is owner-only
     args = list(sys.argv[1:] if argv is None else argv)
@@ -106,8 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = args[0] if args else "-h"
     if first == "rf":
         return run_robot_framework(args[1:])
-    if first not in ours and first not in {"-h", "--help", "--paybot-version"}:
-        return run_robot_framework(args)
+    if first not in ours and first not in OUR_OPTIONS:
+        if for_robot_framework(first):
+            return run_robot_framework(args)
+        error = unknown_command(first, ours)
+        report_error("", error)
+        return error.exit_code
     plugins = _plugins()
     if first in plugins:
         return plugins[first](args[1:])
@@ -141,7 +178,7 @@ def command_name(ns: argparse.Namespace) -> str:
 
 def report_error(command: str, exc: PaybotError) -> None:
     """``robot COMMAND: SENTENCE`` on standard error (a JSON line in JSON log mode)."""
-    text = f"robot {command}: {exc.sentence()}"
+    text = f"robot {command}: {exc.sentence()}" if command else f"robot: {exc.sentence()}"
     if log_format() == JSON:
         sys.stderr.write(json_line(text, level="error") + "\n")
     else:

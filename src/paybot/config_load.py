@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
+from sqlalchemy import URL
 
 from paybot.config_models import (
     BankCalendarFile,
@@ -29,12 +30,13 @@ from paybot.config_models import (
     Settings,
 )
 from paybot.config_yaml import describe, dotted, read_yaml_mapping, validation_error
+from paybot.database import database_url, shown
 from paybot.domain.calendar import DEFAULT_CALENDAR, BankCalendar
 from paybot.domain.reasons import ALL_REASONS
 from paybot.domain.rules import RobotRules, rules_class
 from paybot.domain.rules.config_types import ConfigIssue
 from paybot.domain.rules.keys import PSEUDONYM_KEY, KeyedHash
-from paybot.errors import ConfigError
+from paybot.errors import ConfigError, DatabaseUnavailable
 from paybot.secrets import credential_name, read_secret
 from paybot.secrets import env_name as secret_env_name
 
@@ -125,7 +127,25 @@ def settings_from_data(
             key, value, problem = describe(first)
             raise ConfigError(ENVIRONMENT, f"{variable} ({key})", value, problem) from None
         raise validation_error(file, exc) from None
+    if ("ledger", "url") not in from_env:
+        _refuse_password_in_file(settings.ledger.url, file)
     return _resolve(settings, home, file)
+
+
+def _refuse_password_in_file(url: str, file: str) -> None:
+    try:
+        password = database_url(url).password
+    except DatabaseUnavailable:
+        return  # not a URL: the ledger says so when it opens it
+    if password:
+        raise ConfigError(
+            file,
+            "ledger.url",
+            shown(url),
+            "holds a password: a settings file is no place for one; give it in "
+            f"{secret_env_name(LEDGER_PASSWORD)}, the systemd credential "
+            f"{credential_name(LEDGER_PASSWORD)} or the vault file's {LEDGER_PASSWORD}",
+        )
 
 
 def _deep_copy(value: Any) -> Any:
@@ -255,6 +275,24 @@ def load_credentials(settings: Settings, env: Mapping[str, str] | None = None) -
     if not isinstance(username, str) or not username:
         raise ConfigError(file, "erp.username", "(hidden)", "not text")
     return Credentials(username=username, password=SecretStr(secret), source=file)
+
+
+LEDGER_PASSWORD = "ledger_password"  # noqa: S105 - the secret's name, not a password
+
+
+def ledger_url(settings: Settings, env: Mapping[str, str] | None = None) -> URL:
+    """The ledger database's URL to connect with: ``settings.ledger.url`` (``PAYBOT_LEDGER_URL``
+    overrides the file), PostgreSQL with the psycopg 3 driver. A PostgreSQL URL without a
+    password gets the secret ``ledger_password`` (``PAYBOT_LEDGER_PASSWORD``, the systemd
+    credential ``ledger-password``, or the vault file's ``ledger_password``) when one is set;
+    without either, libpq's own ``PGPASSWORD``/``~/.pgpass`` still apply. The result prints
+    with ``***`` for the password. Raises :class:`~paybot.errors.DatabaseUnavailable` for a
+    URL that is not one, :class:`ConfigError` for an unreadable secret file."""
+    url = database_url(settings.ledger.url)
+    if url.get_backend_name() != "postgresql" or url.password:
+        return url
+    secret = read_secret(LEDGER_PASSWORD, settings.vault_file, env)
+    return url if secret is None else url.set(password=secret.value)
 
 
 # --- reasons -------------------------------------------------------------------------------

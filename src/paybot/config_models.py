@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -94,6 +95,16 @@ class BrowserSettings(ConfigModel):
 class LedgerSettings(ConfigModel):
     url: Annotated[str, Field(min_length=1)] = "sqlite:///{data_dir}/ledger.sqlite"
     """An SQLAlchemy database URL; ``{data_dir}`` is replaced by the data folder."""
+    retry_seconds: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 120.0
+    """PostgreSQL only: how long a ledger operation waits for a database that went away (a
+    restart, a fail-over) before it gives up, trying again with a doubling pause (0.5 s up to
+    10 s). 0: no retry."""
+
+    @property
+    def shared(self) -> bool:
+        """True for PostgreSQL: a store several robot machines may share (one queue, locks in
+        the database); SQLite is one machine's."""
+        return self.url.startswith(("postgresql:", "postgresql+", "postgres:"))
 
 
 class AuditSettings(ConfigModel):
@@ -223,6 +234,15 @@ class Settings(ConfigModel):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     vault_file: Path = Path("{data_dir}/vault.json")
     """The secrets file (JSON, mode 0600) used when ``PAYBOT_ERP_PASSWORD`` is not set."""
+    machine: Annotated[str, Field(pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,62})?$")] = ""
+    """This robot machine's name in the shared store (run history, locks, audit checkpoints,
+    scheduled-run claims); empty: the host name. Must differ between machines that share one
+    PostgreSQL (``PAYBOT_MACHINE``)."""
+
+    @property
+    def machine_name(self) -> str:
+        """:attr:`machine`, or the host name when it is empty."""
+        return self.machine or socket.gethostname()
 
 
 class Credentials(ConfigModel):

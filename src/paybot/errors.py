@@ -152,3 +152,25 @@ class Busy(PaybotError):
 
     def sentence(self) -> str:
         return f"{self}; not started"
+
+
+class DatabaseError(PaybotError):
+    """The ledger's database cannot be used: the command stops before touching anything. Exit
+    2; the message names the database (its URL without the password) and what is wrong, never
+    a password."""
+
+    exit_code = EXIT_USAGE
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached or opened: the driver is not installed, the server
+    refuses the connection, does not answer, or refuses the login or the database name.
+    Retryable (a server that was down may be up again); exit 2 when it ends a command."""
+
+    retryable = True
+
+
+class SchemaMismatch(DatabaseError):
+    """The database's schema version is not the one this code is written for: older (run
+    ``robot db upgrade``), newer (this machine runs older code), or none yet. Names both
+    versions. Never retried (a person has to act); exit 2."""

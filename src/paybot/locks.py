@@ -1,4 +1,10 @@
-"""One run of a robot at a time, across processes and machines that share the data directory.
+"""One run of a robot at a time: per data folder (SQLite) or per machine (PostgreSQL).
+
+With the ledger on PostgreSQL (several machines share one queue) the lock is an advisory lock
+in the database, one per robot and machine (:func:`acquire_for`, :mod:`paybot.pg_lock`): each
+machine runs at most one run of a robot, and the runs of several machines claim work items
+from the shared queue side by side (``FOR UPDATE SKIP LOCKED`` and leases, see
+:mod:`paybot.ledger`). The rest of this text is about the ``flock`` used with SQLite.
 
 The lock is an exclusive ``flock`` on ``<data_dir>/locks/<robot>.lock``. The kernel releases it
 when the last process holding the file open dies, however it dies (even ``SIGKILL``), so there is
@@ -25,7 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from paybot.errors import Busy
+from sqlalchemy.exc import SQLAlchemyError
+
+from paybot.config_load import ledger_url
+from paybot.config_models import Settings
+from paybot.database import shown
+from paybot.errors import Busy, PaybotError
+from paybot.exit_codes import EXIT_USAGE
+from paybot.pg_lock import AdvisoryLock, holder_of
 from paybot.private import private_dir, private_opener
 
 
@@ -48,6 +61,11 @@ class RobotLock:
     @property
     def fd(self) -> int:
         return self.file.fileno()
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        """What a child process must inherit to hold the lock too (the open file)."""
+        return (self.fd,)
 
     def release(self) -> None:
         with contextlib.suppress(OSError):
@@ -113,3 +131,115 @@ def robot_lock(data_dir: Path, robot: str, run_id: str) -> Iterator[RobotLock]:
         yield lock
     finally:
         lock.release()
+
+
+# --- PostgreSQL: advisory locks per robot and machine ----------------------------------------
+
+
+class LockUnreachable(PaybotError):
+    """The robot's lock is in the ledger's PostgreSQL, and that cannot be reached. Exit 2;
+    nothing was started."""
+
+    exit_code = EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _reachable(settings: Settings) -> Iterator[None]:
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise LockUnreachable(
+            f"the ledger's database {shown(settings.ledger.url)} cannot be reached for the "
+            f"robot's lock ({type(exc).__name__}: {str(getattr(exc, 'orig', exc))[:200]})"
+        ) from exc
+
+
+def uses_database_lock(settings: Settings) -> bool:
+    """True when the ledger is on PostgreSQL: then the robot's lock is in the database."""
+    return settings.ledger.shared
+
+
+def run_key(robot: str, machine: str) -> str:
+    """The advisory lock ``robot run`` holds (or a task run on its own)."""
+    return f"paybot run {robot}@{machine}"
+
+
+def child_key(robot: str, machine: str) -> str:
+    """The advisory lock the run's robocorp child holds while it works: the run is alive as
+    long as either of the two is held (the child can outlive a killed parent)."""
+    return f"paybot run-child {robot}@{machine}"
+
+
+@dataclass
+class DatabaseLock:
+    """The robot's lock as an advisory lock in the shared PostgreSQL (see :mod:`paybot.pg_lock`)."""
+
+    robot: str
+    lock: AdvisoryLock
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        return ()  # the child takes a lock of its own (child_key)
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+def _busy(settings: Settings, robot: str, key: str) -> RobotBusy:
+    holder = holder_of(ledger_url(settings), key) or ""
+    return RobotBusy(
+        robot, {"held by": holder or "another session", "machine": settings.machine_name}
+    )
+
+
+def _app_name(what: str, robot: str, run_id: str, machine: str) -> str:
+    return f"paybot {what} {robot} {run_id} {machine} pid {os.getpid()}"
+
+
+def acquire_for(settings: Settings, robot: str, run_id: str) -> RobotLock | DatabaseLock:
+    """The robot's lock for a run on this machine: the ``flock`` in the data folder with a
+    SQLite ledger, the advisory lock per robot and machine with PostgreSQL. Raises
+    :class:`RobotBusy` naming the holder; never waits. With PostgreSQL a database that cannot
+    be reached raises :class:`sqlalchemy.exc.SQLAlchemyError`."""
+    if not uses_database_lock(settings):
+        return acquire(settings.data_dir, robot, run_id)
+    machine = settings.machine_name
+    url = ledger_url(settings)
+    lock = AdvisoryLock(url, run_key(robot, machine), _app_name("run", robot, run_id, machine))
+    with _reachable(settings):
+        if not lock.try_take():
+            raise _busy(settings, robot, run_key(robot, machine))
+        if holder_of(url, child_key(robot, machine)) is not None:
+            # the child of an earlier run whose parent was killed is still working
+            lock.release()
+            raise _busy(settings, robot, child_key(robot, machine))
+    return DatabaseLock(robot, lock)
+
+
+def hold_in_child(settings: Settings, robot: str, run_id: str) -> DatabaseLock | None:
+    """In the robocorp child of ``robot run`` (which holds the run's lock): with PostgreSQL,
+    the child's own advisory lock (:func:`child_key`), so that the run counts as alive while
+    the child is, even if its parent was killed; ``None`` with SQLite (the child inherited the
+    ``flock``'s file). Raises :class:`RobotBusy` when another child holds it."""
+    if not uses_database_lock(settings):
+        return None
+    machine = settings.machine_name
+    key = child_key(robot, machine)
+    lock = AdvisoryLock(ledger_url(settings), key, _app_name("child", robot, run_id, machine))
+    with _reachable(settings):
+        if not lock.try_take():
+            raise _busy(settings, robot, key)
+    return DatabaseLock(robot, lock)
+
+
+def is_running(settings: Settings, robot: str) -> bool:
+    """True when a run of ``robot`` holds its lock on this machine right now (the ``flock``
+    with SQLite, either advisory lock with PostgreSQL)."""
+    if not uses_database_lock(settings):
+        return is_locked(settings.data_dir, robot)
+    machine = settings.machine_name
+    url = ledger_url(settings)
+    return any(
+        holder_of(url, key) is not None
+        for key in (run_key(robot, machine), child_key(robot, machine))
+    )

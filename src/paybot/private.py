@@ -34,12 +34,13 @@ def restrict_umask() -> int:
 
 def tighten(path: Path) -> None:
     """Take every permission of group and others away from ``path`` when it is ours (the
-    owner's own bits stay); a vanished path is fine."""
+    owner's own bits stay); a vanished path is fine. A folder with the sticky bit (``/tmp``,
+    ``/var/tmp``: shared by design) is never touched, even when root owns it."""
     try:
         st = path.stat()
     except FileNotFoundError:
         return
-    if st.st_uid != os.geteuid():
+    if st.st_uid != os.geteuid() or (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
         return
     current = stat.S_IMODE(st.st_mode)
     if current & PRIVATE_UMASK:
@@ -65,7 +66,8 @@ def private_dir(path: Path) -> Path:
 
 def private_file(path: Path) -> Path:
     """``path`` created empty (``0600``) if missing, else tightened to ``0600``; its folder is
-    made with :func:`private_dir`. Returns ``path``."""
+    made with :func:`private_dir` (a sticky folder such as ``/tmp`` is left as it is).
+    Returns ``path``."""
     private_dir(path.parent)
     if not path.exists():
         # Never open (and close) a file that exists: for a SQLite database, closing any

@@ -30,7 +30,15 @@ from paybot.notify.facts import Failing, Kind, classify, failing_items
 from paybot.scheduler.jobs import Entry, JobState
 
 SCHEDULER = "scheduler"
-"""The heartbeat's name."""
+"""The heartbeat's name (on a ledger of one machine's own)."""
+
+
+def heartbeat_name(settings: Settings) -> str:
+    """The scheduler's heartbeat on this machine: :data:`SCHEDULER`, or ``scheduler@<machine>``
+    on a ledger several machines share (each machine's scheduler is watched on its own)."""
+    return f"{SCHEDULER}@{settings.machine_name}" if settings.ledger.shared else SCHEDULER
+
+
 HEARTBEAT_SECONDS = 60.0
 """How often the scheduler writes its heartbeat."""
 HEARTBEAT_STALE = dt.timedelta(seconds=3 * HEARTBEAT_SECONDS)
@@ -200,7 +208,7 @@ def gather(
     from this host without a scheduler holding the lock is a scheduler that has stopped."""
     by_robot = {e.robot: e for e in entries}
     robots = [robot_status(ledger, m, by_robot.get(n)) for n, m in sorted(manifests.items())]
-    beat = ledger.heartbeat(SCHEDULER)
+    beat = ledger.heartbeat(heartbeat_name(settings))
     alive = beat is not None and now - beat.at <= HEARTBEAT_STALE
     if alive and beat is not None and host is not None and beat.host == host:
         alive = local_pid is not None

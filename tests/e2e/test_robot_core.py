@@ -4,6 +4,7 @@ against the seeded mock finance system (a real HTTP server and SQLite file)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import signal
@@ -12,11 +13,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from paybot import locks
+from paybot.report.morning import morning_path
+from paybot.report.night import build_night, night_of
 from support.robots import (
     Template,
     leaks,
@@ -95,6 +99,22 @@ def test_pays_exactly_the_ground_truth_then_changes_nothing(
             assert (folder / "console.log").read_text("utf-8")
         report = json.loads((runs[0] / "report.json").read_text("utf-8"))
         assert report["counts"]["paid"] == len(expected_pay)
+        assert (runs[0] / "report.html").is_file()
+
+        # The morning report's total is what the finance system paid, to the øre.
+        with world.erp() as conn:
+            amounts = [
+                Decimal(r[0])
+                for r in conn.execute(
+                    "SELECT p.amount FROM payments p JOIN users u ON u.id = p.approved_by"
+                    " WHERE u.username = 'robot'"
+                )
+            ]
+        started = dt.datetime.fromisoformat(report["started_at"])
+        night = build_night(world.output_dir, night_of(started))
+        assert len(amounts) == len(expected_pay)
+        assert (night.paid, night.paid_amount) == (len(amounts), sum(amounts, Decimal(0)))
+        assert morning_path(world.output_dir, night_of(started)).is_file()
         history = world.robot("runs", "--robot", ROBOT)
         assert history.returncode == 0 and history.stdout.count(ROBOT) >= 2
 
@@ -323,7 +343,7 @@ def test_exit_codes_for_config_errors_unreachable_system_and_a_busy_robot(
         down = world.robot("run", ROBOT, env={"PAYBOT_ERP_URL": "http://127.0.0.1:9"})
         assert down.returncode == 3, down.stdout + down.stderr
         assert "Traceback" not in down.stdout + down.stderr  # an expected end, told in a sentence
-        assert down.stdout.rstrip().endswith("report.md."), down.stdout
+        assert down.stdout.rstrip().endswith("report.html."), down.stdout
 
         with locks.robot_lock(world.data_dir, ROBOT, "held-by-test"):
             busy = world.robot("run", ROBOT)

@@ -1,5 +1,6 @@
-"""One contract for every ledger: the in-memory fake and the real SQLite file behave the same
-(as APScheduler's data-store tests run over memory, SQLite and PostgreSQL)."""
+"""One contract for every ledger: the in-memory fake, the real SQLite file and a real
+PostgreSQL server (the tests' throwaway cluster, tests/support/postgres.py) behave the same (as
+APScheduler's data-store tests run over memory, SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -30,13 +31,15 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def ledger(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> Iterator[LedgerPort]:
     made: LedgerPort
     if request.param == "memory":
         made = InMemoryLedger(clock=clock)
+    elif request.param == "postgresql":
+        made = Ledger(request.getfixturevalue("postgres_ledger_url"), clock=clock)
     else:
         made = Ledger(f"sqlite:///{tmp_path / 'data' / 'ledger.sqlite'}", clock=clock)
     made.create_schema()

@@ -164,3 +164,15 @@ def test_the_schedulers_store_lock_and_run_logs_are_owner_only(tmp_path: Path) -
     assert child.process.wait(timeout=60) == 0
     assert store_path(settings).exists() and (output / "scheduler").is_dir()
     assert open_to_others(data) == [] and open_to_others(output) == []
+
+
+def test_a_sticky_folder_such_as_tmp_is_never_tightened(tmp_path: Path) -> None:
+    """A ledger put directly in /tmp (PAYBOT_LEDGER_URL=sqlite:////tmp/x.db, as root) once
+    closed /tmp to every other user: a sticky folder is shared by design and left alone."""
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    private_dir(sticky)
+    private_file(sticky / "x.db")
+    assert stat.S_IMODE(sticky.stat().st_mode) == 0o1777
+    assert mode(sticky / "x.db") == 0o600

@@ -1,5 +1,6 @@
-"""The `robot` on PATH after installing paybot is ours, and it hands what it does not know to
-Robot Framework (which rpaframework pulls in and which writes a `robot` script too)."""
+"""The `robot` on PATH after installing paybot is ours, and it hands what looks like Robot
+Framework's arguments to Robot Framework (which rpaframework pulls in and which writes a `robot`
+script too); a typo of one of our commands is answered with the nearest command."""
 
 from __future__ import annotations
 
@@ -24,9 +25,27 @@ def test_the_installed_robot_script_is_ours() -> None:
     assert listed.returncode == 0 and "pay-small-invoices" in listed.stdout
 
 
-def test_what_it_does_not_know_goes_to_robot_framework(tmp_path: Path) -> None:
+def test_version_is_paybots_and_rf_version_is_robot_frameworks() -> None:
     version = run("--version")
-    assert "Robot Framework" in version.stdout + version.stderr
+    assert version.returncode == 0 and version.stdout.startswith("paybot "), version.stderr
+    assert version.stdout == run("--paybot-version").stdout
+    framework = run("rf", "--version")
+    assert "Robot Framework" in framework.stdout + framework.stderr
+
+
+def test_a_typo_names_the_nearest_command_instead_of_going_to_robot_framework(
+    tmp_path: Path,
+) -> None:
+    typo = run("lst", cwd=tmp_path)
+    assert typo.returncode == 2
+    assert "unknown command 'lst'; did you mean 'robot list'?" in typo.stderr
+    assert "Parsing" not in typo.stdout + typo.stderr  # not handed to Robot Framework
+    far = run("xyzzy", cwd=tmp_path)
+    assert far.returncode == 2 and "unknown command 'xyzzy'" in far.stderr
+    assert "did you mean" not in far.stderr
+
+
+def test_robot_framework_arguments_still_go_to_robot_framework(tmp_path: Path) -> None:
     suite = tmp_path / "hello.robot"
     suite.write_text(
         "*** Test Cases ***\nGreeting\n    Should Be Equal    hej    hej\n", encoding="utf-8"

@@ -41,7 +41,7 @@ def verified(home: FakeHome, *, require_signed: bool = True) -> tuple[bool, int,
 
 
 def test_the_scheduler_signs_its_events_at_start_on_a_wake_up_and_at_stop(home: FakeHome) -> None:
-    service = home.service(run_now=("fake-quick",))
+    service = home.service()
     service.start()  # the job's scheduler_job_added, signed at once
     try:
         started = home.audit()
@@ -51,6 +51,7 @@ def test_the_scheduler_signs_its_events_at_start_on_a_wake_up_and_at_stop(home: 
             "checkpoint",
         ]
         assert started[-1]["why"] == "scheduler" and started[-1]["covers_seq"] == 2
+        service.run_now("fake-quick")
         wait_for(lambda: home.audit("scheduler_run_finished"), "the run's end in the trail")
         assert home.audit()[-1]["event"] == "scheduler_run_finished"  # not signed yet
         service.tick()  # the next wake-up signs it

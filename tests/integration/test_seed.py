@@ -6,7 +6,6 @@ import json
 import re
 import sqlite3
 import stat
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -275,9 +274,8 @@ def test_seeding_again_starts_from_a_fresh_database(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_thousand_invoices_seed_well_under_a_minute(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_a_thousand_invoices_seed(tmp_path: Path) -> None:
+    # How fast is the benchmarks' business (collect_scale.py prints the seeding time); a timed
+    # assertion here would fail on a loaded machine and prove nothing.
     result = seed(tmp_path / "big.db", invoices=1000, seed=7)
-    elapsed = time.perf_counter() - started
     assert result.invoices == 1000
-    assert elapsed < 30, f"seeding 1000 invoices took {elapsed:.1f} s"

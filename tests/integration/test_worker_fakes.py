@@ -16,6 +16,7 @@ import pytest
 from paybot.audit.masking import mask_data
 from paybot.config import RobotConfig, load_robot_config
 from paybot.domain.models import RawInvoice
+from paybot.domain.reasons import Reason
 from paybot.domain.rules import SmallInvoiceRules
 from paybot.erp.port import ReferenceData
 from paybot.errors import LoginRefused
@@ -141,6 +142,31 @@ def test_an_intent_the_system_never_saw_is_cancelled_and_paid_once(
     worker.run()
     assert erp.approvals == 1
     assert ledger.items(ROBOT)[0].state == State.PAID
+
+
+@pytest.mark.parametrize("arrived", [True, False], ids=["handed-over", "never-arrived"])
+def test_an_open_hand_over_intent_is_looked_up_not_sent_twice(
+    cfg: RobotConfig, tmp_path: Path, arrived: bool
+) -> None:
+    """A run died while handing an invoice over. If the finance system shows it handed over
+    with the intent's reason, that is recorded; if it is still new, the intent is cancelled and
+    the invoice decided again (here: paid)."""
+    worker, ledger, erp = make(cfg, tmp_path, items=1)
+    item = ledger.claim_next(ROBOT, "dead", "run-0", 60)
+    assert item is not None
+    ledger.record_manual_intent(item, "dead", reason=Reason.AMOUNT, rule_version="v")
+    if arrived:
+        erp.status[1] = "Manuel behandling"
+        erp.manual[1] = (Reason.AMOUNT, "Over beløbsgrænsen.")
+    ledger.release_leases_of_other_runs(ROBOT, "run-1")
+    worker.run()
+    assert erp.hand_overs == 0
+    if arrived:
+        assert worker.outcomes[0].result == Result.MANUAL and erp.approvals == 0
+        assert ledger.items(ROBOT)[0].state == State.MANUAL
+    else:
+        assert worker.outcomes[0].result == Result.PAID and erp.approvals == 1
+        assert ledger.items(ROBOT)[0].state == State.PAID
 
 
 def test_an_invoice_a_clerk_paid_meanwhile_is_skipped(cfg: RobotConfig, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from paybot.domain.models import Category, ErpStatus, RawInvoice, RawLine, RegisterEntry
+from paybot.domain.reasons import Reason
 from paybot.erp.port import (
     AuditSink,
     Connection,
@@ -117,6 +118,7 @@ class FakeFinanceSystem:
         self.accounts = frozenset({"6.45.51-000-2.9"})
         self.reference = ReferenceData()
         self.approvals = 0
+        self.hand_overs = 0
         self.payment_dates: list[dt.date] = []
         self.logins = 0
         self.browsers = 1
@@ -237,9 +239,10 @@ class FakeFinanceSystem:
             raise BrowserFailed("chrome not reachable (the browser is gone)")
         return voucher
 
-    def hand_over(self, erp_id: int, *, reason: str, note: str) -> None:
+    def hand_over(self, erp_id: int, *, reason: Reason, note: str) -> None:
         self._up()
         self._new(erp_id)
+        self.hand_overs += 1
         self.status[erp_id] = "Manuel behandling"
         self.manual[erp_id] = (reason, note)
 

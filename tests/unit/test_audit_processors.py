@@ -163,7 +163,7 @@ def test_the_vocabulary_holds_the_documented_events() -> None:
 
 def test_forwarder_does_nothing_outside_robocorp() -> None:
     sent: list[str] = []
-    forward = ForwardToRobocorp(is_active=lambda: False, emit=sent.append)
+    forward = ForwardToRobocorp(is_active=lambda: False, emit=lambda m, level: sent.append(m))
     event = {"event": "login", "user": "robot"}
     assert forward(None, "info", dict(event)) == event
     assert sent == []
@@ -175,7 +175,7 @@ def test_robocorp_is_not_active_in_a_plain_test() -> None:
 
 def test_forwarder_sends_one_masked_line_even_when_given_unmasked_data() -> None:
     sent: list[str] = []
-    forward = ForwardToRobocorp(is_active=lambda: True, emit=sent.append)
+    forward = ForwardToRobocorp(is_active=lambda: True, emit=lambda m, level: sent.append(m))
     event = {
         "event": "field_read",
         "erp_id": 17,
@@ -194,6 +194,16 @@ def test_forwarder_sends_one_masked_line_even_when_given_unmasked_data() -> None
     assert "0012345678" not in line and "********78" in line
     assert f"{CPR[:6]}-****" in line
     assert "h" * 64 not in line
+
+
+def test_errors_go_to_robocorp_as_errors_and_refusals_as_warnings() -> None:
+    sent: list[tuple[str, str]] = []
+    forward = ForwardToRobocorp(
+        is_active=lambda: True, emit=lambda m, level: sent.append((m, level))
+    )
+    for event in ("app_error", "business_error", "decision", "item_left"):
+        forward(None, "info", {"event": event})
+    assert [level for _, level in sent] == ["ERROR", "WARN", "INFO", "ERROR"]
 
 
 def test_summary_shortens_long_values() -> None:

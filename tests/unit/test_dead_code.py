@@ -43,6 +43,19 @@ USED_ELSEWHERE: dict[str, str] = {
     "updated_at": "WorkItem: a column both ledgers write on every change",
     "signalled": "KillResult field nothing reads yet; paybot.scheduler is being reworked",
     "scheduled_run": "APScheduler calls it by its text reference (paybot.scheduler.jobs)",
+    "down_revision": "Alembic reads it from each revision file (paybot.migrations.versions)",
+    "branch_labels": "Alembic reads it from each revision file (paybot.migrations.versions)",
+    "depends_on": "Alembic reads it from each revision file (paybot.migrations.versions)",
+    "downgrade": "Alembic calls it by name in each revision file (paybot.migrations.versions)",
+    # what the report pages show: read by name by src/paybot/report/templates/*.html
+    "day_da": "the morning report's heading (morning.html)",
+    "result_da": "a row's result in Danish (tables.html)",
+    "amount_kr": "an amount in Danish notation (run.html, tables.html, charts.html)",
+    "reason_text": "a reason code's Danish text (tables.html)",
+    "count_share": "a bar's width in the decisions chart (charts.html)",
+    "amount_share": "a bar's width in the decisions chart (charts.html)",
+    "exit_da": "the run's outcome in Danish (run.html, morning.html)",
+    "paybot_version": "Report field written to report.json (asdict), shown by run.html",
 }
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    URL,
     Column,
     Integer,
     MetaData,
@@ -36,6 +37,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paybot.audit.chain import AuditTrailError
 from paybot.database import make_engine
+from paybot.migrations.runner import ensure_schema
 
 _metadata = MetaData()
 
@@ -88,10 +90,18 @@ class Checkpoint:
 
 
 def trail_name(path: Path, host: str | None = None) -> str:
-    """``host:/absolute/path/audit.jsonl``: the trail a checkpoint row belongs to. The path is
+    """``host:/absolute/path/audit.jsonl``: the trail a checkpoint row belongs to; ``host`` is
+    the machine's name (setting ``machine``; the host name when not given), so that machines
+    sharing one ledger never mix up their trails. The path is
     made absolute but symlinks are not followed, so swapping a folder for a symlink does not
     change which row is looked up."""
     return f"{host or socket.gethostname()}:{os.path.abspath(path)}"  # noqa: PTH100 - no resolve
+
+
+def _no_table(exc: SQLAlchemyError) -> bool:
+    """The table is not there yet (SQLite: "no such table", PostgreSQL: "does not exist")."""
+    text = str(exc)
+    return "no such table" in text or ("audit_checkpoints" in text and "does not exist" in text)
 
 
 class CheckpointStore:
@@ -99,7 +109,7 @@ class CheckpointStore:
     ledger's). Raises :class:`~paybot.audit.chain.AuditTrailError` naming the database when it
     cannot be read or written."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | URL) -> None:
         self.url = url
         self._engine = make_engine(url)
 
@@ -108,10 +118,11 @@ class CheckpointStore:
         return AuditTrailError(f"audit checkpoints in {safe}: cannot {what} ({exc})")
 
     def create_schema(self) -> None:
-        try:
-            _metadata.create_all(self._engine, checkfirst=True)
-        except SQLAlchemyError as exc:
-            raise self._fail("create the table", exc) from exc
+        """Make sure the table is there: the ledger database's migrations own it
+        (:func:`paybot.migrations.runner.ensure_schema`: an empty SQLite file is created, any
+        other database must be at this code's schema version, else
+        :class:`~paybot.errors.SchemaMismatch`)."""
+        ensure_schema(self._engine)
 
     def record(self, trail: str, checkpoint: Checkpoint) -> None:
         """Insert the checkpoint. The same one again is a no-op; another checkpoint at the same
@@ -166,13 +177,19 @@ class CheckpointStore:
         furthest = self.latest_for(first_hash) if first_hash else None
         return furthest or by_name
 
-    def count(self) -> int:
-        """How many checkpoints the table holds (0 when it does not exist yet)."""
+    def count(self, machine: str | None = None) -> int:
+        """How many checkpoints the table holds (0 when it does not exist yet); with
+        ``machine``, only those of trails on that machine (a ledger several machines share)."""
+        query = select(checkpoints_table.c.id)
+        if machine is not None:
+            query = query.where(
+                checkpoints_table.c.trail.startswith(f"{machine}:", autoescape=True)
+            )
         try:
             with self._engine.connect() as conn:
-                rows = conn.execute(select(checkpoints_table.c.id)).all()
+                rows = conn.execute(query).all()
         except SQLAlchemyError as exc:
-            if "no such table" in str(exc):
+            if _no_table(exc):
                 return 0
             raise self._fail("read the checkpoints", exc) from exc
         return len(rows)
@@ -182,7 +199,7 @@ class CheckpointStore:
             with self._engine.connect() as conn:
                 found = conn.execute(query.limit(1)).mappings().first()
         except SQLAlchemyError as exc:
-            if "no such table" in str(exc):
+            if _no_table(exc):
                 return None
             raise self._fail("read the checkpoints", exc) from exc
         if found is None:

@@ -64,8 +64,10 @@ Scheduler
 Signing
   ``trail_started`` (trail_id: random, host, paybot_version): the first record of every signed
   trail; it makes each trail's first hash, which signed checkpoints name, unique.
-  ``checkpoint`` (why: run_start/interval/run_end, covers_seq: the record signed, first_hash:
-  the trail's first record's hash, key_id, signature: Ed25519, base64): the robot's signature
+  ``checkpoint`` (why: run_start/interval/run_end, adopted, or scheduler with its pid: the
+  scheduler signing its own events, ``paybot.scheduler.sealing``; covers_seq: the record
+  signed, first_hash: the trail's first record's hash, key_id, signature: Ed25519, base64):
+  the robot's signature
   over the trail's head (``paybot.audit.signing``, docs/audit.md). Written unmasked.
 
 Personal data never reaches the file: :class:`paybot.audit.masking.MaskPersonalData` masks

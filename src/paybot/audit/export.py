@@ -125,9 +125,7 @@ def verification_summary(
     else:
         text = f"BROKEN: {result.describe(path)}"
         if result.first_bad_line is not None:
-            text += (
-                f"; the {result.records} records before line {result.first_bad_line} are intact"
-            )
+            text += f"; the {result.records} records before line {result.first_bad_line} are intact"
     last = result.last_checkpoint
     if last is not None:
         checked = "signature checked" if result.signed else "signature NOT checked (no key)"

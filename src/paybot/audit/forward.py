@@ -1,7 +1,10 @@
 """Forwarding a one-line summary of each audit event to robocorp's log (``log.html``).
 
-Only masked text is forwarded: the summary is built from the event after masking, and masked
-again here, so that the processor stays safe wherever it sits in a chain. Outside a
+Errors (``app_error``, ``preflight_failed``, ``item_left``) go at level ERROR
+(``log.critical``), business refusals (``business_error``) at WARN, the rest at INFO; the
+steps they nest in are made by :mod:`paybot.run.robolog`. Only masked text is forwarded: the
+summary is built from the event after masking, and masked again here, so that the processor
+stays safe wherever it sits in a chain. Outside a
 robocorp-tasks run it does nothing. robocorp's log records messages from the main thread only;
 events of worker threads are in the audit trail but not in ``log.html``.
 """
@@ -14,6 +17,7 @@ from typing import Any
 
 from structlog.typing import EventDict, WrappedLogger
 
+from paybot.audit.events import Event
 from paybot.audit.masking import mask_data
 
 SKIPPED_IN_SUMMARY = frozenset({"event", "ts", "prev", "hash", "seq", "durable"})
@@ -29,10 +33,28 @@ def robocorp_active() -> bool:
     return get_current_task() is not None
 
 
-def robocorp_info(message: str) -> None:
+ERROR_EVENTS = frozenset({Event.APP_ERROR, Event.PREFLIGHT_FAILED, Event.ITEM_LEFT})
+WARN_EVENTS = frozenset({Event.BUSINESS_ERROR})
+
+
+def level_of(event: str) -> str:
+    """``ERROR``, ``WARN`` or ``INFO``: how an audit event shows in robocorp's log."""
+    if event in ERROR_EVENTS:
+        return "ERROR"
+    if event in WARN_EVENTS:
+        return "WARN"
+    return "INFO"
+
+
+def robocorp_emit(message: str, level: str = "INFO") -> None:
     from robocorp import log
 
-    log.info(message)
+    if level == "ERROR":
+        log.critical(message)
+    elif level == "WARN":
+        log.warn(message)
+    else:
+        log.info(message)
 
 
 def _short(value: Any) -> str:
@@ -54,19 +76,19 @@ def summary(event: Mapping[str, Any]) -> str:
 
 
 class ForwardToRobocorp:
-    """structlog processor: ``emit(summary(event))`` when ``is_active()``; passes the event on
-    unchanged."""
+    """structlog processor: ``emit(summary(event), level_of(event))`` when ``is_active()``;
+    passes the event on unchanged."""
 
     def __init__(
         self,
         *,
         is_active: Callable[[], bool] = robocorp_active,
-        emit: Callable[[str], None] = robocorp_info,
+        emit: Callable[[str, str], None] = robocorp_emit,
     ) -> None:
         self._is_active = is_active
         self._emit = emit
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         if self._is_active():
-            self._emit(summary(event_dict))
+            self._emit(summary(event_dict), level_of(str(event_dict.get("event", ""))))
         return event_dict

@@ -18,6 +18,7 @@ from paybot.audit.chain import AuditTrailError, ChainFile
 from paybot.audit.signing import SECRET_NAME, KeyRing, Signer, Verifier, load_signer
 from paybot.audit.trail import AuditTrail
 from paybot.audit.verify import first_record_hash, verify
+from paybot.config_load import ledger_url
 from paybot.config_models import Settings
 from paybot.errors import ConfigError
 from paybot.secrets import env_name
@@ -74,7 +75,7 @@ def ledger_checkpoints(settings: Settings) -> CheckpointStore | None:
     url = settings.ledger.url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
         return None
-    return CheckpointStore(url)
+    return CheckpointStore(ledger_url(settings))
 
 
 def check_before_signing(settings: Settings, signer: Signer) -> str | None:
@@ -88,7 +89,7 @@ def check_before_signing(settings: Settings, signer: Signer) -> str | None:
     path = Path(settings.audit.file)
     store = ledger_checkpoints(settings)
     try:
-        name = trail_name(path)
+        name = trail_name(path, settings.machine_name)
         by_name = store.latest(name) if store is not None else None
         exists = path.is_file() and path.stat().st_size > 0
         if not exists:
@@ -129,7 +130,7 @@ def adopts_unsigned_trail(settings: Settings) -> bool:
     store = ledger_checkpoints(settings)
     if store is not None:
         try:
-            if store.latest(trail_name(path)) is not None:
+            if store.latest(trail_name(path, settings.machine_name)) is not None:
                 return False  # signed before: the common case, answered without reading
         finally:
             store.close()
@@ -157,11 +158,13 @@ def open_run_trail(
     anchor = None
     start: dict[str, Any] = {}
     if signer is not None:
-        store = CheckpointStore(settings.ledger.url)
+        store = CheckpointStore(ledger_url(settings))
         stack.callback(store.close)
         store.create_schema()
-        name = trail_name(Path(settings.audit.file))
-        start = {"runs_before": runs_before, "checkpoints_before": store.count()}
+        name = trail_name(Path(settings.audit.file), settings.machine_name)
+        # this machine's checkpoints only: other machines sharing the ledger keep their own trails
+        before = store.count(machine=settings.machine_name)
+        start = {"runs_before": runs_before, "checkpoints_before": before}
 
         def anchor(checkpoint: Checkpoint) -> None:
             store.record(name, checkpoint)

@@ -278,8 +278,10 @@ def load_verifier(*paths: Path) -> KeyRing:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
-                str(path), "audit.public_key_file", str(path), getattr(exc, "strerror", None)
-                or str(exc)
+                str(path),
+                "audit.public_key_file",
+                str(path),
+                getattr(exc, "strerror", None) or str(exc),
             ) from None
         blocks = _PEM_PUBLIC.findall(text) or [text]
         try:

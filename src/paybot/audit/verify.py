@@ -99,9 +99,7 @@ class VerifyResult:
         else:
             text += ", UNSIGNED"
         if self.anchor is not None:
-            text += (
-                f"; matches the ledger's checkpoint at seq {_thousands(self.anchor.last_seq)}"
-            )
+            text += f"; matches the ledger's checkpoint at seq {_thousands(self.anchor.last_seq)}"
         return text
 
 
@@ -311,8 +309,7 @@ def verify(
             head = file.readline() + file.readline()
             if head and not (_SEQ in head or _PREV in head or _HASH_KEY in head):
                 raise AuditTrailError(
-                    f"{path} is not a paybot audit trail: its first lines have no seq, prev "
-                    "or hash"
+                    f"{path} is not a paybot audit trail: its first lines have no seq, prev or hash"
                 )
             file.seek(0)
             line_no = 0
@@ -455,4 +452,3 @@ def first_record_hash(path: Path) -> str | None:
     if not isinstance(digest, str) or len(digest) != 64:
         raise AuditTrailError(f"{path} is not a paybot audit trail: its first line has no hash")
     return digest
-

@@ -111,11 +111,13 @@ def _verifier(args: argparse.Namespace, settings: Settings | None) -> KeyRing | 
 def _anchor(path: Path, settings: Settings | None) -> Checkpoint | None:
     """The latest checkpoint the ledger holds for the trail at ``path`` (``None`` without a
     ledger or a checkpoint)."""
-    store = ledger_checkpoints(settings) if settings is not None else None
+    if settings is None:
+        return None
+    store = ledger_checkpoints(settings)
     if store is None:
         return None
     try:
-        return store.anchor_for(trail_name(path), first_record_hash(path))
+        return store.anchor_for(trail_name(path, settings.machine_name), first_record_hash(path))
     except LedgerError as exc:  # the checkpoint is part of what is checked: it cannot be read
         raise AuditTrailError(f"the ledger's checkpoint for {path}: {exc}") from exc
     finally:
@@ -299,7 +301,11 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds ``robot audit verify``, ``robot audit show`` and ``robot audit export``."""
     audit = subparsers.add_parser(
-        "audit", help="check the audit trail, show one invoice's trail, export it"
+        "audit",
+        help="check the audit trail, show one invoice's trail, export it",
+        description="The audit trail: masked, hash-chained and signed JSON lines of everything "
+        "the robots did (docs/audit.md). verify checks it, show prints one invoice's records, "
+        "export writes them for an auditor, keygen makes the signing key.",
     )
     actions = audit.add_subparsers(dest="action", metavar="ACTION")
 
@@ -311,7 +317,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     file_help = "the audit trail (default: settings audit.file, data/audit/audit.jsonl)"
 
     check = actions.add_parser(
-        "verify", help="check the hash chain; exit 1 and name the first bad line when broken"
+        "verify",
+        help="check the hash chain; exit 1 and name the first bad line when broken",
+        description="Check the whole trail: every record's hash and link to the one before, "
+        "the robot's signatures and the checkpoint kept in the ledger. Exit 0 when it "
+        "verifies; exit 1 naming the first record that was changed, inserted, deleted or "
+        "moved, or what is missing at the end.",
     )
     check.add_argument("--file", type=Path, default=None, help=file_help)
     check.add_argument(
@@ -335,7 +346,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.set_defaults(handler=_verify)
 
     keygen = actions.add_parser(
-        "keygen", help="create a key pair for signing the trail (never overwrites)"
+        "keygen",
+        help="create a key pair for signing the trail (never overwrites)",
+        description="Create a new Ed25519 key pair for signing the audit trail: the private "
+        "key (mode 0600) for the robots, the public key for the auditors. An existing file "
+        "is never overwritten.",
     )
     keygen.add_argument(
         "--key-file", type=Path, required=True, help="where the private key goes (mode 0600)"

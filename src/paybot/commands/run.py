@@ -18,9 +18,9 @@ browser process of the run that is still there is ended (see :mod:`paybot.erp.pr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,16 +33,20 @@ from paybot.config import (
     ENV_HOME,
     RobotConfig,
     find_home,
+    ledger_url,
     load_credentials,
     load_manifests,
     load_robot_config,
 )
 from paybot.erp.processes import end_processes, marker_prefix
-from paybot.errors import ConfigError, UsageError
+from paybot.errors import ConfigError, DatabaseError, UsageError
 from paybot.exit_codes import EXIT_FAILED, EXIT_MEANINGS, EXIT_OK
 from paybot.ledger import Ledger
 from paybot.logs import JSON, json_line, log_format, stamp
 from paybot.private import open_private, private_dir, tighten_tree
+from paybot.report.morning import morning_path
+from paybot.report.night import night_of
+from paybot.report.view import moment_of
 from paybot.run_folder import (
     ENV_DRY_RUN,
     ENV_LOCK_HELD,
@@ -75,7 +79,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="read, decide and record, but never approve or hand over",
     )
     run.set_defaults(handler=cmd_run)
-    lst = subparsers.add_parser("list", help="list the robots and their schedules")
+    lst = subparsers.add_parser(
+        "list",
+        help="list the robots and their schedules",
+        description="The robots of this installation (robots/*.yaml): name, inbox category, "
+        "schedule (cron, Copenhagen time, or 'disabled') and title.",
+    )
+    lst.add_argument("--json", action="store_true", help="a JSON list, one object per robot")
     lst.set_defaults(handler=cmd_list)
 
 
@@ -113,13 +123,24 @@ def cmd_run(ns: argparse.Namespace) -> int:
     private_dir(settings.output_dir)
     run_id = new_run_id()
     folder = run_dir(settings.output_dir, run_id)
-    lock = locks.acquire(settings.data_dir, cfg.name, run_id)  # RobotBusy: exit 4, by main
+    lock = locks.acquire_for(settings, cfg.name, run_id)  # RobotBusy: exit 4, by main
     trigger = os.environ.get(ENV_TRIGGER, "manual")
-    ledger = Ledger(settings.ledger.url)
+    machine = settings.machine_name
+    ledger: Ledger | None = None
     try:
-        ledger.create_schema()
-        ledger.mark_abandoned_runs(cfg.name, run_id)
-        ledger.start_run(run_id, cfg.name, trigger, socket.gethostname(), os.getpid())
+        ledger = Ledger(ledger_url(settings), retry_seconds=settings.ledger.retry_seconds)
+        ledger.ensure_schema()
+    except DatabaseError as exc:  # exit 2, by main
+        if ledger is not None:
+            ledger.close()
+        lock.release()
+        raise type(exc)(f"{exc}; not started") from None
+    try:
+        # Only this machine's runs: on a shared PostgreSQL other machines' runs may be alive.
+        ledger.mark_abandoned_runs(
+            cfg.name, run_id, host=machine if settings.ledger.shared else None
+        )
+        ledger.start_run(run_id, cfg.name, trigger, machine, os.getpid())
         private_dir(folder)
         env = os.environ | {
             ENV_HOME: str(cfg.home),
@@ -133,7 +154,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         }
         ids = {"run_id": run_id, "robot": cfg.name}
         _out(f"{cfg.name}: run {run_id} against {settings.erp.url}", **ids)
-        returncode = _run_child(cfg, folder, env, lock.fd, ids)
+        returncode = _run_child(cfg, folder, env, lock.pass_fds, ids)
         leftovers = end_processes(marker_prefix(settings.data_dir, cfg.name, run_id))
         outcome = Outcome.read(folder) or Outcome(
             EXIT_FAILED,
@@ -155,7 +176,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 
 def _run_child(
-    cfg: RobotConfig, folder: Path, env: dict[str, str], lock_fd: int, ids: dict[str, str]
+    cfg: RobotConfig,
+    folder: Path,
+    env: dict[str, str],
+    pass_fds: tuple[int, ...],
+    ids: dict[str, str],
 ) -> int:
     cmd = [
         sys.executable,
@@ -175,7 +200,7 @@ def _run_child(
             cmd,
             cwd=cfg.home,
             env=env,
-            pass_fds=(lock_fd,),
+            pass_fds=pass_fds,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -266,15 +291,47 @@ def _summary(robot: str, folder: Path, outcome: Outcome, dry_run: bool, run_id: 
     _out(f"{robot}: {', '.join(parts)}; exit {code} ({meaning})", level, **ids)
     if outcome.message:
         _out(f"{robot}: {outcome.message}", level, **ids)
-    report = folder / "report.md"
+    html = folder / "report.html"
+    report = html if html.is_file() else folder / "report.md"
     if code == 0:
         _out(f"{robot}: report {report}", level, **ids)
+        morning = _morning_report(folder)
+        if morning is not None:
+            _out(f"{robot}: morning report of all robots {morning}", level, **ids)
     else:
         _out(f"{robot}: {meaning[:1].upper()}{meaning[1:]}; the report is {report}.", level, **ids)
 
 
+def _morning_report(folder: Path) -> Path | None:
+    """The morning report the run wrote (``<output_dir>/reports/…``), from the start time in
+    its ``report.json``; ``None`` when there is none."""
+    try:
+        started = json.loads((folder / "report.json").read_text("utf-8"))["started_at"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    moment = moment_of(started)
+    if moment is None:
+        return None
+    path = morning_path(folder.parent.parent, night_of(moment))
+    return path if path.is_file() else None
+
+
 def cmd_list(ns: argparse.Namespace) -> int:
     manifests = load_manifests(find_home() / "robots")
+    if getattr(ns, "json", False):
+        robots = [
+            {
+                "robot": m.name,
+                "category": m.category.value,
+                "schedule": m.schedule.cron if m.schedule.enabled else None,
+                "enabled": m.schedule.enabled,
+                "title": m.title,
+                "workers": m.workers,
+            }
+            for m in sorted(manifests.values(), key=lambda m: m.name)
+        ]
+        sys.stdout.write(json.dumps(robots, ensure_ascii=False, indent=2) + "\n")
+        return EXIT_OK
     rows = [("ROBOT", "CATEGORY", "SCHEDULE", "TITLE")]
     for m in sorted(manifests.values(), key=lambda m: m.name):
         when = m.schedule.cron if m.schedule.enabled else "disabled"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from paybot.config import (
     RobotManifest,
     Settings,
     find_home,
+    ledger_url,
     load_manifests,
     load_settings,
 )
@@ -39,6 +41,7 @@ from paybot.errors import UsageError
 from paybot.exit_codes import EXIT_FAILED, EXIT_OK
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.logs import configure_logging
+from paybot.run_folder import run_dir
 from paybot.scheduler.dispatch import Limits
 from paybot.scheduler.jobs import JobBook, check_schedules, make_scheduler, store_path
 from paybot.scheduler.service import (
@@ -87,6 +90,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "disabled) and next run in local time. Exit codes: 0 a scheduler is running; 1 no "
         "scheduler is running (nothing will start at those times); 2 configuration error.",
     )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="the list as one JSON object (scheduler, robots with their next run); same exit codes",
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     for name, text in (
         ("pause", "stop scheduling ROBOT until resumed (kept across restarts)"),
@@ -104,6 +112,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--robot", metavar="ROBOT", help="only this robot's runs")
     p.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N (20)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="a JSON list, one object per run (times in Copenhagen time with their offset)",
+    )
     p.set_defaults(handler=cmd_runs)
 
 
@@ -158,9 +171,48 @@ def _with_book(work: Callable[[JobBook, Path, Settings], int]) -> int:
         scheduler.shutdown(wait=False)
 
 
-def _audit(settings: Settings, robot: str, event: Event) -> None:
+def _audit(settings: Settings, robot: str, event: Event, by: str) -> None:
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
-        trail.logger(robot=robot).event(event, job=robot, by=operator())
+        trail.logger(robot=robot).event(event, job=robot, by=by)
+
+
+def change_job(book: JobBook, settings: Settings, robot: str, action: str, *, by: str) -> bool:
+    """Pause (``action`` ``pause``) or resume (``resume``) ``robot``'s job in the job store
+    and audit it (``scheduler_job_paused`` / ``scheduler_job_resumed``; ``by``: who asked).
+    Returns False when nothing changed (already paused, not paused; then nothing is audited).
+    Raises :class:`ConfigError` naming the robot or manifest, :class:`ValueError` for another
+    action. Safe to repeat. ``robot schedule pause|resume`` and the console's schedule page
+    both call this."""
+    if action == "pause":
+        done = book.pause(robot)
+    elif action == "resume":
+        done = book.resume(robot)
+    else:
+        raise ValueError(f"action {action!r}: pause or resume")
+    if done:
+        event = Event.SCHEDULER_JOB_PAUSED if action == "pause" else Event.SCHEDULER_JOB_RESUMED
+        _audit(settings, robot, event, by)
+    return done
+
+
+def _list_json(book: JobBook, settings: Settings) -> int:
+    pid = running_scheduler(settings.data_dir)
+    robots = []
+    for e in book.entries(utc_now()):
+        zone = ZoneInfo(book.manifests[e.robot].schedule.timezone)
+        robots.append(
+            {
+                "robot": e.robot,
+                "state": e.state.value,
+                "next_run": e.next_run.astimezone(zone).isoformat() if e.next_run else None,
+                "schedule": e.schedule,
+                "timeout_minutes": e.timeout_minutes,
+                "grace_minutes": e.grace_minutes,
+            }
+        )
+    scheduler = {"running": pid is not None, "pid": pid, "job_store": str(store_path(settings))}
+    say(json.dumps({"scheduler": scheduler, "robots": robots}, ensure_ascii=False, indent=2))
+    return EXIT_OK if pid else EXIT_FAILED
 
 
 def _list(book: JobBook, home: Path, settings: Settings) -> int:
@@ -196,25 +248,20 @@ def _list(book: JobBook, home: Path, settings: Settings) -> int:
 def cmd_schedule(ns: argparse.Namespace) -> int:
     action: str | None = ns.action
     if action is None:
+        if getattr(ns, "json", False):
+            return _with_book(lambda book, home, settings: _list_json(book, settings))
         return _with_book(_list)
 
     def change(book: JobBook, home: Path, settings: Settings) -> int:
         robot: str = ns.robot
+        done = change_job(book, settings, robot, action, by=operator())
         if action == "pause":
-            done = book.pause(robot)
             say(f"{robot}: paused" if done else f"{robot}: already paused")
         else:
-            done = book.resume(robot)
             entry = next(e for e in book.entries(utc_now()) if e.robot == robot)
             say(
                 (f"{robot}: resumed" if done else f"{robot}: not paused")
                 + f"; next run {_local(entry.next_run) or '-'}"
-            )
-        if done:
-            _audit(
-                settings,
-                robot,
-                Event.SCHEDULER_JOB_PAUSED if action == "pause" else Event.SCHEDULER_JOB_RESUMED,
             )
         return EXIT_OK
 
@@ -242,18 +289,46 @@ def _run_row(r: RunRecord) -> tuple[str, ...]:
     )
 
 
+def _run_json(r: RunRecord, output_dir: Path) -> dict[str, object]:
+    """One run for ``robot runs --json``: the history's fields, times in Copenhagen time with
+    their offset, the note masked, and the run's HTML report when there is one."""
+    report = run_dir(output_dir, r.run_id) / "report.html"
+    return {
+        "run_id": r.run_id,
+        "robot": r.robot,
+        "trigger": r.trigger,
+        "host": r.host,
+        "started_at": r.started_at.astimezone(ZONE).isoformat(timespec="seconds"),
+        "ended_at": (
+            r.ended_at.astimezone(ZONE).isoformat(timespec="seconds") if r.ended_at else None
+        ),
+        "exit_code": r.exit_code,
+        "paid": r.paid,
+        "manual": r.manual,
+        "failed": r.failed,
+        "skipped": r.skipped,
+        "note": mask_text(r.note) if r.note else None,
+        "report": str(report) if report.is_file() else None,
+    }
+
+
 def cmd_runs(ns: argparse.Namespace) -> int:
     settings = load_settings(find_home())
     url = make_url(settings.ledger.url)
+    as_json = getattr(ns, "json", False)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
-        say(f"no runs recorded yet (no ledger at {url.database})")
+        say("[]" if as_json else f"no runs recorded yet (no ledger at {url.database})")
         return EXIT_OK
-    ledger = Ledger(settings.ledger.url)
+    ledger = Ledger(ledger_url(settings))
     try:
-        ledger.create_schema()
+        ledger.ensure_schema()
         runs = ledger.list_runs(ns.robot, limit=ns.limit)
     finally:
         ledger.close()
+    if as_json:
+        rows = [_run_json(r, settings.output_dir) for r in runs]
+        say(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
     if not runs:
         say("no runs recorded yet" + (f" for {ns.robot}" if ns.robot else ""))
         return EXIT_OK

@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import socket
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from paybot.audit import mask_text
 from paybot.commands.output import say, table
-from paybot.config import ROBOTS_DIR, find_home, load_manifests, load_settings
+from paybot.config import ROBOTS_DIR, find_home, ledger_url, load_manifests, load_settings
 from paybot.config_models import Settings
 from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import PaybotError
@@ -63,8 +62,8 @@ def open_ledger(settings: Settings) -> LedgerPort:
     url = make_url(settings.ledger.url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
         return InMemoryLedger()
-    ledger = Ledger(settings.ledger.url)
-    ledger.create_schema()
+    ledger = Ledger(ledger_url(settings))
+    ledger.ensure_schema()
     return ledger
 
 
@@ -89,7 +88,7 @@ def collect() -> Status:
             ledger,
             entries,
             now,
-            host=socket.gethostname(),
+            host=settings.machine_name,
             local_pid=running_scheduler(settings.data_dir),
         )
     finally:

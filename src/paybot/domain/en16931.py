@@ -176,9 +176,7 @@ def _plain_rate(rate: Decimal) -> Decimal:
 
 def _key_problem(key: VatKey, standard_percent: Decimal) -> str | None:
     if key.category not in KNOWN_CATEGORIES:
-        return (
-            f"momskategorien {key.category} kender robotten ikke (kun S, Z, E, AE, K, G og O)"
-        )
+        return f"momskategorien {key.category} kender robotten ikke (kun S, Z, E, AE, K, G og O)"
     if key.category == STANDARD and key.percent != standard_percent:
         return (
             f"momssatsen for kategori S er {format_quantity(key.percent)} %, men den danske "
@@ -362,12 +360,21 @@ def audit(invoice: Invoice, standard_percent: Decimal) -> Finding | None:
         rounding=invoice.rounding_amount,
     )
     for stated, computed, rule, label, how in (
-        (invoice.allowance_total, result.allowance_total, "allowance_total", "Rabat i alt",
-         "rabatterne"),
-        (invoice.charge_total, result.charge_total, "charge_total", "Gebyrer i alt",
-         "gebyrerne"),
-        (invoice.tax_exclusive_amount, result.tax_exclusive, "tax_exclusive",
-         "Total ekskl. moms", "linjesum − rabatter + gebyrer"),
+        (
+            invoice.allowance_total,
+            result.allowance_total,
+            "allowance_total",
+            "Rabat i alt",
+            "rabatterne",
+        ),
+        (invoice.charge_total, result.charge_total, "charge_total", "Gebyrer i alt", "gebyrerne"),
+        (
+            invoice.tax_exclusive_amount,
+            result.tax_exclusive,
+            "tax_exclusive",
+            "Total ekskl. moms",
+            "linjesum − rabatter + gebyrer",
+        ),
     ):
         if stated is not None and stated != computed:
             return _sum_finding(rule, label, stated, computed, how)

@@ -107,10 +107,8 @@ class ReferenceData:
         return self.bookings.get(reference.strip()) if reference else None
 
 
-# --- the invoice's status, as RawInvoice carries it ---------------------------------------------
+# --- the invoice as RawInvoice carries it -----------------------------------------------------
 
-STATUS_MANUAL_WORD = "manuel"
-"""In the status text of an invoice handed over to a person (``Manuel behandling``)."""
 MANUAL_REASON_FIELD = "manuel-aarsag"
 """The field of :class:`RawInvoice` with the reason code an invoice was handed over with."""
 
@@ -217,10 +215,12 @@ class FinanceSystem(Protocol):
         """Everything on the invoice, read once.
 
         Returns: :class:`~paybot.domain.models.RawInvoice`, text in paybot's field names
-        (docs/adding-a-finance-system.md, "The invoice as RawInvoice"): ``status`` is ``Ny``
-        for an invoice the robot may act on (:data:`STATUS_NEW`), contains ``manuel`` once
-        handed over, with the reason code in ``manuel-aarsag``; amounts as a Danish clerk
-        reads them (``1.019,48``), parsed by :func:`paybot.domain.parsing.parse_invoice`.
+        (docs/adding-a-finance-system.md, "The invoice as RawInvoice"): ``status`` is a text
+        :func:`paybot.domain.values.erp_status` reads: ``Ny`` for an invoice the robot may
+        act on, ``Manuel behandling`` once handed over (with the reason code in
+        ``manuel-aarsag``, :data:`MANUAL_REASON_FIELD`), ``Betalt`` once paid; amounts as a
+        Danish clerk reads them (``1.019,48``), parsed by
+        :func:`paybot.domain.parsing.parse_invoice`.
         Raises: :class:`~paybot.errors.ScreenChanged` when the page shows another invoice or
         lacks its fields, :class:`~paybot.errors.ApplicationError`.
         Repeat: safe.

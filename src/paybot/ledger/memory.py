@@ -60,6 +60,7 @@ class InMemoryLedger(StateChanges):
         self._handovers: dict[tuple[str, int], Handover] = {}
         self._beats: dict[str, Heartbeat] = {}
         self._alerts: dict[int, AlertRecord] = {}
+        self._scheduled: dict[tuple[str, dt.datetime], str] = {}
         self._alert_ids = itertools.count(1)
         self._marks: dict[tuple[str, str], int] = {}
 
@@ -187,6 +188,8 @@ class InMemoryLedger(StateChanges):
         lease = check_lease_seconds(lease_seconds)
         with self._lock:
             now = self._clock()
+            run = self._runs.get(run_id)
+            started = run.started_at if run is not None else None
             free = [
                 i
                 for i in self._items.values()
@@ -196,7 +199,13 @@ class InMemoryLedger(StateChanges):
                     i.lease_owner is None
                     or (i.lease_expires is not None and i.lease_expires <= now)
                 )
-                and i.failed_run_id != run_id
+                and (
+                    i.failed_run_id is None
+                    or (
+                        i.failed_run_id != run_id
+                        and (started is None or i.updated_at is None or i.updated_at < started)
+                    )
+                )
             ]
             if not free:
                 return None
@@ -359,12 +368,18 @@ class InMemoryLedger(StateChanges):
         chosen.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
         return chosen[:limit]
 
-    def release_leases_of_other_runs(self, robot: str, current_run_id: str) -> list[int]:
+    def release_leases_of_other_runs(
+        self, robot: str, current_run_id: str, *, host: str | None = None
+    ) -> list[int]:
         with self._lock:
+            hosts = {r.run_id: r.host for r in self._runs.values()}
             freed = [
                 i
                 for i in self._items.values()
-                if i.robot == robot and i.lease_owner is not None and i.run_id != current_run_id
+                if i.robot == robot
+                and i.lease_owner is not None
+                and i.run_id != current_run_id
+                and (host is None or hosts.get(i.run_id or "") == host)
             ]
             for i in freed:
                 self._items[i.id] = dataclasses.replace(
@@ -373,19 +388,48 @@ class InMemoryLedger(StateChanges):
             return sorted(i.erp_id for i in freed)
 
     def mark_abandoned_runs(
-        self, robot: str, current_run_id: str | None, note: str = ABANDONED_NOTE
+        self,
+        robot: str,
+        current_run_id: str | None,
+        note: str = ABANDONED_NOTE,
+        *,
+        host: str | None = None,
     ) -> list[str]:
         with self._lock:
             ids = [
                 r.run_id
                 for r in self._runs.values()
-                if r.robot == robot and r.ended_at is None and r.run_id != current_run_id
+                if r.robot == robot
+                and r.ended_at is None
+                and r.run_id != current_run_id
+                and (host is None or r.host == host)
             ]
             for run_id in ids:
                 self._runs[run_id] = dataclasses.replace(
                     self._runs[run_id], ended_at=self._clock(), note=safe_text(note)
                 )
             return ids
+
+    def undecided_below(self, robot: str, erp_id: int, run_id: str) -> list[int]:
+        now = self._clock()
+        with self._lock:
+            return sorted(
+                i.erp_id
+                for i in self._items.values()
+                if i.robot == robot
+                and i.erp_id < erp_id
+                and i.state is State.PENDING
+                and i.lease_owner is not None
+                and i.lease_expires is not None
+                and i.lease_expires > now
+                and i.run_id != run_id
+            )
+
+    def claim_scheduled_run(
+        self, robot: str, scheduled_at: dt.datetime, machine: str, outcome: str
+    ) -> str:
+        with self._lock:
+            return self._scheduled.setdefault((robot, scheduled_at), machine)
 
     def item_counts(self, robot: str) -> dict[State, int]:
         counts: dict[State, int] = {}

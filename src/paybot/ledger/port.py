@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from paybot.domain.models import RegisterEntry
+from paybot.domain.reasons import Reason
 from paybot.ledger.model import (
     AlertRecord,
     DecisionRecord,
@@ -253,7 +254,7 @@ class LedgerPort(Protocol):
         ...
 
     def record_manual_intent(
-        self, item: WorkItem, worker: str, *, reason: str, rule_version: str
+        self, item: WorkItem, worker: str, *, reason: Reason, rule_version: str
     ) -> Transition:
         """PENDING → MANUAL_INTENT with the reason code, before the robot sends the invoice to
         manual handling; keeps the lease.
@@ -378,9 +379,13 @@ class LedgerPort(Protocol):
         """
         ...
 
-    def release_leases_of_other_runs(self, robot: str, current_run_id: str) -> list[int]:
+    def release_leases_of_other_runs(
+        self, robot: str, current_run_id: str, *, host: str | None = None
+    ) -> list[int]:
         """Free the leases runs other than ``current_run_id`` hold on the robot's items. Only
-        the holder of the robot's lock may call it: the other runs are dead then.
+        the holder of the robot's lock may call it: the other runs are dead then. With
+        ``host`` (a ledger several machines share) only the leases of runs recorded with that
+        machine's name: other machines' runs may be alive.
 
         Returns: the Løbenr of every item freed (sorted).
         Raises: nothing of its own.
@@ -389,14 +394,38 @@ class LedgerPort(Protocol):
         ...
 
     def mark_abandoned_runs(
-        self, robot: str, current_run_id: str | None, note: str = ...
+        self, robot: str, current_run_id: str | None, note: str = ..., *, host: str | None = None
     ) -> list[str]:
         """Close the robot's unfinished runs other than ``current_run_id`` as abandoned (ended
-        now, no exit code, ``note``). Only the holder of the robot's lock may call it.
+        now, no exit code, ``note``). Only the holder of the robot's lock may call it. With
+        ``host``, only the runs recorded with that machine's name.
 
         Returns: the run ids closed.
         Raises: nothing of its own.
         Repeat: safe: the second call closes none.
+        """
+        ...
+
+    def undecided_below(self, robot: str, erp_id: int, run_id: str) -> list[int]:
+        """The robot's PENDING items below ``erp_id`` under a live lease of another run (read
+        but not yet decided, as far as the ledger can tell): what a worker waits for before it
+        looks for an earlier duplicate when several machines share the queue.
+
+        Returns: their Løbenr, sorted (empty when none).
+        Raises: nothing of its own.
+        Repeat: safe (reads).
+        """
+        ...
+
+    def claim_scheduled_run(
+        self, robot: str, scheduled_at: dt.datetime, machine: str, outcome: str
+    ) -> str:
+        """Claim the planned run of ``robot`` at ``scheduled_at`` (aware UTC) for ``machine``
+        with ``outcome`` (``started``, ``missed``, ``skipped``).
+
+        Returns: the machine holding the claim (``machine`` when this call got it).
+        Raises: nothing of its own.
+        Repeat: safe: the first claim stays.
         """
         ...
 
@@ -411,7 +440,7 @@ class LedgerPort(Protocol):
 
     # --- operators' hand-overs and releases (robot queue) -----------------------------------
     def request_handover(
-        self, robot: str, erp_id: int, *, reason: str, note: str, by: str
+        self, robot: str, erp_id: int, *, reason: Reason, note: str, by: str
     ) -> Handover:
         """Mark a PENDING item for manual handling with a reason code and a note (masked):
         the next run hands it over and never pays it.

@@ -202,6 +202,21 @@ handovers = Table(
     PrimaryKeyConstraint("robot", "erp_id", name="pk_handovers"),
 )
 
+scheduled_runs = Table(
+    "scheduled_runs",
+    metadata,
+    Column("robot", String(64), nullable=False),
+    Column("scheduled_at", UtcDateTime, nullable=False),
+    Column("machine", String(255), nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    PrimaryKeyConstraint("robot", "scheduled_at", name="pk_scheduled_runs"),
+)
+"""One row per planned time of a robot's schedule that a scheduler acted on: which machine
+started it (``outcome`` ``started``) or recorded it as missed or skipped. The primary key makes
+"each scheduled run once" hold across schedulers on several machines: the second insert does
+nothing (``ON CONFLICT DO NOTHING``), and its scheduler leaves the run to the first."""
+
 heartbeats = Table(
     "heartbeats",
     metadata,

@@ -6,15 +6,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import json
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import URL, Connection, Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from paybot.database import make_engine, writer
+from paybot.database import make_engine, shown, writer
 from paybot.domain.models import Category, ErpStatus, RegisterEntry
 from paybot.errors import LedgerError
 from paybot.ledger import schema as t
@@ -36,6 +40,7 @@ from paybot.ledger.model import (
 from paybot.ledger.transitions import (
     ABANDONED_NOTE,
     KEEPS_LEASE,
+    RULES,
     Change,
     StateChanges,
     check_change,
@@ -47,8 +52,34 @@ from paybot.ledger.transitions import (
     handover_refusal,
     safe_text,
 )
+from paybot.migrations.runner import SchemaState, ensure_schema, upgrade
 
 _ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(WorkItem))
+log = logging.getLogger("paybot.ledger")
+P = ParamSpec("P")
+R = TypeVar("R")
+FIRST_PAUSE_SECONDS = 0.5
+LONGEST_PAUSE_SECONDS = 10.0
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True for the errors a database that went away (restart, fail-over, network) gives, and
+    for a transaction the server rolled back on its own (deadlock, serialization): a write
+    transaction that failed so is safe to run again."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def _retried(method: Callable[Concatenate[Ledger, P], R]) -> Callable[Concatenate[Ledger, P], R]:
+    """Run the ledger method again when the PostgreSQL connection was lost (see
+    :meth:`Ledger._retry`)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._retry(method.__name__, lambda: method(self, *args, **kwargs))
+
+    return wrapper
 
 
 def _item(row: Row[Any]) -> WorkItem:
@@ -64,28 +95,83 @@ def _run(row: Row[Any]) -> RunRecord:
 class Ledger(StateChanges):
     """Work items, the document register, decisions and runs in one database.
 
-    ``url``: ``sqlite:///path/ledger.sqlite`` or a PostgreSQL URL. ``clock`` gives aware UTC
-    times (lease expiry is judged by it; tests pass a controllable clock)."""
+    ``url``: ``sqlite:///path/ledger.sqlite`` or ``postgresql://user@host:5432/db`` (text or a
+    SQLAlchemy ``URL``, which may carry the password: see ``paybot.config_load.ledger_url``).
+    ``clock`` gives aware UTC times (lease expiry is judged by it; tests pass a controllable
+    clock). Raises :class:`~paybot.errors.DatabaseUnavailable` when the PostgreSQL driver is
+    not installed; connecting happens at first use (:meth:`ensure_schema` at start-up).
+
+    ``retry_seconds`` (PostgreSQL only; setting ``ledger.retry_seconds``): a method whose
+    database connection is lost (the server restarted, say) runs again after a pause (0.5 s,
+    doubling, at most 10 s) until this many seconds have passed, then raises
+    :class:`LedgerError`. Running again is safe for every method: each is one transaction, and
+    a transaction whose commit may or may not have reached the server before the connection
+    broke is recognised on the next attempt (a claim finds the item it already leased; a state
+    change finds the item already in the new state under the same lease token)."""
 
     def __init__(
         self,
-        url: str,
+        url: str | URL,
         *,
         clock: Callable[[], dt.datetime] = utc_now,
         busy_timeout_s: float = 30.0,
+        retry_seconds: float = 0.0,
     ) -> None:
         self.url = url
         self._clock = clock
         self._engine = make_engine(url, busy_timeout_s=busy_timeout_s)
         self._writer = writer(self._engine)
         self._postgres = self._engine.dialect.name == "postgresql"
+        self._retry_seconds = retry_seconds if self._postgres else 0.0
+        self._attempt = threading.local()
+
+    def _retrying(self) -> bool:
+        """True inside a second or later attempt of a method (see :meth:`_retry`)."""
+        return int(getattr(self._attempt, "n", 0)) > 1
+
+    def _retry(self, what: str, call: Callable[[], R]) -> R:
+        if self._retry_seconds <= 0 or int(getattr(self._attempt, "n", 0)) > 0:
+            return call()  # no retry, or already inside a retried method
+        deadline = time.monotonic() + self._retry_seconds
+        pause = FIRST_PAUSE_SECONDS
+        self._attempt.n = 0
+        try:
+            while True:
+                self._attempt.n += 1
+                try:
+                    return call()
+                except DBAPIError as exc:
+                    if not connection_lost(exc):
+                        raise
+                    problem = f"{type(exc.orig).__name__}: {str(exc.orig).strip()[:200]}"
+                    if time.monotonic() + pause > deadline:
+                        raise LedgerError(
+                            f"the ledger's database {shown(self.url)} could not be reached "
+                            f"for {self._retry_seconds:g} s ({what}; {problem})"
+                        ) from exc
+                    log.warning(
+                        "ledger %s: the database connection was lost (%s); again in %.1f s",
+                        what, problem, pause,
+                    )  # fmt: skip
+                    time.sleep(pause)
+                    pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
+        finally:
+            self._attempt.n = 0
 
     # --- plumbing ---------------------------------------------------------------------------
 
+    @_retried
     def create_schema(self) -> None:
-        """Create missing tables and indexes (idempotent)."""
-        with self._writer.begin() as conn:
-            t.metadata.create_all(conn)
+        """Bring the schema to this code's version (``robot db upgrade``: the migrations in
+        ``paybot.migrations`` own the tables). Safe to repeat; refuses a newer database
+        (:class:`~paybot.errors.SchemaMismatch`)."""
+        upgrade(self._engine)
+
+    def ensure_schema(self, *, create_if_new: bool | None = None) -> SchemaState:
+        """The start-up check (:func:`paybot.migrations.runner.ensure_schema`): the database is at
+        this code's schema version, or an empty SQLite file is created, else
+        :class:`~paybot.errors.SchemaMismatch` / :class:`~paybot.errors.DatabaseUnavailable`."""
+        return ensure_schema(self._engine, create_if_new=create_if_new)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -114,6 +200,7 @@ class Ledger(StateChanges):
 
     # --- the register -----------------------------------------------------------------------
 
+    @_retried
     def upsert_register(
         self, robot: str, entries: Iterable[tuple[RegisterEntry, Sequence[str]]]
     ) -> int:
@@ -170,6 +257,7 @@ class Ledger(StateChanges):
         self._insert_ignore(conn, t.dup_keys, keys)
         return len(rows)
 
+    @_retried
     def record_inbox_page(
         self,
         robot: str,
@@ -206,6 +294,7 @@ class Ledger(StateChanges):
             )
         return new_mark
 
+    @_retried
     def collect_mark(self, robot: str, category: str) -> int:
         """The Løbenr the next collect of ``category`` reads after: the last page committed;
         for a ledger from before the marks, the register's highest Løbenr (0 when empty)."""
@@ -216,6 +305,7 @@ class Ledger(StateChanges):
             ).scalar()
         return int(value) if value is not None else self.register_high_water(robot)
 
+    @_retried
     def register_high_water(self, robot: str) -> int:
         """The highest Løbenr in the robot's register (0 when empty)."""
         with self._read() as conn:
@@ -224,6 +314,7 @@ class Ledger(StateChanges):
             ).scalar()
         return int(value or 0)
 
+    @_retried
     def register_entry(self, robot: str, erp_id: int) -> RegisterEntry | None:
         r = t.register.c
         with self._read() as conn:
@@ -242,6 +333,7 @@ class Ledger(StateChanges):
             payable_amount=row.amount,
         )
 
+    @_retried
     def earlier_document(self, robot: str, erp_id: int, keys: Sequence[str]) -> EarlierDoc | None:
         """The earliest document with a lower Løbenr sharing any of ``keys``."""
         if not keys:
@@ -262,6 +354,7 @@ class Ledger(StateChanges):
         status = ErpStatus(row.status) if row.status is not None else None
         return EarlierDoc(erp_id=row.erp_id, key=row.key, status=status)
 
+    @_retried
     def record_keys(self, robot: str, erp_id: int, keys: Sequence[str]) -> None:
         """Add keys known only after opening the document (e.g. a certificate's hashed key)."""
         with self._write() as conn:
@@ -269,6 +362,7 @@ class Ledger(StateChanges):
                 conn, t.dup_keys, [{"robot": robot, "key": k, "erp_id": erp_id} for k in keys]
             )
 
+    @_retried
     def upgrade_keys(self, robot: str, prefix: str, convert: Callable[[str], str | None]) -> int:
         """Replace every stored key of ``robot`` that starts with ``prefix`` by
         ``convert(key)`` (deleted when that is ``None``), in one transaction; returns how many
@@ -303,6 +397,7 @@ class Ledger(StateChanges):
 
     # --- work items -------------------------------------------------------------------------
 
+    @_retried
     def ensure_work(self, robot: str, erp_id: int, business_key: str, run_id: str) -> WorkItem:
         """The item for ``erp_id``, created ``PENDING`` when new; an existing item is returned
         unchanged (idempotent)."""
@@ -316,6 +411,7 @@ class Ledger(StateChanges):
             ).one()
         return _item(found)
 
+    @_retried
     def ensure_work_many(self, robot: str, work: Sequence[tuple[int, str]], run_id: str) -> None:
         """``ensure_work`` for many ``(erp_id, business_key)`` at once, in one transaction
         (a first full sync of the inbox creates thousands)."""
@@ -343,6 +439,7 @@ class Ledger(StateChanges):
             for erp_id, business_key in work
         ]
 
+    @_retried
     def item(self, robot: str, erp_id: int) -> WorkItem | None:
         w = t.work_items.c
         with self._read() as conn:
@@ -351,6 +448,7 @@ class Ledger(StateChanges):
             ).first()
         return None if row is None else _item(row)
 
+    @_retried
     def items(self, robot: str, states: Iterable[State] | None = None) -> list[WorkItem]:
         w = t.work_items.c
         query = select(t.work_items).where(w.robot == robot).order_by(w.erp_id)
@@ -359,25 +457,48 @@ class Ledger(StateChanges):
         with self._read() as conn:
             return [_item(row) for row in conn.execute(query)]
 
+    @_retried
     def claim_next(
         self, robot: str, worker: str, run_id: str, lease_seconds: float
     ) -> WorkItem | None:
         """Lease the item with the lowest Løbenr that is PENDING or in an intent state, not under
-        a live lease, and did not fail in this run already. Atomic across threads and processes.
+        a live lease, and did not fail in this run already, nor in another run since this one
+        started (runs of several machines sharing the queue: an item one of them failed, or
+        looked at in a dry run, is not passed back and forth between them; it waits for the
+        next run). Atomic across threads and processes.
 
         ``worker`` must be unique among everything that claims from this ledger at the same time
         (e.g. ``f"{run_id}/w1"``); the lease token makes a stale handle useless anyway."""
         lease = check_lease_seconds(lease_seconds)
         w = t.work_items.c
+        started = select(t.runs.c.started_at).where(t.runs.c.run_id == run_id).scalar_subquery()
         with self._write() as conn:
             now = self._now()
+            if self._retrying():
+                # The last attempt's commit may have reached the server: that item is ours.
+                mine = conn.execute(
+                    select(t.work_items).where(
+                        w.robot == robot,
+                        w.lease_owner == worker,
+                        w.run_id == run_id,
+                        w.lease_expires > now,
+                    )
+                ).first()
+                if mine is not None:
+                    return _item(mine)
             query = (
                 select(t.work_items)
                 .where(
                     w.robot == robot,
                     w.state.in_([s.value for s in CLAIMABLE]),
                     or_(w.lease_owner.is_(None), w.lease_expires <= now),
-                    or_(w.failed_run_id.is_(None), w.failed_run_id != run_id),
+                    or_(
+                        w.failed_run_id.is_(None),
+                        and_(
+                            w.failed_run_id != run_id,
+                            or_(started.is_(None), w.updated_at < started),
+                        ),
+                    ),
                 )
                 .order_by(w.erp_id)
                 .limit(1)
@@ -415,6 +536,7 @@ class Ledger(StateChanges):
             raise LedgerError(f"{item.describe()}: no such work item in the ledger")
         return _item(row)
 
+    @_retried
     def renew(self, item: WorkItem, worker: str, lease_seconds: float) -> WorkItem:
         """Extend a lease we still hold; :class:`LedgerError` when it was lost."""
         lease = check_lease_seconds(lease_seconds)
@@ -429,6 +551,7 @@ class Ledger(StateChanges):
             )
         return dataclasses.replace(current, lease_expires=now + lease, updated_at=now)
 
+    @_retried
     def release(self, item: WorkItem, worker: str, *, done_this_run: bool = False) -> bool:
         """Give the item back (state unchanged). ``done_this_run``: not handed out again in the
         run that claimed it (a dry run looks at each item once). False when the lease was not
@@ -445,6 +568,7 @@ class Ledger(StateChanges):
             )
         return result.rowcount == 1
 
+    @_retried
     def _change(
         self, item: WorkItem, worker: str, change: Change, values: Mapping[str, Any]
     ) -> Transition:
@@ -452,6 +576,9 @@ class Ledger(StateChanges):
             with self._write() as conn:
                 now = self._now()
                 current = self._current(conn, item)
+                done = self._done_before(current, item, change)
+                if done is not None:
+                    return done
                 check_lease(current, item, worker, now, change.value)
                 new = check_change(current, change)
                 if change is Change.PAY_INTENT:
@@ -475,6 +602,18 @@ class Ledger(StateChanges):
             ) from exc
         return Transition(item=after, old=current.state, new=new)
 
+    def _done_before(self, current: WorkItem, item: WorkItem, change: Change) -> Transition | None:
+        """On a second attempt of a state change: the change when the first attempt's commit
+        did reach the server (the item is in the change's target state under the caller's
+        lease token: no one else can have made it), else ``None``."""
+        if not self._retrying():
+            return None
+        _, target = RULES[change]
+        if current.state is target and current.lease_token == item.lease_token:
+            return Transition(item=current, old=item.state, new=target)
+        return None
+
+    @_retried
     def _paying_holder(self, business_key: str) -> WorkItem | None:
         w = t.work_items.c
         with self._read() as conn:
@@ -485,6 +624,7 @@ class Ledger(StateChanges):
             ).first()
         return None if row is None else _item(row)
 
+    @_retried
     def record_failure(self, item: WorkItem, worker: str, error: str | BaseException) -> int:
         """An application failure: attempts + 1, the (masked) error kept, the lease released,
         the state unchanged; the item is not claimed again in this run. Returns the attempts."""
@@ -507,6 +647,7 @@ class Ledger(StateChanges):
             )
         return attempts
 
+    @_retried
     def paid_voucher(self, business_key: str) -> str | None:
         """The voucher of the PAID item with this business key (any robot), if any."""
         w = t.work_items.c
@@ -517,6 +658,7 @@ class Ledger(StateChanges):
 
     # --- decisions --------------------------------------------------------------------------
 
+    @_retried
     def record_decision(
         self, run_id: str, robot: str, erp_id: int, decision: Mapping[str, Any], dry_run: bool
     ) -> None:
@@ -533,6 +675,7 @@ class Ledger(StateChanges):
                 )
             )
 
+    @_retried
     def decisions_for(self, robot: str, erp_id: int) -> list[DecisionRecord]:
         d = t.decisions.c
         with self._read() as conn:
@@ -553,14 +696,27 @@ class Ledger(StateChanges):
 
     # --- runs -------------------------------------------------------------------------------
 
+    @_retried
     def start_run(self, run_id: str, robot: str, trigger: str, host: str, pid: int) -> RunRecord:
         record = RunRecord(run_id, robot, trigger, host, pid, started_at=self._now())
         try:
             with self._write() as conn:
                 conn.execute(insert(t.runs).values(**dataclasses.asdict(record)))
         except IntegrityError as exc:
+            earlier = self._retrying() and self._same_run(record)
+            if earlier:
+                return earlier  # the first attempt's commit reached the server
             raise LedgerError(f"run {run_id} of {robot}: already started") from exc
         return record
+
+    def _same_run(self, record: RunRecord) -> RunRecord | None:
+        with self._read() as conn:
+            found = conn.execute(select(t.runs).where(t.runs.c.run_id == record.run_id)).first()
+        if found is None:
+            return None
+        stored = _run(found)
+        same = (stored.robot, stored.host, stored.pid) == (record.robot, record.host, record.pid)
+        return stored if same else None
 
     def _get_run(self, conn: Connection, run_id: str) -> RunRecord:
         row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
@@ -568,6 +724,7 @@ class Ledger(StateChanges):
             raise LedgerError(f"run {run_id}: not in the ledger")
         return _run(row)
 
+    @_retried
     def finish_run(
         self, run_id: str, exit_code: int, counts: RunCounts, note: str | None = None
     ) -> RunRecord:
@@ -588,6 +745,7 @@ class Ledger(StateChanges):
             )
             return self._get_run(conn, run_id)
 
+    @_retried
     def record_run(self, record: RunRecord) -> RunRecord:
         """Insert a run row as given: a run that never started a process (the scheduler's
         missed and skipped runs). The note is masked like every other."""
@@ -597,9 +755,13 @@ class Ledger(StateChanges):
             with self._write() as conn:
                 conn.execute(insert(t.runs).values(**dataclasses.asdict(record)))
         except IntegrityError as exc:
+            earlier = self._retrying() and self._same_run(record)
+            if earlier:
+                return earlier
             raise LedgerError(f"run {record.run_id} of {record.robot}: already recorded") from exc
         return record
 
+    @_retried
     def list_runs(self, robot: str | None = None, limit: int = 50) -> list[RunRecord]:
         """Newest first."""
         r = t.runs.c
@@ -609,15 +771,25 @@ class Ledger(StateChanges):
         with self._read() as conn:
             return [_run(row) for row in conn.execute(query)]
 
+    @_retried
     def mark_abandoned_runs(
-        self, robot: str, current_run_id: str | None, note: str = ABANDONED_NOTE
+        self,
+        robot: str,
+        current_run_id: str | None,
+        note: str = ABANDONED_NOTE,
+        *,
+        host: str | None = None,
     ) -> list[str]:
         """Close the robot's unfinished runs other than ``current_run_id`` as abandoned (ended,
         no exit code). Call it while holding the robot's lock (``paybot.locks``): then no other
-        run of the robot can be alive. Returns the run ids closed."""
+        run of the robot can be alive (on this machine: ``host`` limits it to the runs recorded
+        with that machine's name, for a ledger several machines share). Returns the run ids
+        closed."""
         r = t.runs.c
         with self._write() as conn:
             query = select(r.run_id).where(r.robot == robot, r.ended_at.is_(None))
+            if host is not None:
+                query = query.where(r.host == host)
             if current_run_id is not None:
                 query = query.where(r.run_id != current_run_id)
             ids = list(conn.execute(query).scalars())
@@ -629,19 +801,24 @@ class Ledger(StateChanges):
                 )
         return ids
 
-    def release_leases_of_other_runs(self, robot: str, current_run_id: str) -> list[int]:
+    @_retried
+    def release_leases_of_other_runs(
+        self, robot: str, current_run_id: str, *, host: str | None = None
+    ) -> list[int]:
         """Free the leases that runs other than ``current_run_id`` hold on the robot's items.
         Call it while holding the robot's lock: no other run of the robot can be alive, so its
-        leases belong to a dead run and need not wait to expire. Returns the erp ids freed."""
-        w = t.work_items.c
+        leases belong to a dead run and need not wait to expire. With ``host`` (a ledger
+        several machines share) only the leases of runs recorded with that machine's name:
+        other machines' runs may be alive, and a dead machine's leases expire. Returns the erp
+        ids freed."""
+        w, r = t.work_items.c, t.runs.c
         with self._write() as conn:
-            ids = list(
-                conn.execute(
-                    select(w.erp_id).where(
-                        w.robot == robot, w.lease_owner.is_not(None), w.run_id != current_run_id
-                    )
-                ).scalars()
+            query = select(w.erp_id).where(
+                w.robot == robot, w.lease_owner.is_not(None), w.run_id != current_run_id
             )
+            if host is not None:
+                query = query.where(w.run_id.in_(select(r.run_id).where(r.host == host)))
+            ids = list(conn.execute(query).scalars())
             if ids:
                 conn.execute(
                     update(t.work_items)
@@ -650,6 +827,55 @@ class Ledger(StateChanges):
                 )
         return ids
 
+    @_retried
+    def undecided_below(self, robot: str, erp_id: int, run_id: str) -> list[int]:
+        """The robot's PENDING items with a Løbenr below ``erp_id`` that a worker of another
+        run holds a live lease on (read but not yet decided, as far as the ledger can tell):
+        with several machines on one queue, a worker waits for these before it looks for an
+        earlier document with the same keys, as :class:`paybot.run.ordering.KeyOrder` does
+        for the workers of one run."""
+        w = t.work_items.c
+        with self._read() as conn:
+            return list(
+                conn.execute(
+                    select(w.erp_id)
+                    .where(
+                        w.robot == robot,
+                        w.erp_id < erp_id,
+                        w.state == State.PENDING.value,
+                        w.lease_owner.is_not(None),
+                        w.lease_expires > self._now(),
+                        w.run_id != run_id,
+                    )
+                    .order_by(w.erp_id)
+                ).scalars()
+            )
+
+    @_retried
+    def claim_scheduled_run(
+        self, robot: str, scheduled_at: dt.datetime, machine: str, outcome: str
+    ) -> str:
+        """Claim the planned run of ``robot`` at ``scheduled_at`` (aware UTC) for ``machine``
+        with ``outcome`` (``started``, ``missed``, ``skipped``); returns the machine that holds
+        the claim: ``machine`` when this call got it, another one when its scheduler acted on
+        this planned time first. One insert with ``ON CONFLICT DO NOTHING``: two schedulers
+        racing for one planned time never both get it. Safe to repeat."""
+        s = t.scheduled_runs.c
+        row = {
+            "robot": robot,
+            "scheduled_at": scheduled_at,
+            "machine": machine,
+            "claimed_at": self._now(),
+            "outcome": outcome,
+        }
+        with self._write() as conn:
+            self._insert_ignore(conn, t.scheduled_runs, [row])
+            holder = conn.execute(
+                select(s.machine).where(s.robot == robot, s.scheduled_at == scheduled_at)
+            ).scalar()
+        return str(holder)
+
+    @_retried
     def item_counts(self, robot: str) -> dict[State, int]:
         """How many of the robot's work items are in each state (states without any left out)."""
         w = t.work_items.c
@@ -673,6 +899,7 @@ class Ledger(StateChanges):
         ).first()
         return None if row is None else _item(row)
 
+    @_retried
     def request_handover(
         self, robot: str, erp_id: int, *, reason: str, note: str, by: str
     ) -> Handover:
@@ -686,10 +913,12 @@ class Ledger(StateChanges):
             conn.execute(insert(t.handovers).values(**dataclasses.asdict(mark)))
         return mark
 
+    @_retried
     def handover_for(self, robot: str, erp_id: int) -> Handover | None:
         with self._read() as conn:
             return self._handover(conn, robot, erp_id)
 
+    @_retried
     def handovers(self, robot: str, since: dt.datetime | None = None) -> list[Handover]:
         """The robot's hand-over marks (also of items handed over since), oldest first."""
         h = t.handovers.c
@@ -699,6 +928,7 @@ class Ledger(StateChanges):
         with self._read() as conn:
             return [Handover(**dict(row._mapping)) for row in conn.execute(query)]
 
+    @_retried
     def release_item(self, robot: str, erp_id: int) -> WorkItem:
         """A PENDING item back to the next run as if new: the hand-over mark removed, the
         failures forgotten (``attempts`` 0; the last error kept for the record). Refused while
@@ -726,6 +956,7 @@ class Ledger(StateChanges):
 
     # --- heartbeat and alerts -------------------------------------------------------------------
 
+    @_retried
     def beat(self, name: str, host: str, pid: int) -> Heartbeat:
         """Record that ``name`` is alive now (one row per name, replaced)."""
         beat = Heartbeat(name, host, pid, self._now())
@@ -734,11 +965,13 @@ class Ledger(StateChanges):
             conn.execute(insert(t.heartbeats).values(**dataclasses.asdict(beat)))
         return beat
 
+    @_retried
     def heartbeat(self, name: str) -> Heartbeat | None:
         with self._read() as conn:
             row = conn.execute(select(t.heartbeats).where(t.heartbeats.c.name == name)).first()
         return None if row is None else Heartbeat(**dict(row._mapping))
 
+    @_retried
     def add_alert(
         self,
         *,
@@ -773,6 +1006,7 @@ class Ledger(StateChanges):
             raise LedgerError(f"alert {alert_id}: not in the ledger")
         return AlertRecord(**dict(row._mapping))
 
+    @_retried
     def alert_tried(self, alert_id: int, error: str | None) -> AlertRecord:
         """A delivery attempt: ``error`` None means delivered (``sent_at`` set)."""
         with self._write() as conn:
@@ -790,6 +1024,7 @@ class Ledger(StateChanges):
             )
             return self._alert(conn, alert_id)
 
+    @_retried
     def alerts(self, *, unsent_only: bool = False, limit: int = 20) -> list[AlertRecord]:
         """Newest first; ``unsent_only``: those still to deliver."""
         a = t.alerts.c

@@ -77,7 +77,8 @@ class RunFacts:
     """Marked for a person by the robot during this run (``runner.max_nights``)."""
     max_nights: int = 3
     report: str = ""
-    """The run's report (``report.md``), when there is one."""
+    """The run's report (``report.html``, or ``report.md`` from an older paybot), when there
+    is one."""
     log: str = ""
     """The scheduler's copy of the run's output."""
 

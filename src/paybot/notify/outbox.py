@@ -88,7 +88,8 @@ class Notifier:
         try:
             manifest = self.manifests.get(row.robot)
             folder = run_dir(self.settings.output_dir, row.run_id)
-            report = folder / "report.md"
+            html = folder / "report.html"
+            report = html if html.is_file() else folder / "report.md"
             facts = run_facts(
                 self.ledger,
                 row,

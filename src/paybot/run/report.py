@@ -1,12 +1,17 @@
-"""The run report: ``report.json`` for machines, ``report.md`` for the people who read it.
+"""The run report: ``report.json`` for machines and the console, ``report.html`` for the
+finance team (Danish, rendered from ``report.json`` alone by :mod:`paybot.report.html`), and
+``report.md`` for a terminal and the alert mails. After every run the night's morning report
+for all robots is written again (:mod:`paybot.report.morning`), so it is always current.
 
-No personal data: invoices are named by Løbenr and CVR:invoice number; errors are masked.
+No personal data: invoices are named by Løbenr and CVR:invoice number; errors and notes are
+masked (:func:`paybot.audit.mask_data`), and the HTML masks every text once more.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -17,10 +22,17 @@ from paybot.domain.calendar import DANISH_TIME
 from paybot.domain.money import format_dkk
 from paybot.exit_codes import EXIT_MEANINGS
 from paybot.private import private_dir, write_private_text
+from paybot.report.html import render_run
+from paybot.report.morning import write_morning_for
 from paybot.run.worker import ItemOutcome, Result
 from paybot.run_folder import Counts
 
+log = logging.getLogger(__name__)
 DRY_RUN_NOTE = ", dry run: nothing approved or handed over"
+REPORT_SCHEMA = 2
+"""``report.json``'s ``schema``: 2 added municipality, start time, amounts, seconds per
+invoice, reason texts and totals (what ``report.html`` shows)."""
+HTML_FILE = "report.html"
 
 
 @dataclass
@@ -45,11 +57,34 @@ class Report:
     swept: list[str] = field(default_factory=list)
     """What an earlier, killed run left and this run cleaned up at start-up (no personal
     data): browser processes, export files with personal data."""
+    municipality: str = ""
+    """Settings ``municipality.name``, shown at the top of the report."""
+    started_at: str = ""
+    """UTC, ISO 8601 (``finished_at`` too); the HTML shows Copenhagen time."""
+    paybot_version: str = ""
+    config_checksum: str = ""
+
+    def totals(self) -> dict[str, dict[str, Any]]:
+        """Per result (``paid``, ``manual``, …): ``{"count": n, "amount": "1234.50"}``, the
+        amount in kroner as a plain decimal string (the sum of the items' amounts that are
+        known; a handed-over invoice whose amount could not be read adds nothing)."""
+        out: dict[str, dict[str, Any]] = {}
+        for result in Result:
+            items = [i for i in self.items if i.result == result]
+            amount = sum((Decimal(i.amount) for i in items if i.amount), Decimal("0.00"))
+            out[result.value] = {"count": len(items), "amount": str(amount)}
+        return out
 
     def as_json(self) -> dict[str, Any]:
+        """The whole report as JSON data, masked; what ``report.html`` is rendered from."""
         data = asdict(self)
-        data.pop("reason_texts")
+        used = {i.reason for i in self.items if i.reason}
+        data["reason_texts"] = {
+            code: text for code, text in sorted(self.reason_texts.items()) if code in used
+        }
         data["exit_meaning"] = EXIT_MEANINGS.get(self.exit_code, "")
+        data["schema"] = REPORT_SCHEMA
+        data["totals"] = self.totals()
         masked = mask_data(data)
         assert isinstance(masked, dict)
         return masked
@@ -156,13 +191,28 @@ def danish_time(iso: str) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} (dansk tid)"
 
 
-def write_report(folder: Path, report: Report) -> Path:
+def write_report(folder: Path, report: Report, output_dir: Path | None = None) -> Path:
+    """``report.json``, ``report.md`` and ``report.html`` in the run ``folder`` (owner-only);
+    with ``output_dir``, also the morning report of the night the run started in
+    (``<output_dir>/reports/morning-YYYY-MM-DD.html``). Returns ``report.md``'s path. Safe to
+    repeat (the files are replaced). ``OSError`` when the run folder cannot be written; a
+    failure to write the HTML pages is logged, never raised."""
     private_dir(folder)
-    report.finished_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    report.finished_at = report.finished_at or now  # the runner leaves it to this moment
+    report.started_at = report.started_at or report.finished_at
+    data = report.as_json()
     write_private_text(
-        folder / "report.json",
-        json.dumps(report.as_json(), indent=2, ensure_ascii=False, default=str),
+        folder / "report.json", json.dumps(data, indent=2, ensure_ascii=False, default=str)
     )
     target = folder / "report.md"
     write_private_text(target, markdown(report))
+    # The pages are for people; a page that cannot be written never fails the run (its
+    # report.json is written): `robot report run|morning` writes them again.
+    try:
+        write_private_text(folder / HTML_FILE, render_run(data))
+        if output_dir is not None:
+            write_morning_for(output_dir, report.started_at, municipality=report.municipality)
+    except Exception:
+        log.exception("%s: could not write the HTML report or the morning report", report.run_id)
     return target

@@ -7,7 +7,8 @@
   (all statuses, for duplicates); new invoices become work items in the ledger.
 - **Work**: ``workers`` browser sessions claim items from the ledger (see
   :mod:`paybot.run.worker`).
-- **Report**: ``report.json`` and ``report.md`` in the run folder, counts for the run history.
+- **Report**: ``report.json``, ``report.html`` and ``report.md`` in the run folder, the
+  night's morning report for all robots, counts for the run history.
 
 Browsers: each one is marked with a profile folder of its own under ``<data_dir>/tmp`` (see
 :mod:`paybot.erp.processes`). At start-up the run ends whatever browser processes, profiles and
@@ -57,6 +58,7 @@ from paybot.errors import (
 from paybot.exit_codes import EXIT_FAILED, EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.private import private_dir
+from paybot.run import robolog
 from paybot.run.ordering import KeyOrder
 from paybot.run.report import Report, write_report
 from paybot.run.worker import (
@@ -179,6 +181,10 @@ class Runner:
             trigger=req.trigger,
             reason_texts=dict(req.cfg.reasons.reasons),
             swept=list(self.swept),
+            municipality=req.cfg.settings.municipality.name,
+            started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            paybot_version=__version__,
+            config_checksum=req.cfg.config_checksum,
         )
 
     # --- sessions ----------------------------------------------------------------------------
@@ -256,21 +262,24 @@ class Runner:
 
     def prepare(self) -> tuple[FinanceSystem, frozenset[str], ReferenceData]:
         """Preflight (nothing is touched), collect, and the invoice screen check."""
-        session = self._session("w1")
-        rules = self.cfg.rules
-        category = self.cfg.manifest.category
-        self._retry("login", session.login, session)
-        self._retry("inbox", lambda: session.check_inbox_screen(category), session)
-        accounts = self._retry("chart of accounts", session.active_accounts, session)
-        reference = self._retry(
-            "reference data",
-            lambda: session.reference_data(
-                requisitions=rules.needs_requisitions, bookings=rules.needs_bookings
-            ),
-            session,
-        )
-        self.collect(session)
-        self._retry("invoice screen", lambda: self.check_invoice_screen(session), session)
+        with robolog.step("Kontrol før start: browser, login, skærmbilleder, referencedata"):
+            session = self._session("w1")
+            rules = self.cfg.rules
+            category = self.cfg.manifest.category
+            self._retry("login", session.login, session)
+            self._retry("inbox", lambda: session.check_inbox_screen(category), session)
+            accounts = self._retry("chart of accounts", session.active_accounts, session)
+            reference = self._retry(
+                "reference data",
+                lambda: session.reference_data(
+                    requisitions=rules.needs_requisitions, bookings=rules.needs_bookings
+                ),
+                session,
+            )
+        with robolog.step("Indsaml fakturaerne fra indbakken"):
+            self.collect(session)
+        with robolog.step("Kontrol af fakturaskærmbilledet"):
+            self._retry("invoice screen", lambda: self.check_invoice_screen(session), session)
         return session, accounts, reference
 
     def table_warnings(self) -> list[str]:
@@ -356,6 +365,7 @@ class Runner:
             stop=self.req.stop,
             progress=self.req.progress,
             restarts=self.restarts,
+            shared_queue=self.cfg.settings.ledger.shared,
         )
         self.ctx = ctx
         workers = [Worker("w1", ctx, first, self.audit.bind(worker="w1"))]
@@ -400,8 +410,12 @@ class Runner:
         for note in self.swept:
             self.audit.event(Event.LEFTOVERS_SWEPT, what=note)
         # The run holds the robot's lock, so any other run's leases belong to a dead run:
-        # free them now, and its open intents are reconciled in this run.
-        freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id)
+        # free them now, and its open intents are reconciled in this run. On a ledger several
+        # machines share, only this machine's: other machines' runs may be alive, and the
+        # leases of a machine that died expire (runner.lease_seconds).
+        settings = self.cfg.settings
+        host = settings.machine_name if settings.ledger.shared else None
+        freed = self.ledger.release_leases_of_other_runs(self.cfg.name, req.run_id, host=host)
         if freed:
             self.audit.event(Event.LEASES_RELEASED, erp_ids=freed)
         self.upgrade_stored_keys()
@@ -475,8 +489,16 @@ class Runner:
             notes.append(f"{BROWSER_RESTARTED} {self.restarts.count} time(s)")
         if self.req.stop.is_set():
             notes.append("stopped on request (SIGTERM) between two invoices")
+        if self.ctx.ledger_lost.is_set():
+            notes.append(
+                "stopped between two invoices: the ledger's database could not be reached "
+                "(ledger.retry_seconds); the rest is left for the next run"
+            )
         failed = (
-            counts.failed > 0 or self.ctx.breaker.tripped.is_set() or self.restarts.tripped.is_set()
+            counts.failed > 0
+            or self.ctx.breaker.tripped.is_set()
+            or self.restarts.tripped.is_set()
+            or self.ctx.ledger_lost.is_set()
         )
         self.report.message = "; ".join(notes)
         return Outcome(EXIT_FAILED if failed else EXIT_OK, counts, self.report.message)
@@ -485,7 +507,7 @@ class Runner:
         self.report.browser_restarts = self.restarts.count
         self.report.exit_code = outcome.exit_code
         self.report.counts = outcome.counts
-        write_report(self.req.run_dir, self.report)
+        write_report(self.req.run_dir, self.report, self.cfg.settings.output_dir)
         self.audit.event(
             Event.RUN_FINISHED,
             exit_code=outcome.exit_code,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Mapping
@@ -28,8 +27,8 @@ from paybot.audit.open import (
     open_run_trail,
     run_signer,
 )
-from paybot.config import find_home, load_credentials, load_robot_config
-from paybot.errors import ConfigError, PaybotError, PreflightError
+from paybot.config import find_home, ledger_url, load_credentials, load_robot_config
+from paybot.errors import ConfigError, DatabaseError, PaybotError, PreflightError
 from paybot.exit_codes import EXIT_FAILED
 from paybot.ledger import Ledger
 from paybot.private import private_dir, restrict_umask
@@ -95,14 +94,20 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
     private_dir(settings.data_dir)
     private_dir(folder)
     stop = threading.Event()
+    machine = settings.machine_name
     with ExitStack() as stack:
-        if env.get(ENV_LOCK_HELD) != "1":
-            try:
-                stack.enter_context(locks.robot_lock(settings.data_dir, robot, run_id))
-            except locks.RobotBusy as exc:
-                outcome = Outcome.of(exc)
-                outcome.write(folder)
-                return outcome
+        try:
+            if env.get(ENV_LOCK_HELD) != "1":
+                lock: locks.RobotLock | locks.DatabaseLock | None
+                lock = locks.acquire_for(settings, robot, run_id)
+            else:
+                lock = locks.hold_in_child(settings, robot, run_id)
+        except (locks.RobotBusy, locks.LockUnreachable) as exc:
+            outcome = Outcome.of(exc)
+            outcome.write(folder)
+            return outcome
+        if lock is not None:
+            stack.callback(lock.release)
         # Before anything is touched: the trail must be the one this robot left, or signing
         # its head would vouch for records someone else wrote (docs/audit.md).
         try:
@@ -112,14 +117,23 @@ def run_robot(robot: str, env: Mapping[str, str] | None = None) -> Outcome:
             outcome = Outcome.of(PreflightError(f"preflight failed: audit trail: {exc}"))
             outcome.write(folder)
             return outcome
-        ledger = Ledger(settings.ledger.url)
-        stack.callback(ledger.close)
-        ledger.create_schema()
+        try:
+            ledger = Ledger(ledger_url(settings), retry_seconds=settings.ledger.retry_seconds)
+            stack.callback(ledger.close)
+            ledger.ensure_schema()
+        except DatabaseError as exc:
+            outcome = Outcome.of(type(exc)(f"{exc}; not started"))  # exit 2
+            outcome.write(folder)
+            return outcome
         trigger = env.get(ENV_TRIGGER, "manual")
         if standalone:
-            ledger.mark_abandoned_runs(robot, run_id)
-            ledger.start_run(run_id, robot, trigger, socket.gethostname(), os.getpid())
-        earlier = [r for r in ledger.list_runs(limit=2) if r.run_id != run_id]
+            ledger.mark_abandoned_runs(
+                robot, run_id, host=machine if settings.ledger.shared else None
+            )
+            ledger.start_run(run_id, robot, trigger, machine, os.getpid())
+        earlier = [
+            r for r in ledger.list_runs(limit=20) if r.run_id != run_id and r.host == machine
+        ][:1]
         trail = open_run_trail(stack, settings, signer, runs_before=len(earlier))
         marks = {"dry_run": True} if env.get(ENV_DRY_RUN) == "1" else {}
         trail.checkpoint(

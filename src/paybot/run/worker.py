@@ -8,7 +8,7 @@ approve or hand over, record the result. Kinds of failure:
 - **business** (the data is wrong or missing): the rules' ``Manual`` decision, or a refusal by
   the finance system that a person must look at. Sent to manual handling; never retried.
 - **application** (timeouts, missing elements, HTTP 500, expired session): a masked screenshot,
-  the error in the ledger and the audit trail, a new login when the session expired, and a retry
+  the error in the ledger and the audit trail, a new login (see ``_resume``), and a retry
   with backoff up to ``runner.max_attempts`` when the error is ``retryable`` (a refused login is
   not: :class:`paybot.errors.LoginRefused`); then the item is left for the next run. After
   ``runner.max_consecutive_failures`` failed attempts in a row (on any items), the run stops
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -56,10 +57,9 @@ from paybot.domain.models import (
 from paybot.domain.parsing import InvoiceFormatError, parse_invoice
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
-from paybot.domain.values import erp_status
+from paybot.domain.values import erp_status, read_amount
 from paybot.erp.port import (
     MANUAL_REASON_FIELD,
-    STATUS_MANUAL_WORD,
     FinanceSystem,
     ReferenceData,
 )
@@ -69,10 +69,12 @@ from paybot.errors import (
     BrowserFailed,
     BusinessError,
     LedgerError,
+    PaybotError,
     what_failed,
 )
 from paybot.ledger import Handover, LedgerPort, State, Transition, WorkItem
 from paybot.private import private_dir, tighten
+from paybot.run import robolog
 from paybot.run.ordering import KeyOrder
 
 MANUAL_NOTE_LIMIT = 1000
@@ -81,6 +83,9 @@ HANDOVER_RULE = "handover"
 ROBOT_BY = "robot"
 """``by`` of a hand-over mark the robot made itself (``runner.max_nights``)."""
 KEY_WAIT_SECONDS = 60.0
+OTHERS_POLL_SECONDS = 0.2
+"""How often a worker asks the shared ledger whether other machines' runs have decided the
+lower Løbenr they hold (see ``Worker._wait_for_other_machines``)."""
 
 
 class AuditLog(Protocol):
@@ -132,6 +137,8 @@ class ItemOutcome:
     error: str | None = None
     screenshot: str | None = None
     note: str | None = None  # the Danish note for the caseworker (no personal data)
+    seconds: float | None = None
+    """How long the worker spent on the invoice, all attempts (wall clock, seconds)."""
 
 
 class CircuitBreaker:
@@ -217,9 +224,18 @@ class RunContext:
     progress: Callable[[str], None] = lambda line: None
     """Told one line per invoice (no personal data), for the console."""
     restarts: BrowserRestarts = field(default_factory=lambda: BrowserRestarts(3))
+    shared_queue: bool = False
+    """The ledger is shared with other machines' runs (PostgreSQL)."""
+    ledger_lost: threading.Event = field(default_factory=threading.Event)
+    """Set when a worker stopped because the ledger's database could not be reached."""
 
     def stopping(self) -> bool:
-        return self.stop.is_set() or self.breaker.tripped.is_set() or self.restarts.tripped.is_set()
+        return (
+            self.stop.is_set()
+            or self.breaker.tripped.is_set()
+            or self.restarts.tripped.is_set()
+            or self.ledger_lost.is_set()
+        )
 
 
 def progress_line(worker: str, o: ItemOutcome) -> str:
@@ -241,6 +257,26 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     return masked
 
 
+def check_line(check: dict[str, Any]) -> str:
+    """``✓ small_invoices.limit (MANUAL_AMOUNT) amount=1019.48 limit=3000.00``: one check the
+    rules made, for robocorp's log, masked."""
+    masked = mask_data(check)
+    assert isinstance(masked, dict)
+    compared = masked.get("compared") or {}
+    values = " ".join(f"{k}={v}" for k, v in compared.items()) if isinstance(compared, dict) else ""
+    mark = "✓" if masked.get("passed") else "✗"
+    return f"{mark} {masked.get('rule', '?')} ({masked.get('reason', '')}) {values}".rstrip()
+
+
+def payable_on_page(raw: RawInvoice) -> str | None:
+    """The invoice's payable amount (``at-betale``) as a plain decimal string, or ``None``
+    when the page shows none that can be read (the report then shows no amount)."""
+    try:
+        return str(read_amount(raw.get("at-betale")))
+    except (ValueError, ArithmeticError, PaybotError):
+        return None
+
+
 def describe_earlier(erp_id: int, key: str) -> str:
     kinds = {
         "cvr+nr": "samme CVR og fakturanummer",
@@ -255,6 +291,9 @@ def describe_earlier(erp_id: int, key: str) -> str:
 class Worker:
     def __init__(self, name: str, ctx: RunContext, session: FinanceSystem, audit: AuditLog) -> None:
         self.name = name
+        self.owner = f"{ctx.run_id}/{name}"
+        """The lease owner in the ledger: unique among every run claiming from it, also the
+        runs of other machines sharing one PostgreSQL."""
         self.ctx = ctx
         self.session = session
         self.audit = audit
@@ -263,22 +302,33 @@ class Worker:
         self.outcomes: list[ItemOutcome] = []
         self.since_fresh = 0
         self.fresh_browsers = 0
+        self.payable: str | None = None
+        """The amount payable on the invoice being worked on, as read (for the report)."""
 
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> None:
         while not self.ctx.stopping():
-            item = self.ctx.order.claim(
-                lambda: self.ctx.ledger.claim_next(
-                    self.robot, self.name, self.ctx.run_id, self.runner.lease_seconds
-                ),
-                lambda claimed: claimed.erp_id,
-            )
+            try:
+                item = self.ctx.order.claim(
+                    lambda: self.ctx.ledger.claim_next(
+                        self.robot, self.owner, self.ctx.run_id, self.runner.lease_seconds
+                    ),
+                    lambda claimed: claimed.erp_id,
+                )
+            except LedgerError as exc:
+                # The ledger's database stayed away longer than ledger.retry_seconds: this
+                # worker stops between two invoices; what it did is recorded.
+                self.audit.event(Event.APP_ERROR, error=str(exc), kind="LedgerError")
+                self.ctx.ledger_lost.set()
+                return
             if item is None:
                 return
             claimed: WorkItem = item
+            began = time.monotonic()
             try:
                 outcome = self.process(claimed)
+                outcome.seconds = round(time.monotonic() - began, 3)
                 self.outcomes.append(outcome)
                 self.ctx.progress(progress_line(self.name, outcome))
             finally:
@@ -309,7 +359,12 @@ class Worker:
         # The session's pages, typing and clicks belong to this invoice's trail too.
         worker_log, self.session.audit = self.session.audit, log
         try:
-            return self._attempts(item, log)
+            with robolog.step(f"Løbenr. {item.erp_id} · {item.business_key}") as step:
+                outcome = self._attempts(item, log)
+                robolog.info(f"Udfald: {progress_line(self.name, outcome)}")
+                if outcome.result in (Result.FAILED, Result.LOST):
+                    step.status = robolog.FAIL
+                return outcome
         finally:
             self.session.audit = worker_log
 
@@ -341,6 +396,8 @@ class Worker:
                 self.ctx.breaker.failure(what_failed(exc))
                 shot = self._screenshot(item, attempt)
                 log.event(Event.APP_ERROR, error=str(exc), kind=type(exc).__name__, attempt=attempt)
+                if shot is not None:
+                    robolog.screenshot(shot, f"Forsøg {attempt}: {type(exc).__name__}")
                 last = (
                     not exc.retryable or attempt >= self.runner.max_attempts or self.ctx.stopping()
                 )
@@ -362,7 +419,7 @@ class Worker:
         A retryable login failure is left for the next attempt to meet and count."""
         try:
             current = self.ctx.ledger.item(self.robot, item.erp_id)
-            item = self.ctx.ledger.renew(current or item, self.name, self.runner.lease_seconds)
+            item = self.ctx.ledger.renew(current or item, self.owner, self.runner.lease_seconds)
             self.session.login()
         except LedgerError as lost:
             return item, ItemOutcome(item.erp_id, item.business_key, Result.LOST, error=str(lost))
@@ -389,7 +446,7 @@ class Worker:
     ) -> ItemOutcome:
         current = self.ctx.ledger.item(self.robot, item.erp_id) or item
         try:
-            attempts = self.ctx.ledger.record_failure(current, self.name, exc)
+            attempts = self.ctx.ledger.record_failure(current, self.owner, exc)
         except LedgerError:
             attempts = current.attempts
         log.event(Event.ITEM_LEFT, attempts=attempts, state=str(current.state), error=str(exc))
@@ -438,36 +495,42 @@ class Worker:
 
     def _once(self, item: WorkItem, log: AuditLog) -> ItemOutcome:
         if item.state in (State.PAY_INTENT, State.MANUAL_INTENT):
-            item, done = self._reconcile(item, log)
+            with robolog.step("Afstem en åben hensigt (slå op i økonomisystemet)"):
+                item, done = self._reconcile(item, log)
             if done is not None:
                 return done
-        raw = self.session.read_invoice(item.erp_id)
-        # One record for everything read on the page (masked field by field by the trail).
-        fields = {name: value for name, value in raw.fields.items() if value}
-        log.event(Event.FIELD_READ, fields=fields, lines=len(raw.lines))
+        with robolog.step("Læs fakturaen"):
+            raw = self.session.read_invoice(item.erp_id)
+            self.payable = payable_on_page(raw)
+            # One record for everything read on the page (masked field by field by the trail).
+            fields = {name: value for name, value in raw.fields.items() if value}
+            log.event(Event.FIELD_READ, fields=fields, lines=len(raw.lines))
         status = raw.get("status").lower()
         if erp_status(status) is not ErpStatus.NEW:
             self.ctx.order.keys_recorded(item.erp_id)
             t = self.ctx.ledger.record_skipped(
-                item, self.name, f"status i økonomisystemet: {status}"
+                item, self.owner, f"status i økonomisystemet: {status}"
             )
             self._transition(log, t)
             return ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)
         mark = self.ctx.ledger.handover_for(self.robot, item.erp_id)
         if mark is not None:
             return self._marked(item, mark, log)
-        decision = self._decide(item, raw, log)
+        with robolog.step("Beslut efter reglerne"):
+            decision = self._decide(item, raw, log)
         self.ctx.ledger.record_decision(
             self.ctx.run_id, self.robot, item.erp_id, decision_json(decision), self.ctx.dry_run
         )
         if self.ctx.dry_run:
-            self.ctx.ledger.release(item, self.name, done_this_run=True)
+            self.ctx.ledger.release(item, self.owner, done_this_run=True)
             if isinstance(decision, Pay):
                 return self._outcome(item, Result.WOULD_PAY, decision)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
         if isinstance(decision, Pay):
-            return self._pay(item, decision, log)
-        return self._hand_over(item, decision, log)
+            with robolog.step("Godkend og betal"):
+                return self._pay(item, decision, log)
+        with robolog.step("Send til manuel behandling"):
+            return self._hand_over(item, decision, log)
 
     def _marked(self, item: WorkItem, mark: Handover, log: AuditLog) -> ItemOutcome:
         """A hand-over mark decides instead of the rules: manual handling with its reason."""
@@ -493,9 +556,10 @@ class Worker:
             self.ctx.run_id, self.robot, item.erp_id, decision_json(decision), self.ctx.dry_run
         )
         if self.ctx.dry_run:
-            self.ctx.ledger.release(item, self.name, done_this_run=True)
+            self.ctx.ledger.release(item, self.owner, done_this_run=True)
             return self._outcome(item, Result.WOULD_HAND_OVER, decision)
-        return self._hand_over(item, decision, log)
+        with robolog.step("Send til manuel behandling (markeret til en person)"):
+            return self._hand_over(item, decision, log)
 
     def _decide(self, item: WorkItem, raw: RawInvoice, log: AuditLog) -> Decision:
         rules = self.ctx.cfg.rules
@@ -525,6 +589,8 @@ class Worker:
         else:
             fields |= {"reason": decision.reason, "note": decision.note}
         log.event(Event.DECISION, **fields)
+        for check in fields["checks"]:
+            robolog.info(check_line(check))
         return decision
 
     def _context(self, item: WorkItem, invoice: Invoice) -> DecisionContext:
@@ -533,6 +599,8 @@ class Worker:
         ledger.record_keys(self.robot, item.erp_id, keys)
         self.ctx.order.keys_recorded(item.erp_id)
         self.ctx.order.wait_for_earlier(item.erp_id, KEY_WAIT_SECONDS)
+        if self.ctx.shared_queue:
+            self._wait_for_other_machines(item.erp_id)
         earlier = ledger.earlier_document(self.robot, item.erp_id, keys)
         duplicate_of = describe_earlier(earlier.erp_id, earlier.key) if earlier else None
         if duplicate_of is None:
@@ -549,6 +617,18 @@ class Worker:
             calendar=self.ctx.cfg.calendar,
         )
 
+    def _wait_for_other_machines(self, erp_id: int) -> None:
+        """With several machines on one queue: wait (at most :data:`KEY_WAIT_SECONDS`, asking
+        the ledger every :data:`OTHERS_POLL_SECONDS`) until no lower Løbenr is held undecided
+        by another run, so that an earlier document's keys read from its page are recorded
+        before this one looks for it (as :class:`KeyOrder` does within a run). On timeout the
+        decision is made with what is known; the ledger still refuses a second payment of one
+        business key."""
+        deadline = time.monotonic() + KEY_WAIT_SECONDS
+        while self.ctx.ledger.undecided_below(self.robot, erp_id, self.ctx.run_id):
+            if time.monotonic() >= deadline or self.ctx.stop.wait(OTHERS_POLL_SECONDS):
+                return
+
     # --- acting -----------------------------------------------------------------------------
 
     def _outcome(
@@ -562,13 +642,13 @@ class Worker:
         if isinstance(decision, Pay):
             out.amount, out.account_string = str(decision.amount), decision.account_string
         elif isinstance(decision, Manual):
-            out.reason, out.note = decision.reason, decision.note
+            out.reason, out.note, out.amount = decision.reason, decision.note, self.payable
         return out
 
     def _pay(self, item: WorkItem, decision: Pay, log: AuditLog) -> ItemOutcome:
         t = self.ctx.ledger.record_pay_intent(
             item,
-            self.name,
+            self.owner,
             amount=decision.amount,
             account_string=decision.account_string,
             payment_date=decision.payment_date,
@@ -590,11 +670,11 @@ class Worker:
         except BusinessError as exc:
             # The finance system refused the posting: nothing was paid; a person takes over.
             log.event(Event.BUSINESS_ERROR, reason=exc.reason, error=str(exc))
-            item = self._transition(log, self.ctx.ledger.cancel_intent(item, self.name, str(exc)))
+            item = self._transition(log, self.ctx.ledger.cancel_intent(item, self.owner, str(exc)))
             note = f"Økonomisystemet afviste betalingen: {exc}"
             manual = Manual(reason=exc.reason, note=note, explanation=decision.explanation)
             return self._hand_over(item, manual, log)
-        item = self._transition(log, self.ctx.ledger.record_paid(item, self.name, voucher))
+        item = self._transition(log, self.ctx.ledger.record_paid(item, self.owner, voucher))
         return self._outcome(item, Result.PAID, decision, voucher)
 
     def manual_note(self, decision: Manual) -> str:
@@ -604,7 +684,7 @@ class Worker:
 
     def _hand_over(self, item: WorkItem, decision: Manual, log: AuditLog) -> ItemOutcome:
         t = self.ctx.ledger.record_manual_intent(
-            item, self.name, reason=decision.reason, rule_version=decision.explanation.rule_version
+            item, self.owner, reason=decision.reason, rule_version=decision.explanation.rule_version
         )
         item = self._transition(log, t)
         try:
@@ -615,7 +695,7 @@ class Worker:
             log.event(Event.BUSINESS_ERROR, error=str(exc))
             item, done = self._reconcile(item, log)
             return done or ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED)
-        item = self._transition(log, self.ctx.ledger.record_manual_done(item, self.name))
+        item = self._transition(log, self.ctx.ledger.record_manual_done(item, self.owner))
         return self._outcome(item, Result.MANUAL, decision)
 
     # --- reconciliation ---------------------------------------------------------------------
@@ -629,7 +709,7 @@ class Worker:
             voucher, by = payment.voucher, payment.approved_by
             log.event(Event.RECONCILED, found=ErpStatus.PAID, voucher=voucher, approved_by=by)
             if item.state == State.PAY_INTENT and by == me:
-                item = self._transition(log, ledger.record_paid(item, self.name, voucher))
+                item = self._transition(log, ledger.record_paid(item, self.owner, voucher))
                 return item, ItemOutcome(
                     item.erp_id,
                     item.business_key,
@@ -638,7 +718,7 @@ class Worker:
                     account_string=item.account_string,
                     voucher=voucher,
                 )
-            t = ledger.record_skipped(item, self.name, f"betalt af {by} med bilag {voucher}")
+            t = ledger.record_skipped(item, self.owner, f"betalt af {by} med bilag {voucher}")
             item = self._transition(log, t)
             return item, ItemOutcome(
                 item.erp_id, item.business_key, Result.SKIPPED, voucher=voucher
@@ -647,16 +727,16 @@ class Worker:
         status = raw.get("status").lower()
         log.event(Event.RECONCILED, found=status or "ukendt")
         if erp_status(status) is ErpStatus.NEW:
-            item = self._transition(log, ledger.cancel_intent(item, self.name, "ikke udført"))
+            item = self._transition(log, ledger.cancel_intent(item, self.owner, "ikke udført"))
             return item, None
         if (
-            STATUS_MANUAL_WORD in status
+            erp_status(status) is ErpStatus.MANUAL
             and item.state == State.MANUAL_INTENT
             and raw.get(MANUAL_REASON_FIELD) == item.reason
         ):
-            item = self._transition(log, ledger.record_manual_done(item, self.name))
+            item = self._transition(log, ledger.record_manual_done(item, self.owner))
             return item, ItemOutcome(
                 item.erp_id, item.business_key, Result.MANUAL, reason=item.reason
             )
-        item = self._transition(log, ledger.record_skipped(item, self.name, f"status: {status}"))
+        item = self._transition(log, ledger.record_skipped(item, self.owner, f"status: {status}"))
         return item, ItemOutcome(item.erp_id, item.business_key, Result.SKIPPED, reason=status)

@@ -3,6 +3,9 @@
 Every stored job calls :func:`scheduled_run` (by its textual reference, so the job store holds
 no code), which hands over to the :class:`Dispatcher` of the scheduler in this process:
 
+0. **Once across machines.** With schedulers on several machines sharing one PostgreSQL,
+   the first to claim the planned time in the ledger starts the run; the others do nothing
+   (:meth:`paybot.scheduler.history.History.claim`).
 1. **Not twice at once.** A robot already running (started by this scheduler, or holding its
    lock, e.g. a manual ``robot run``) is not started again; the run is recorded as skipped.
 2. **A child process.** ``python -m paybot run <robot>`` with ``PAYBOT_TRIGGER=scheduler``, in
@@ -30,6 +33,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from paybot import locks
 from paybot.config import ENV_HOME, RobotManifest, Settings
@@ -145,7 +150,12 @@ class Dispatcher:
             if robot in self._running:
                 return "already running (started by this scheduler)"
             self._running.add(robot)
-        if locks.is_locked(self.settings.data_dir, robot):
+        try:
+            running = locks.is_running(self.settings, robot)
+        except SQLAlchemyError as exc:
+            self._release(robot)
+            return f"the ledger's database cannot be reached ({type(exc).__name__})"
+        if running:
             self._release(robot)
             return "already running (the robot's lock is held)"
         return None
@@ -159,6 +169,13 @@ class Dispatcher:
         manifest = self.manifests.get(robot)
         if manifest is None:
             log.error("%s: job %s names no robot in robots/; not started", robot, due.job)
+            return
+        other = self.history.claim(robot, due.at, "started")
+        if other is not None:
+            log.info(
+                "%s: the run planned for %s was taken by the scheduler on %s",
+                robot, due.at.isoformat(), other, extra={"robot": robot},
+            )  # fmt: skip
             return
         why_not = self._claim(robot)
         if why_not is not None:

@@ -13,6 +13,10 @@
 
 A scheduled run's row is found by the pid ``robot run`` records (the child the scheduler
 started) on this host, started after the child was.
+
+Schedulers on several machines sharing one PostgreSQL all fire each planned run; the first to
+claim it in the ledger (:meth:`History.claim`, the table ``scheduled_runs``) starts it, or
+records it as missed or skipped; the others leave it alone and write nothing.
 """
 
 from __future__ import annotations
@@ -52,12 +56,27 @@ class History:
         output_dir: Path,
         host: str | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
+        shared: bool = False,
     ) -> None:
         self.ledger = ledger
         self.trail = trail
         self.output_dir = output_dir
         self.host = host or socket.gethostname()
         self._clock = clock
+        self.shared = shared
+        """The ledger is shared by schedulers on several machines (PostgreSQL)."""
+
+    # --- each planned run once, across machines ---------------------------------------------
+
+    def claim(self, robot: str, scheduled_at: dt.datetime, outcome: str) -> str | None:
+        """Before this scheduler starts, or records as missed or skipped, the run of ``robot``
+        planned for ``scheduled_at``: ``None`` when it is this machine's to act on, else the
+        name of the machine whose scheduler acted on it first (this one then does nothing).
+        Always ``None`` with a ledger of one machine's own."""
+        if not self.shared:
+            return None
+        holder = self.ledger.claim_scheduled_run(robot, scheduled_at, self.host, outcome)
+        return None if holder == self.host else holder
 
     # --- jobs --------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from apscheduler.events import (
 
 from paybot.audit import AuditTrail
 from paybot.audit.events import Event
-from paybot.config import RobotManifest, Settings
+from paybot.config import RobotManifest, Settings, ledger_url
 from paybot.errors import Busy
 from paybot.ledger import Ledger, RunRecord, utc_now
 from paybot.notify import Notifier
@@ -53,7 +53,7 @@ from paybot.scheduler.history import History
 from paybot.scheduler.jobs import Change, JobBook, make_scheduler, robot_of
 from paybot.scheduler.proctree import read_proc
 from paybot.scheduler.sealing import Sealer, open_scheduler_trail
-from paybot.status import HEARTBEAT_SECONDS, SCHEDULER, gather
+from paybot.status import HEARTBEAT_SECONDS, gather, heartbeat_name
 
 log = logging.getLogger("paybot.scheduler")
 
@@ -182,12 +182,18 @@ class SchedulerService:
         s = self.settings
         self._lock = SchedulerLock.acquire(s.data_dir)
         try:
-            self._ledger = Ledger(s.ledger.url)
-            self._ledger.create_schema()
+            self._ledger = Ledger(ledger_url(s), retry_seconds=s.ledger.retry_seconds)
+            self._ledger.ensure_schema()
             self._stack = ExitStack()
             self.sealer = open_scheduler_trail(self._stack, s, self._ledger, self.options.env)
             self._trail = self.sealer.trail
-            self.history = History(self._ledger, self._trail, output_dir=s.output_dir)
+            self.history = History(
+                self._ledger,
+                self._trail,
+                output_dir=s.output_dir,
+                host=s.machine_name,
+                shared=s.ledger.shared,
+            )
             self.dispatcher = Dispatcher(
                 home=self.home,
                 settings=s,
@@ -232,7 +238,9 @@ class SchedulerService:
         if self._ledger is None:
             return
         try:
-            self._last_beat = self._ledger.beat(SCHEDULER, socket.gethostname(), os.getpid()).at
+            self._last_beat = self._ledger.beat(
+                heartbeat_name(self.settings), self.settings.machine_name, os.getpid()
+            ).at
         except Exception:
             log.exception("could not write the scheduler's heartbeat to the ledger")
 
@@ -317,6 +325,10 @@ class SchedulerService:
         grace = manifest.schedule.misfire_grace_minutes if manifest else 0
         now = utc_now()
         for moment in (*due.folded, at):
+            other = self.history.claim(robot, moment, "missed")
+            if other is not None:
+                log.info("%s: the run planned for %s was run by %s", robot, moment, other)
+                continue
             late = int((now - moment).total_seconds() // 60)
             why = (
                 f"the scheduler found it {late} min late, beyond the grace of {grace} min "
@@ -334,6 +346,8 @@ class SchedulerService:
         robot = robot_of(job)
         due = self.due.take_refused(job, at)
         for moment in (*due.folded, at):
+            if self.history.claim(robot, moment, "skipped") is not None:
+                continue  # another machine's scheduler took it
             log.warning(
                 "%s: skipped the run planned for %s: still running", robot, moment,
                 extra={"robot": robot},

@@ -1,0 +1,208 @@
+"""One night of all robots: which runs belong to it and what they add up to.
+
+The night before the morning of day D (Copenhagen time) is from D-1 12:00 to D 12:00: a run
+started at 01:30 or at 08:15 on D belongs to the morning report of D, one started at 14:00 to
+that of D+1. Runs are found in ``<output_dir>/runs/*/report.json`` (each run's own report, so
+the totals are the runs' own figures, never a copy). Dry runs are listed, marked, and left
+out of every total: they paid nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from paybot.domain.calendar import DANISH_TIME
+from paybot.report.view import (
+    ZERO,
+    Row,
+    RunView,
+    danish_date,
+    danish_window,
+    kr,
+    moment_of,
+    run_view,
+    safe_name,
+)
+
+NOON = dt.time(12, 0)
+RUN_ID_STAMP = "%Y%m%dT%H%M%SZ"
+"""How a run id starts (:func:`paybot.run_folder.new_run_id`): its UTC start."""
+
+
+def night_of(moment: dt.datetime) -> dt.date:
+    """The morning (a Copenhagen date) whose report a run started at ``moment`` (aware)
+    belongs to."""
+    return (moment.astimezone(DANISH_TIME) + dt.timedelta(hours=12)).date()
+
+
+def night_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """``(D-1 12:00, D 12:00)`` Copenhagen time, for the morning of ``day``, as aware UTC
+    moments (so comparisons and differences are real time, also across a DST change)."""
+    end = dt.datetime.combine(day, NOON, tzinfo=DANISH_TIME)
+    start = dt.datetime.combine(day - dt.timedelta(days=1), NOON, tzinfo=DANISH_TIME)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+@dataclass
+class RobotLine:
+    """One robot's line of the morning report: all its (real) runs of the night together."""
+
+    robot: str
+    title: str
+    runs: int = 0
+    paid: int = 0
+    paid_amount: Decimal = ZERO
+    handed_over: int = 0
+    handed_over_amount: Decimal = ZERO
+    failed: int = 0
+    left: int = 0
+    """Left by the robot's last run of the night."""
+    share: float = 0.0
+    """Its paid amount as a share (0–1) of the largest robot's, for the chart."""
+
+    @property
+    def paid_kr(self) -> str:
+        return kr(self.paid_amount)
+
+    @property
+    def handed_over_kr(self) -> str:
+        return kr(self.handed_over_amount)
+
+
+@dataclass
+class NightRow:
+    """An invoice in the morning report's lists, with the run it came from."""
+
+    robot: str
+    run_id: str
+    row: Row
+
+
+@dataclass
+class Night:
+    """The morning report of ``day`` as the template shows it."""
+
+    day: dt.date
+    day_da: str
+    window: str
+    municipality: str
+    runs: list[RunView] = field(default_factory=list)
+    """Real runs, oldest first."""
+    dry_runs: list[RunView] = field(default_factory=list)
+    robots: list[RobotLine] = field(default_factory=list)
+    handed_over: list[NightRow] = field(default_factory=list)
+    failed: list[NightRow] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    """Run folders whose report.json could not be read (named, never guessed at)."""
+
+    @property
+    def paid(self) -> int:
+        return sum(r.paid for r in self.robots)
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return sum((r.paid_amount for r in self.robots), ZERO)
+
+    @property
+    def handed_over_amount(self) -> Decimal:
+        known = [n.row.amount for n in self.handed_over if n.row.amount is not None]
+        return sum(known, ZERO)
+
+    @property
+    def left(self) -> int:
+        return sum(r.left for r in self.robots)
+
+    @property
+    def paid_kr(self) -> str:
+        return kr(self.paid_amount)
+
+    @property
+    def handed_over_kr(self) -> str:
+        return kr(self.handed_over_amount)
+
+
+def _stamp(name: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.strptime(name[: len("20261130T013000Z")], RUN_ID_STAMP).replace(
+            tzinfo=dt.UTC
+        )
+    except ValueError:
+        return None
+
+
+def reports_of_night(
+    output_dir: Path, day: dt.date
+) -> Iterator[tuple[Path, dict[str, Any] | None]]:
+    """``(run folder, report.json data or None when unreadable)`` of every run that started
+    in the night before ``day``'s morning. Folders whose name (a run id's UTC stamp) is more
+    than a day from the window are not opened."""
+    start, end = night_window(day)
+    runs = output_dir / "runs"
+    if not runs.is_dir():
+        return
+    for folder in sorted(runs.iterdir()):
+        stamp = _stamp(folder.name)
+        margin = dt.timedelta(days=1)
+        if stamp is not None and not start - margin <= stamp <= end + margin:
+            continue
+        file = folder / "report.json"
+        if not file.is_file():
+            continue
+        try:
+            data = json.loads(file.read_text("utf-8"))
+        except (OSError, ValueError):
+            if stamp is not None and start <= stamp < end:
+                yield folder, None
+            continue
+        if not isinstance(data, dict):
+            yield folder, None
+            continue
+        began = moment_of(data.get("started_at") or data.get("finished_at"))
+        if began is not None and start <= began < end:
+            yield folder, data
+
+
+def build_night(
+    output_dir: Path, day: dt.date, *, municipality: str = "", runs_prefix: str = "../runs/"
+) -> Night:
+    """The morning report of ``day`` from the run folders under ``output_dir``. Links to a run
+    are ``<runs_prefix><run-id>/…`` (the default fits a page in ``<output_dir>/reports/``). A
+    run folder whose report cannot be read is named in ``unreadable``. Never raises for a bad
+    report."""
+    start, end = night_window(day)
+    window = danish_window(start.astimezone(DANISH_TIME), end.astimezone(DANISH_TIME))
+    night = Night(day, danish_date(day), window, municipality)
+    lines: dict[str, RobotLine] = {}
+    for folder, data in reports_of_night(output_dir, day):
+        if data is None:
+            night.unreadable.append(folder.name)
+            continue
+        run_id = safe_name(data.get("run_id")) or safe_name(folder.name) or ""
+        view = run_view(data, link_prefix=f"{runs_prefix}{run_id}/")
+        if view.dry_run:
+            night.dry_runs.append(view)
+            continue
+        night.runs.append(view)
+        night.municipality = night.municipality or view.municipality
+        line = lines.setdefault(view.robot, RobotLine(view.robot, view.title))
+        line.runs += 1
+        count, amount = view.total("paid")
+        line.paid, line.paid_amount = line.paid + count, line.paid_amount + amount
+        count, amount = view.total("manual")
+        line.handed_over += count
+        line.handed_over_amount += amount
+        line.failed += len(view.failed)
+        line.left = view.left
+        night.handed_over += [NightRow(view.robot, view.run_id, r) for r in view.handed_over]
+        night.failed += [NightRow(view.robot, view.run_id, r) for r in view.failed]
+    night.robots = sorted(lines.values(), key=lambda line: line.robot)
+    richest = max((r.paid_amount for r in night.robots), default=ZERO)
+    for r in night.robots:
+        r.share = float(r.paid_amount / richest) if richest else 0.0
+    return night
