@@ -4,7 +4,9 @@
 #    and python3-venv when the system Python cannot make a venv;
 #  - Debian's postgresql package when missing (its server binaries start the tests' throwaway
 #    cluster; the system's own cluster is not used);
-#  - a venv in .venv with paybot installed (editable) with its dev tools and the postgres extra;
+#  - Debian's nodejs and npm when missing (sao, Tryton's web client, comes from npm);
+#  - a venv in .venv with paybot installed (editable) with its dev tools, the postgres extra
+#    and the pinned [tryton] extra, and sao at its pinned version in ~/.cache/paybot/tryton;
 #  - our `robot` command on .venv/bin, not Robot Framework's.
 # Safe to run again: it only installs what is missing or what pyproject.toml changed.
 set -euo pipefail
@@ -30,6 +32,8 @@ ensure_system_packages() {
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  # Tryton's web client (sao) comes from the npm registry (robot tryton setup).
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   command -v "$PYTHON" >/dev/null 2>&1 || missing+=(python3)
   if [ ! -x "$VENV/bin/python" ] && command -v "$PYTHON" >/dev/null 2>&1 \
      && ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -51,12 +55,12 @@ ensure_venv() {
   local stamp="$VENV/.paybot-installed"
   local want
   want="$( { cat "$PAYBOT_ROOT/pyproject.toml"; cat "$PAYBOT_ROOT/constraints.txt" 2>/dev/null || true; } | sha256sum | cut -c1-64)"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python" -c 'import paybot, mockerp, psycopg, alembic' 2>/dev/null; then
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python" -c 'import paybot, mockerp, psycopg, alembic, trytond' 2>/dev/null; then
     say "Installing paybot and its packages into $VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     local constraints=()
     [ -f "$PAYBOT_ROOT/constraints.txt" ] && constraints=(-c "$PAYBOT_ROOT/constraints.txt")
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${constraints[@]}" -e "$PAYBOT_ROOT[dev,postgres]"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${constraints[@]}" -e "$PAYBOT_ROOT[dev,postgres,tryton]"
     echo "$want" > "$stamp"
   fi
   # Robot Framework writes a `robot` script too; when it was (re)installed after us, ours is
@@ -67,8 +71,18 @@ ensure_venv() {
   fi
 }
 
+# sao (Tryton's web client) at its pinned version from npm, into the cache that
+# `robot tryton setup` and the Tryton tests use; once (a second call finds it installed).
+ensure_sao() {
+  if ! "$VENV/bin/python" -c 'from trytonerp.cli import default_cache; from trytonerp.sao import sao_root; import sys; sys.exit(0 if (sao_root(default_cache()) / ".installed").exists() else 1)' 2>/dev/null; then
+    say "Installing sao (Tryton's web client) from npm"
+    "$VENV/bin/python" -c 'from trytonerp.cli import default_cache; from trytonerp.sao import ensure_sao; print(ensure_sao(default_cache()))'
+  fi
+}
+
 ensure_env() {
   ensure_system_packages
   ensure_venv
+  ensure_sao
   export PATH="$VENV/bin:$PATH"
 }

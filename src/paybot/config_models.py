@@ -69,6 +69,23 @@ class ErpSettings(ConfigModel):
     """How long to wait for an element to appear on a page."""
 
 
+class TrytonSettings(ConfigModel):
+    """``erp.kind: tryton`` only (docs/adding-a-finance-system.md, "Tryton as the worked
+    example"); ``erp.url`` is sao's address, e.g. ``http://127.0.0.1:8000/``."""
+
+    database: Annotated[str, Field(min_length=1)] = "paybot"
+    """The Tryton database the robot logs in to (sao's ``#<database>``)."""
+    accounts: dict[str, str] = Field(default_factory=dict)
+    """The robot's account string (``6.45.51-000-2.9``) → the code of the Tryton account it
+    posts to; an account string not listed posts to the account whose code is the account
+    string itself."""
+    payment_method: Annotated[str, Field(min_length=1)] = "Bank"
+    """The invoice payment method the Pay wizard uses (its name in Tryton)."""
+    exports_dir: Path | None = None
+    """The folder where the case system leaves its exports (``rekvisitioner.xlsx``,
+    ``tolkebestillinger.xlsx``): Tryton keeps neither requisitions nor bookings."""
+
+
 class BrowserSettings(ConfigModel):
     chromium: Path = Path("/usr/bin/chromium")
     chromedriver: Path = Path("/usr/bin/chromedriver")
@@ -207,6 +224,7 @@ class Settings(ConfigModel):
     """The project folder (holds ``config/`` and ``robots/``); set by the loader."""
     erp: ErpSettings = Field(default_factory=ErpSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
+    tryton: TrytonSettings = Field(default_factory=TrytonSettings)
     data_dir: Path = Path("data")
     output_dir: Path = Path("output")
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)

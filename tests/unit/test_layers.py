@@ -123,6 +123,22 @@ def test_paybot_and_the_mock_finance_system_never_import_each_other() -> None:
     assert crossings == []
 
 
+def test_paybot_never_imports_tryton_nor_the_other_way_round() -> None:
+    """The robots drive Tryton through its web client: paybot imports neither trytond nor
+    the Tryton set-up (trytonerp), and trytonerp does not import paybot."""
+    crossings = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for package, others in (
+            ("paybot", ("trytonerp", "trytond", "proteus")),
+            ("trytonerp", ("paybot",)),
+        )
+        for path in modules(package)
+        for line, name in imports(path)
+        if any(name == other or name.startswith(other + ".") for other in others)
+    ]
+    assert crossings == []
+
+
 def test_the_layer_check_can_fail() -> None:
     """The scan sees an import that crosses (a test that cannot fail is a defect)."""
     probe = ast.parse("from paybot.erp.session import ErpSession\nimport paybot.run.worker\n")

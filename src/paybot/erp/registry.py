@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "paybot.finance_systems"
 
 BUILT_IN: dict[str, str] = {
     "mockerp": "paybot.erp.mockerp.adapter:connect",
+    "tryton": "paybot.erp.tryton.adapter:connect",
 }
 """kind → ``module:factory`` of the adapters that come with paybot."""
 
