@@ -56,6 +56,17 @@ USED_ELSEWHERE: dict[str, str] = {
     "amount_share": "a bar's width in the decisions chart (charts.html)",
     "exit_da": "the run's outcome in Danish (run.html, morning.html)",
     "paybot_version": "Report field written to report.json (asdict), shown by run.html",
+    # the web console: Flask calls its views by route, Jinja2 and Flask read these attributes
+    "autoescape": "Jinja2 reads the environment attribute (paybot.console.app)",
+    "trim_blocks": "Jinja2 reads the environment attribute (paybot.console.app)",
+    "lstrip_blocks": "Jinja2 reads the environment attribute (paybot.console.app)",
+    "permanent": "Flask reads session.permanent for the session's lifetime (console.auth)",
+    "logout": "a Flask view, called by its route (console.auth)",
+    "morning_link": "a Flask view, called by its route (console.files)",
+    "export_trail": "a Flask view, called by its route (console.forms)",
+    "hand_over_item": "a Flask view, called by its route (console.forms)",
+    "change_schedule": "a Flask view, called by its route (console.forms)",
+    "exports": "a Flask view, called by its route (console.pages)",
 }
 
 

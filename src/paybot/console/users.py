@@ -118,13 +118,6 @@ def check_password(password: str) -> str:
     return password
 
 
-def parse_role(text: str) -> Role:
-    try:
-        return Role(text)
-    except ValueError:
-        raise UserError(f"role {text!r}: one of {', '.join(r.value for r in Role)}") from None
-
-
 class UserStore:
     """The users of one data folder (see the module)."""
 
