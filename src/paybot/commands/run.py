@@ -305,8 +305,10 @@ def _summary(robot: str, folder: Path, outcome: Outcome, dry_run: bool, run_id: 
     _out(f"{robot}: {', '.join(parts)}; exit {code} ({meaning})", level, **ids)
     if outcome.message:
         _out(f"{robot}: {outcome.message}", level, **ids)
-    html = folder / "report.html"
-    report = html if html.is_file() else folder / "report.md"
+    # The first that exists: a run that ended without an outcome (killed, stopped before the
+    # robot began) wrote no report, only its console.log.
+    candidates = [folder / name for name in ("report.html", "report.md", "console.log")]
+    report = next((f for f in candidates if f.is_file()), folder)
     if code == 0:
         _out(f"{robot}: report {report}", level, **ids)
         morning = _morning_report(folder)
