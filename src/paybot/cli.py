@@ -60,6 +60,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paybot.commands.queue",
     "paybot.commands.report",
     "paybot.commands.db",
+    "paybot.commands.console",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -128,7 +128,8 @@ class RunnerSettings(ConfigModel):
     """Start a fresh browser (and log in again) after this many invoices per worker, to keep a
     long run's memory flat; 0: never. One browser's process tree grew by about 94 MB per 1,000
     invoices (benchmarks/long_run.py, 2026-11-30); with a fresh one every 200 its highest level
-    over 1,000 invoices was +43 MB, however long the run, for one new login per 200 invoices."""
+    over 1,000 invoices was +43 MB, however long the run, for one new login per 200 invoices.
+    A collect counts inbox pages the same way (a fresh browser after that many pages)."""
 
 
 class MunicipalitySettings(ConfigModel):

@@ -79,10 +79,7 @@ def make_engine(
                 connect_args={"connect_timeout": max(1, round(connect_timeout_s))},
             )
         except ImportError:
-            raise DatabaseUnavailable(
-                f"ledger database {shown(parsed)}: the PostgreSQL driver (psycopg 3) is not "
-                f"installed: {INSTALL_DRIVER}"
-            ) from None
+            raise missing_driver(parsed) from None
     if parsed.get_backend_name() != "sqlite":
         try:
             return create_engine(parsed, pool_pre_ping=True)
@@ -132,14 +129,24 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
-def explain_connection_error(engine: Engine, exc: BaseException) -> DatabaseUnavailable:
+def missing_driver(url: str | URL) -> DatabaseUnavailable:
+    """The error for a PostgreSQL URL when psycopg 3 is not installed."""
+    return DatabaseUnavailable(
+        f"ledger database {shown(url)}: the PostgreSQL driver (psycopg 3) is not installed: "
+        f"{INSTALL_DRIVER}"
+    )
+
+
+def explain_connection_error(engine: Engine | URL, exc: BaseException) -> DatabaseUnavailable:
     """A :class:`~paybot.errors.DatabaseUnavailable` that names the database (no password) and
     says in words what the server or the network answered: refused, no answer, login refused,
-    no such database. The driver's own first line follows; it never holds the password."""
-    where = shown(engine.url)
+    no such database. The driver's own first line follows; it never holds the password.
+    ``engine``: the engine that failed, or its URL."""
+    url = engine if isinstance(engine, URL) else engine.url
+    where = shown(url)
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     detail = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    password = engine.url.password
+    password = url.password
     if password:
         detail = detail.replace(str(password), "***")
     lowered = detail.lower()

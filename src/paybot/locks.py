@@ -35,9 +35,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from paybot.config_load import ledger_url
 from paybot.config_models import Settings
-from paybot.database import shown
-from paybot.errors import Busy, PaybotError
-from paybot.exit_codes import EXIT_USAGE
+from paybot.database import explain_connection_error
+from paybot.errors import Busy, DatabaseUnavailable
 from paybot.pg_lock import AdvisoryLock, holder_of
 from paybot.private import private_dir, private_opener
 
@@ -136,22 +135,20 @@ def robot_lock(data_dir: Path, robot: str, run_id: str) -> Iterator[RobotLock]:
 # --- PostgreSQL: advisory locks per robot and machine ----------------------------------------
 
 
-class LockUnreachable(PaybotError):
+class LockUnreachable(DatabaseUnavailable):
     """The robot's lock is in the ledger's PostgreSQL, and that cannot be reached. Exit 2;
     nothing was started."""
-
-    exit_code = EXIT_USAGE
 
 
 @contextlib.contextmanager
 def _reachable(settings: Settings) -> Iterator[None]:
+    """Turn a failure to reach the database into the one sentence every command gives for it
+    (:func:`paybot.database.explain_connection_error`), a missing driver included."""
     try:
         yield
     except SQLAlchemyError as exc:
-        raise LockUnreachable(
-            f"the ledger's database {shown(settings.ledger.url)} cannot be reached for the "
-            f"robot's lock ({type(exc).__name__}: {str(getattr(exc, 'orig', exc))[:200]})"
-        ) from exc
+        explained = explain_connection_error(ledger_url(settings), exc)
+        raise LockUnreachable(f"{explained}; the robot's lock is kept there") from exc
 
 
 def uses_database_lock(settings: Settings) -> bool:
@@ -205,8 +202,8 @@ def acquire_for(settings: Settings, robot: str, run_id: str) -> RobotLock | Data
         return acquire(settings.data_dir, robot, run_id)
     machine = settings.machine_name
     url = ledger_url(settings)
-    lock = AdvisoryLock(url, run_key(robot, machine), _app_name("run", robot, run_id, machine))
     with _reachable(settings):
+        lock = AdvisoryLock(url, run_key(robot, machine), _app_name("run", robot, run_id, machine))
         if not lock.try_take():
             raise _busy(settings, robot, run_key(robot, machine))
         if holder_of(url, child_key(robot, machine)) is not None:
@@ -225,8 +222,8 @@ def hold_in_child(settings: Settings, robot: str, run_id: str) -> DatabaseLock |
         return None
     machine = settings.machine_name
     key = child_key(robot, machine)
-    lock = AdvisoryLock(ledger_url(settings), key, _app_name("child", robot, run_id, machine))
     with _reachable(settings):
+        lock = AdvisoryLock(ledger_url(settings), key, _app_name("child", robot, run_id, machine))
         if not lock.try_take():
             raise _busy(settings, robot, key)
     return DatabaseLock(robot, lock)

@@ -25,10 +25,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
+
+from paybot.database import database_url, missing_driver
 
 log = logging.getLogger("paybot.locks")
 
@@ -64,13 +66,24 @@ def _connect_args(url: str | URL, application_name: str) -> dict[str, Any]:
     }
 
 
+def _engine(url: str | URL, application_name: str) -> Engine:
+    """An engine without a pool for one lock's session. Raises
+    :class:`~paybot.errors.DatabaseUnavailable` when psycopg 3 is not installed."""
+    try:
+        return create_engine(
+            database_url(url),
+            poolclass=NullPool,
+            connect_args=_connect_args(url, application_name),
+        )
+    except ImportError:
+        raise missing_driver(url) from None
+
+
 def holder_of(url: str | URL, key: str) -> str | None:
     """The ``application_name`` of the session holding ``key`` (``""`` when it set none), or
     ``None`` when nobody holds it. Raises :class:`sqlalchemy.exc.SQLAlchemyError` when the
     database cannot be asked."""
-    engine = create_engine(
-        url, poolclass=NullPool, connect_args=_connect_args(url, "paybot lock check")
-    )
+    engine = _engine(url, "paybot lock check")
     try:
         with engine.connect() as conn:
             row = conn.execute(_HOLDERS, {"key": key}).first()
@@ -97,9 +110,7 @@ class AdvisoryLock:
         self.on_lost = on_lost
         self.lost = threading.Event()
         self._check_seconds = check_seconds
-        self._engine = create_engine(
-            url, poolclass=NullPool, connect_args=_connect_args(url, application_name)
-        )
+        self._engine = _engine(url, application_name)
         self._conn: Connection | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None

@@ -4,6 +4,7 @@ in-memory one, with no browser and no locator."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -88,3 +89,28 @@ def test_a_refused_login_or_a_changed_screen_stops_in_preflight(
     assert fake.logins <= 1, "a refused login is not retried"
     assert fake.inbox_asked == [] and fake.approvals == 0
     assert ledger.items(ROBOT) == []
+
+
+def test_a_long_collect_gets_a_fresh_browser_every_n_pages(
+    cfg: RobotConfig, tmp_path: Path
+) -> None:
+    settings = cfg.settings.model_copy(
+        update={"runner": cfg.settings.runner.model_copy(update={"browser_restart_every": 2})}
+    )
+    cfg = dataclasses.replace(cfg, settings=settings)
+    fake = FakeFinanceSystem(invoices=INVOICES)
+    fake.page_size = 7  # 5 pages: fresh browsers after pages 2 and 4, none after the last
+    run_dir = tmp_path / "run-1"
+    run_dir.mkdir()
+    req = RunRequest(
+        cfg=cfg,
+        credentials=Credentials(username="robot", password="x", source="test"),
+        run_id="run-1",
+        run_dir=run_dir,
+        today=lambda: TODAY,
+    )
+    trail = AuditTrail(tmp_path / "audit.jsonl")
+    runner = Runner(req, InMemoryLedger(), trail, finance_system=fake_connect(fake))
+    assert runner.collect(fake) == INVOICES
+    assert fake.browsers == 1 + 2 and fake.logins == 2, "a fresh browser is logged in"
+    assert fake.inbox_asked == [0, 7, 14, 21, 28], "every page read once, none skipped"

@@ -18,15 +18,29 @@ SRC = ROOT / "src"
 # part → the parts of paybot it must never import (docs/architecture.md, "Layers").
 FORBIDDEN: dict[str, frozenset[str]] = {
     "domain": frozenset(
-        {"erp", "run", "ledger", "scheduler", "commands", "audit", "config", "config_load", "cli"}
+        {
+            "erp",
+            "run",
+            "ledger",
+            "scheduler",
+            "commands",
+            "audit",
+            "config",
+            "config_load",
+            "cli",
+            "console",
+        }
     ),
-    "erp": frozenset({"run", "ledger", "scheduler", "commands", "cli"}),
-    "ledger": frozenset({"run", "erp", "scheduler", "commands", "cli"}),
-    "migrations": frozenset({"run", "erp", "scheduler", "commands", "cli"}),
-    "audit": frozenset({"run", "erp", "ledger", "scheduler", "commands", "cli"}),
-    "report": frozenset({"erp", "run", "ledger", "scheduler", "commands", "cli"}),
-    "run": frozenset({"scheduler", "commands", "cli"}),
-    "scheduler": frozenset({"erp", "commands", "cli"}),
+    "erp": frozenset({"run", "ledger", "scheduler", "commands", "cli", "console"}),
+    "ledger": frozenset({"run", "erp", "scheduler", "commands", "cli", "console"}),
+    "migrations": frozenset({"run", "erp", "scheduler", "commands", "cli", "console"}),
+    "audit": frozenset({"run", "erp", "ledger", "scheduler", "commands", "cli", "console"}),
+    "report": frozenset({"erp", "run", "ledger", "scheduler", "commands", "cli", "console"}),
+    "run": frozenset({"scheduler", "commands", "cli", "console"}),
+    "scheduler": frozenset({"erp", "commands", "cli", "console"}),
+    # the web console is a top layer like the commands; it never drives a browser or runs a
+    # robot itself
+    "console": frozenset({"erp", "run", "cli"}),
 }
 
 

@@ -149,8 +149,9 @@ def _list(ns: argparse.Namespace, ledger: LedgerPort, robots: list[str]) -> int:
     return EXIT_OK
 
 
-def _find(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem:
-    """The one work item with Løbenr ``erp_id``; :class:`UsageError` for none or several."""
+def find_item(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem:
+    """The one work item with Løbenr ``erp_id`` among ``robots``' items; :class:`UsageError`
+    for none or several."""
     found = [i for r in robots if (i := ledger.item(r, erp_id)) is not None]
     if not found:
         raise UsageError(f"løbenr. {erp_id}: no work item of {', '.join(robots) or 'any robot'}")
@@ -162,40 +163,62 @@ def _find(ledger: LedgerPort, robots: list[str], erp_id: int) -> WorkItem:
     return found[0]
 
 
+def hand_over(
+    settings: Settings, ledger: LedgerPort, item: WorkItem, *, reason: str, note: str, by: str
+) -> str:
+    """Mark the PENDING ``item`` for manual handling with ``reason`` (a code of
+    ``config/reasons.yaml``) and ``note`` (masked, 1 to :data:`NOTE_LIMIT` characters), and
+    audit it (``item_handed_over``; ``by``: who asked). Returns what was done, in a sentence.
+    Raises :class:`UsageError` for an unknown code or a bad note (nothing changed),
+    :class:`LedgerError` when the ledger refuses (the item is being paid or is settled),
+    :class:`ConfigError` when the reasons file cannot be read. Not safe to repeat: a second
+    mark is refused. ``robot queue handover`` and the console's queue page both call this."""
+    reasons = load_reasons(settings.home / REASONS_FILE)
+    if reason not in reasons.reasons or reason not in ALL_REASONS:
+        raise UsageError(
+            f"--reason {reason}: not a code of {settings.home / REASONS_FILE}; known: "
+            + ", ".join(sorted(reasons.reasons))
+        )
+    masked = mask_text(note.strip())
+    if not masked or len(masked) > NOTE_LIMIT:
+        raise UsageError(f"--note: between 1 and {NOTE_LIMIT} characters, please")
+    mark = ledger.request_handover(
+        item.robot, item.erp_id, reason=Reason(reason), note=masked, by=by
+    )
+    _audit(settings, item, Event.ITEM_HANDED_OVER, by, reason=mark.reason, note=mark.note)
+    return (
+        f"marked for manual handling ({mark.reason}); it will not be paid, and the "
+        "next run hands it over in the finance system"
+    )
+
+
+def release(settings: Settings, ledger: LedgerPort, item: WorkItem, *, by: str) -> str:
+    """Put the PENDING ``item`` back to the next run as if new (failures forgotten, a
+    hand-over mark removed) and audit it (``item_released``). Returns what was done. Raises
+    :class:`LedgerError` when the ledger refuses (a run is working on it, or it is settled).
+    Safe to repeat (each is audited)."""
+    ledger.release_item(item.robot, item.erp_id)
+    _audit(settings, item, Event.ITEM_RELEASED, by, attempts_before=item.attempts)
+    return "released: the next run takes it as new"
+
+
+def _audit(settings: Settings, item: WorkItem, event: Event, by: str, **fields: object) -> None:
+    with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
+        trail.logger(robot=item.robot, erp_id=item.erp_id, business_key=item.business_key).event(
+            event, durable=True, by=by, **fields
+        )
+
+
 def _change(
     ns: argparse.Namespace, settings: Settings, ledger: LedgerPort, robots: list[str]
 ) -> int:
     if ns.item_robot:
         robots = [ns.item_robot] if ns.item_robot in robots else []
-    item, who = _find(ledger, robots, ns.erp_id), operator()
+    item, who = find_item(ledger, robots, ns.erp_id), operator()
     if ns.action == "handover":
-        reasons = load_reasons(settings.home / REASONS_FILE)
-        if ns.reason not in reasons.reasons or ns.reason not in ALL_REASONS:
-            raise UsageError(
-                f"--reason {ns.reason}: not a code of {settings.home / REASONS_FILE}; known: "
-                + ", ".join(sorted(reasons.reasons))
-            )
-        note = mask_text(ns.note.strip())
-        if not note or len(note) > NOTE_LIMIT:
-            raise UsageError(f"--note: between 1 and {NOTE_LIMIT} characters, please")
-    if ns.action == "handover":
-        mark = ledger.request_handover(
-            item.robot, item.erp_id, reason=Reason(ns.reason), note=note, by=who
-        )
-        event = Event.ITEM_HANDED_OVER
-        fields: dict[str, object] = {"reason": mark.reason, "note": mark.note}
-        done = (
-            f"marked for manual handling ({mark.reason}); it will not be paid, and the "
-            "next run hands it over in the finance system"
-        )
+        done = hand_over(settings, ledger, item, reason=ns.reason, note=ns.note, by=who)
     else:  # a refusal (LedgerError, exit 1) is reported by robot's main
-        ledger.release_item(item.robot, item.erp_id)
-        event, fields = Event.ITEM_RELEASED, {"attempts_before": item.attempts}
-        done = "released: the next run takes it as new"
-    with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
-        trail.logger(robot=item.robot, erp_id=item.erp_id, business_key=item.business_key).event(
-            event, durable=True, by=who, **fields
-        )
+        done = release(settings, ledger, item, by=who)
     say(f"{item.robot} løbenr. {item.erp_id} ({item.business_key}): {done}")
     return EXIT_OK
 

@@ -171,9 +171,28 @@ def _with_book(work: Callable[[JobBook, Path, Settings], int]) -> int:
         scheduler.shutdown(wait=False)
 
 
-def _audit(settings: Settings, robot: str, event: Event) -> None:
+def _audit(settings: Settings, robot: str, event: Event, by: str) -> None:
     with AuditTrail(settings.audit.file, forward_to_robocorp=False) as trail:
-        trail.logger(robot=robot).event(event, job=robot, by=operator())
+        trail.logger(robot=robot).event(event, job=robot, by=by)
+
+
+def change_job(book: JobBook, settings: Settings, robot: str, action: str, *, by: str) -> bool:
+    """Pause (``action`` ``pause``) or resume (``resume``) ``robot``'s job in the job store
+    and audit it (``scheduler_job_paused`` / ``scheduler_job_resumed``; ``by``: who asked).
+    Returns False when nothing changed (already paused, not paused; then nothing is audited).
+    Raises :class:`ConfigError` naming the robot or manifest, :class:`ValueError` for another
+    action. Safe to repeat. ``robot schedule pause|resume`` and the console's schedule page
+    both call this."""
+    if action == "pause":
+        done = book.pause(robot)
+    elif action == "resume":
+        done = book.resume(robot)
+    else:
+        raise ValueError(f"action {action!r}: pause or resume")
+    if done:
+        event = Event.SCHEDULER_JOB_PAUSED if action == "pause" else Event.SCHEDULER_JOB_RESUMED
+        _audit(settings, robot, event, by)
+    return done
 
 
 def _list_json(book: JobBook, settings: Settings) -> int:
@@ -235,21 +254,14 @@ def cmd_schedule(ns: argparse.Namespace) -> int:
 
     def change(book: JobBook, home: Path, settings: Settings) -> int:
         robot: str = ns.robot
+        done = change_job(book, settings, robot, action, by=operator())
         if action == "pause":
-            done = book.pause(robot)
             say(f"{robot}: paused" if done else f"{robot}: already paused")
         else:
-            done = book.resume(robot)
             entry = next(e for e in book.entries(utc_now()) if e.robot == robot)
             say(
                 (f"{robot}: resumed" if done else f"{robot}: not paused")
                 + f"; next run {_local(entry.next_run) or '-'}"
-            )
-        if done:
-            _audit(
-                settings,
-                robot,
-                Event.SCHEDULER_JOB_PAUSED if action == "pause" else Event.SCHEDULER_JOB_RESUMED,
             )
         return EXIT_OK
 
