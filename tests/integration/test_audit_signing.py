@@ -367,6 +367,21 @@ def test_verify_command_uses_the_ledger_and_the_public_key(inst: Installation) -
     assert no_key.returncode == 2 and "audit.public_key_file" in no_key.stderr
 
 
+def test_verify_command_names_a_changed_first_line(inst: Installation) -> None:
+    """One byte changed in the first record (its ``hash`` key) is a broken trail that names
+    line 1 (exit 1), not "no paybot audit trail" (exit 2), also when the ledger holds a
+    checkpoint that is looked up by the first record's hash."""
+    env = {"PAYBOT_HOME": str(ROOT), "PAYBOT_DATA_DIR": str(inst.path.parents[1])}
+    assert robot("audit", "verify", env=env).returncode == 0
+    lines = inst.lines()
+    assert b'"hash":' in lines[0]
+    inst.path.write_bytes(lines[0].replace(b'"hash":', b'"hasx":', 1) + b"".join(lines[1:]))
+    done = robot("audit", "verify", env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "BROKEN" in done.stdout and "line 1" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
 def test_keygen_writes_a_pair_and_never_overwrites(tmp_path: Path) -> None:
     key = tmp_path / "keys" / "audit-signing.pem"
     env = {"PAYBOT_HOME": str(ROOT)}

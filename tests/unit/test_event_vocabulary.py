@@ -128,6 +128,43 @@ def test_event_names_are_never_spelt_out_in_a_write_or_a_comparison() -> None:
     assert literals_of(distinctive, skip=frozenset({VOCABULARIES["Event"][1]})) == []
 
 
+def compared_literals(values: set[str], root: Path = SRC) -> list[str]:
+    """String literals in a comparison (``==``, ``!=``, ``in``) that spell a value out, even an
+    ordinary word such as ``"decision"``: a record's event is compared with the member."""
+    found = []
+    for path, tree in trees(root):
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            for side in list(sides):
+                if isinstance(side, ast.Tuple | ast.List | ast.Set):
+                    sides.extend(side.elts)
+            for side in sides:
+                if (
+                    isinstance(side, ast.Constant)
+                    and isinstance(side.value, str)
+                    and side.value in values
+                ):
+                    found.append(f"{path.relative_to(root)}:{node.lineno} compares {side.value!r}")
+    return found
+
+
+def test_no_event_name_is_spelt_out_in_a_comparison() -> None:
+    assert compared_literals({e.value for e in Event}) == []
+
+
+def test_the_comparison_scan_can_fail(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(
+        "if record.get('event') == 'decision':\n    pass\nok = kind in ('login', 'x')\n",
+        encoding="utf-8",
+    )
+    assert compared_literals({"decision", "login"}, tmp_path) == [
+        "bad.py:1 compares 'decision'",
+        "bad.py:3 compares 'login'",
+    ]
+
+
 def test_the_new_status_is_never_spelt_out() -> None:
     skip = frozenset({VOCABULARIES["ErpStatus"][1], TEXTS})
     assert literals_of({ErpStatus.NEW.value}, skip=skip) == []

@@ -49,6 +49,7 @@ from openpyxl.utils import get_column_letter
 from paybot import __version__
 from paybot.audit.anchor import Checkpoint
 from paybot.audit.chain import AuditTrailError
+from paybot.audit.events import Event
 from paybot.audit.show import NO_FILTERS, Filters, iter_records, masked_record, record_key
 from paybot.audit.signing import KeyRing
 from paybot.audit.verify import verify
@@ -173,7 +174,7 @@ def export_row(record: Mapping[str, Any]) -> list[Any]:
     seq = safe.get("seq")
     erp_id = safe.get("erp_id")
     decision = safe.get("decision")
-    if decision is None and safe.get("event") == "decision":
+    if decision is None and safe.get("event") == Event.DECISION:
         decision = safe.get("kind")  # older decision records
     rest = {k: v for k, v in safe.items() if k not in _OWN}
     if decision is not None and safe.get("decision") is None:

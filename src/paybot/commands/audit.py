@@ -113,11 +113,18 @@ def _anchor(path: Path, settings: Settings | None) -> Checkpoint | None:
     ledger or a checkpoint)."""
     if settings is None:
         return None
+    try:
+        first = first_record_hash(path)
+    except AuditTrailError:
+        # A first line changed so that it is no record any more: verify names it (exit 1),
+        # or says the file is no trail at all (exit 2). Either way there is no checkpoint
+        # to look up by the trail's first hash.
+        return None
     store = ledger_checkpoints(settings)
     if store is None:
         return None
     try:
-        return store.anchor_for(trail_name(path, settings.machine_name), first_record_hash(path))
+        return store.anchor_for(trail_name(path, settings.machine_name), first)
     except LedgerError as exc:  # the checkpoint is part of what is checked: it cannot be read
         raise AuditTrailError(f"the ledger's checkpoint for {path}: {exc}") from exc
     finally:

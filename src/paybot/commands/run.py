@@ -154,13 +154,14 @@ def cmd_run(ns: argparse.Namespace) -> int:
         }
         ids = {"run_id": run_id, "robot": cfg.name}
         _out(f"{cfg.name}: run {run_id} against {settings.erp.url}", **ids)
-        returncode = _run_child(cfg, folder, env, lock.pass_fds, ids)
+        stop: list[int] = []  # the stop request forwarded to the child, if any
+        returncode = _run_child(cfg, folder, env, lock.pass_fds, ids, stop)
         leftovers = end_processes(marker_prefix(settings.data_dir, cfg.name, run_id))
         outcome = Outcome.read(folder) or Outcome(
             EXIT_FAILED,
             Counts(),
             f"the run ended without an outcome (robocorp exit {returncode}: "
-            f"{_how_it_ended(returncode)})",
+            f"{_how_it_ended(returncode, stop[0] if stop else None)})",
         )
         if leftovers:
             outcome.message = "; ".join(
@@ -181,7 +182,10 @@ def _run_child(
     env: dict[str, str],
     pass_fds: tuple[int, ...],
     ids: dict[str, str],
+    stop: list[int],
 ) -> int:
+    """Run the robot's task in a child process and return its exit code; a stop request
+    (SIGTERM, SIGINT) is forwarded as SIGTERM and its signal appended to ``stop``."""
     cmd = [
         sys.executable,
         "-m",
@@ -209,12 +213,22 @@ def _run_child(
         )
 
         # A stop request is forwarded: the run stops between two invoices, where it is safe.
-        with on_stop_signals(lambda _signum: proc.send_signal(signal.SIGTERM)):
+        def forward(signum: int) -> None:
+            stop.append(signum)
+            proc.send_signal(signal.SIGTERM)
+
+        with on_stop_signals(forward):
             _tee(proc.stdout, ConsoleCopy(log, ids))
             return proc.wait()
 
 
-def _how_it_ended(returncode: int) -> str:
+def _how_it_ended(returncode: int, stop_request: int | None = None) -> str:
+    """Why a child that wrote no outcome ended; ``stop_request``: the signal ``robot run``
+    got and forwarded (Ctrl-C is SIGINT), if any."""
+    if stop_request is not None and returncode in (-signal.SIGTERM, -signal.SIGINT):
+        name = signal.Signals(stop_request).name
+        how = " (Ctrl-C)" if stop_request == signal.SIGINT else ""
+        return f"stopped on request, {name}{how}, before the robot could stop between invoices"
     if returncode == -signal.SIGKILL:
         return "the robot's process was killed (SIGKILL; the kernel's OOM killer does this)"
     if returncode < 0:
@@ -291,8 +305,10 @@ def _summary(robot: str, folder: Path, outcome: Outcome, dry_run: bool, run_id: 
     _out(f"{robot}: {', '.join(parts)}; exit {code} ({meaning})", level, **ids)
     if outcome.message:
         _out(f"{robot}: {outcome.message}", level, **ids)
-    html = folder / "report.html"
-    report = html if html.is_file() else folder / "report.md"
+    # The first that exists: a run that ended without an outcome (killed, stopped before the
+    # robot began) wrote no report, only its console.log.
+    candidates = [folder / name for name in ("report.html", "report.md", "console.log")]
+    report = next((f for f in candidates if f.is_file()), folder)
     if code == 0:
         _out(f"{robot}: report {report}", level, **ids)
         morning = _morning_report(folder)
