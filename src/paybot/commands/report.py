@@ -10,7 +10,7 @@ import json
 import sys
 
 from paybot.commands.output import say
-from paybot.config import find_home, load_settings
+from paybot.config import find_home, load_settings, make_folders
 from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import PaybotError, UsageError
 from paybot.exit_codes import EXIT_OK, EXIT_USAGE
@@ -73,6 +73,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def cmd_morning(ns: argparse.Namespace) -> int:
     settings = load_settings(find_home())
+    make_folders(settings, ("output_dir",))  # exit 2 naming the setting
     day = ns.date or dt.datetime.now(DANISH_TIME).date()
     say(str(write_morning(settings.output_dir, day, municipality=settings.municipality.name)))
     return EXIT_OK

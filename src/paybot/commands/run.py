@@ -37,6 +37,7 @@ from paybot.config import (
     load_credentials,
     load_manifests,
     load_robot_config,
+    make_folders,
 )
 from paybot.erp.processes import end_processes, marker_prefix
 from paybot.errors import ConfigError, DatabaseError, UsageError
@@ -100,6 +101,7 @@ def _out(text: str, level: str = "info", **ids: object) -> None:
 
 def _load(robot: str) -> RobotConfig:
     cfg = load_robot_config(find_home(), robot)
+    make_folders(cfg.settings)  # one that cannot be made: exit 2 naming the setting
     load_credentials(cfg.settings)  # a missing password stops the run before anything starts
     run_signer(cfg.settings)  # so does a missing audit signing key (unless audit.signed: false)
     task = cfg.home / cfg.manifest.task.module
@@ -119,8 +121,6 @@ def cmd_run(ns: argparse.Namespace) -> int:
     if not 1 <= workers <= 16:
         raise UsageError(f"--workers {workers}: must be between 1 and 16")
     settings = cfg.settings
-    private_dir(settings.data_dir)
-    private_dir(settings.output_dir)
     run_id = new_run_id()
     folder = run_dir(settings.output_dir, run_id)
     lock = locks.acquire_for(settings, cfg.name, run_id)  # RobotBusy: exit 4, by main

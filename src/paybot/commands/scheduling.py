@@ -35,6 +35,7 @@ from paybot.config import (
     ledger_url,
     load_manifests,
     load_settings,
+    make_folders,
 )
 from paybot.domain.calendar import DANISH_TIME, danish_timestamp
 from paybot.errors import UsageError
@@ -129,6 +130,7 @@ def _load() -> tuple[Path, Settings, dict[str, RobotManifest]]:
     settings = load_settings(home)
     manifests = load_manifests(home / ROBOTS_DIR)
     check_schedules(home, manifests)
+    make_folders(settings)  # the job store and the robots' output; exit 2 naming the setting
     return home, settings, manifests
 
 
