@@ -108,7 +108,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "runs",
         help="the run history: manual and scheduled runs, missed and skipped ones",
-        description="Newest first. Times in Copenhagen time; exit code empty = the run never "
+        description="The run history of every robot (or one): manual and scheduled runs, "
+        "and the scheduled ones that were missed or skipped, with their counts and exit "
+        "codes. Newest first. Times in Copenhagen time; exit code empty = the run never "
         "started a process (missed, skipped) or was abandoned.",
     )
     p.add_argument("--robot", metavar="ROBOT", help="only this robot's runs")
