@@ -33,7 +33,7 @@ from typing import Protocol, cast
 from paybot import __version__
 from paybot.errors import PaybotError, UsageError
 from paybot.exit_codes import EXIT_OK, EXIT_USAGE
-from paybot.logs import JSON, json_line, log_format
+from paybot.logs import JSON, check_log_format, json_line, log_format
 from paybot.private import restrict_umask
 
 
@@ -154,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        check_log_format()  # PAYBOT_LOG_FORMAT=xml: exit 2 naming it, before the command
         code = handler(ns)
         sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         return code

@@ -36,7 +36,8 @@ from paybot.domain.reasons import ALL_REASONS
 from paybot.domain.rules import RobotRules, rules_class
 from paybot.domain.rules.config_types import ConfigIssue
 from paybot.domain.rules.keys import PSEUDONYM_KEY, KeyedHash
-from paybot.errors import ConfigError, DatabaseUnavailable
+from paybot.errors import ConfigError, DatabaseUnavailable, FolderError
+from paybot.private import private_dir
 from paybot.secrets import credential_name, read_secret
 from paybot.secrets import env_name as secret_env_name
 
@@ -225,6 +226,37 @@ def load_settings(home: Path, env: Mapping[str, str] | None = None) -> Settings:
 
 
 # --- secrets -------------------------------------------------------------------------------
+
+
+WRITTEN_FOLDERS = ("data_dir", "output_dir")
+"""The settings that name a folder paybot writes to (made by :func:`make_folders`)."""
+
+
+def make_folders(
+    settings: Settings,
+    keys: tuple[str, ...] = WRITTEN_FOLDERS,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Make each folder setting in ``keys`` (owner-only, ``mkdir -p``; an existing one is
+    tightened to ``0700``) before a command writes anything.
+
+    Raises :class:`ConfigError` (exit 2) naming the key, its environment variable and the
+    value when a folder cannot be made (``PAYBOT_DATA_DIR=/proc/x``, a read-only mount);
+    nothing else was touched. Safe to repeat."""
+    environ = _env(env)
+    for key in keys:
+        folder = getattr(settings, key)
+        variable = ENV_PREFIX + key.upper()
+        try:
+            private_dir(folder)
+        except FolderError as exc:
+            if variable in environ:
+                file, named = ENVIRONMENT, f"{variable} ({key})"
+            else:
+                file, named = str(SETTINGS_FILE), f"{key} (or {variable})"
+            raise ConfigError(
+                file, named, str(folder), f"{exc}; give a folder paybot may write to"
+            ) from None
 
 
 def load_credentials(settings: Settings, env: Mapping[str, str] | None = None) -> Credentials:

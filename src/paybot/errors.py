@@ -69,6 +69,16 @@ class ConfigError(PaybotError):
         super().__init__(f"{file}: {key} = {value!r}: {problem}")
 
 
+class FolderError(PaybotError, OSError):
+    """A folder paybot writes to cannot be made (a read-only or missing mount, no permission):
+    names the folder and the system's reason. Exit 2 (the setting or the disk has to change
+    first); nothing was written there. Also an ``OSError``, so code that already handles a
+    failed write keeps doing so."""
+
+    exit_code = EXIT_USAGE
+    kind = "folder error"
+
+
 class BusinessError(PaybotError):
     """Bad or missing data on an invoice: manual handling with ``reason``, never retried."""
 

@@ -27,6 +27,7 @@ from structlog.typing import EventDict, WrappedLogger
 
 from paybot.audit import mask_text
 from paybot.domain.calendar import DANISH_TIME
+from paybot.errors import ConfigError
 
 ENV_LOG_FORMAT = "PAYBOT_LOG_FORMAT"
 JSON = "json"
@@ -40,6 +41,19 @@ def log_format(env: Mapping[str, str] | None = None) -> str:
     if chosen in (JSON, TEXT):
         return chosen
     return JSON if environ.get("JOURNAL_STREAM") else TEXT
+
+
+def check_log_format(env: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`~paybot.errors.ConfigError` (exit 2) naming ``PAYBOT_LOG_FORMAT``, its
+    value and the allowed values when it is set to anything but ``json`` or ``text`` (an
+    empty value counts as unset). :func:`log_format` itself never raises: the error path
+    uses it to print this very error. Safe to repeat."""
+    environ = os.environ if env is None else env
+    value = environ.get(ENV_LOG_FORMAT, "")
+    if value.strip() and value.strip().lower() not in (JSON, TEXT):
+        raise ConfigError(
+            "environment", ENV_LOG_FORMAT, value, f"use {JSON} or {TEXT} (or leave it unset)"
+        )
 
 
 def _mask(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:

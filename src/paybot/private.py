@@ -21,6 +21,8 @@ import stat
 from pathlib import Path
 from typing import IO, Any
 
+from paybot.errors import FolderError
+
 PRIVATE_UMASK = 0o077
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -50,15 +52,23 @@ def tighten(path: Path) -> None:
 
 def private_dir(path: Path) -> Path:
     """``mkdir -p path`` with the folders it makes ``0700``, and ``path`` itself tightened to
-    ``0700`` if it existed. Returns ``path``."""
+    ``0700`` if it existed. Returns ``path``. Raises :class:`~paybot.errors.FolderError`
+    (exit 2, also an ``OSError``) naming the folder when one cannot be made."""
     missing = []
     for parent in (path, *path.parents):
         if parent.exists():
             break
         missing.append(parent)
     for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        try:
             folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            where = "" if folder == path else f" (at {folder})"
+            raise FolderError(
+                f"cannot create the folder {path}{where}: {exc.strerror or exc}"
+            ) from None
         tighten(folder)  # mkdir's mode is filtered by the umask, never widened
     tighten(path)
     return path

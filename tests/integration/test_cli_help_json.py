@@ -48,6 +48,8 @@ def test_every_help_describes_its_command(
 ) -> None:
     description = dict((" ".join(p), d) for p, d in all_commands())[" ".join(path)]
     assert len(description.split()) >= 6, f"'robot {' '.join(path)} --help' describes nothing"
+    # it opens with what the command does, not with its exit codes or the order of a list
+    assert not description.startswith(("Exit codes", "Newest first")), description
     with pytest.raises(SystemExit) as done:
         main([*path, "--help"])
     assert done.value.code == 0
@@ -115,9 +117,12 @@ def test_report_commands_write_the_pages_and_refuse_a_path(tmp_path: Path) -> No
     assert report("morning", "--date", "30-11-2026").returncode == 2
     assert report("run", "../../etc").returncode == 2
     missing = report("run", "20261130T003000Z-ab12")
-    assert missing.returncode == 1 and "cannot be read" in missing.stderr
+    assert missing.returncode == 2, missing.stderr  # no such run: a usage error
+    assert "no run 20261130T003000Z-ab12" in missing.stderr and "Traceback" not in missing.stderr
     folder = tmp_path / "runs" / "20261130T003000Z-ab12"
     folder.mkdir(parents=True)
+    unreadable = report("run", folder.name)  # the run is there, its report.json is not
+    assert unreadable.returncode == 1 and "cannot be read" in unreadable.stderr
     (folder / "report.json").write_text(
         json.dumps({"robot": "pay-small-invoices", "run_id": folder.name, "items": []}), "utf-8"
     )

@@ -14,6 +14,8 @@ import pytest
 from paybot import locks
 from paybot.audit import AuditTrail
 from paybot.config import load_settings
+from paybot.errors import FolderError
+from paybot.exit_codes import EXIT_USAGE
 from paybot.ledger import Ledger
 from paybot.private import (
     PRIVATE_UMASK,
@@ -176,3 +178,12 @@ def test_a_sticky_folder_such_as_tmp_is_never_tightened(tmp_path: Path) -> None:
     private_file(sticky / "x.db")
     assert stat.S_IMODE(sticky.stat().st_mode) == 0o1777
     assert mode(sticky / "x.db") == 0o600
+
+
+def test_a_folder_that_cannot_be_made_is_a_folder_error_naming_it() -> None:
+    """``/proc`` refuses ``mkdir``, also for root: exit 2 naming the folder, and still an
+    ``OSError`` for the code that handles a failed write."""
+    with pytest.raises(FolderError) as caught:
+        private_dir(Path("/proc/nope/deeper"))
+    assert isinstance(caught.value, OSError) and caught.value.exit_code == EXIT_USAGE
+    assert "cannot create the folder /proc/nope/deeper (at /proc/nope)" in str(caught.value)

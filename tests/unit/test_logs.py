@@ -13,6 +13,8 @@ import pytest
 
 from paybot import logs
 from paybot.commands.run import ConsoleCopy
+from paybot.errors import ConfigError
+from paybot.exit_codes import EXIT_USAGE
 from support.db import generated_cpr
 
 
@@ -96,3 +98,13 @@ def test_console_lines_are_json_in_json_mode(
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert line["event"] == "w1 løbenr 17  20433213:F-1  paid 1019.48"
     assert (line["run_id"], line["robot"], line["source"]) == ("R1", "pay-x", "console")
+
+
+def test_an_unknown_log_format_is_a_configuration_error_naming_the_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        logs.check_log_format({"PAYBOT_LOG_FORMAT": "xml"})
+    assert caught.value.exit_code == EXIT_USAGE
+    text = caught.value.sentence()
+    assert "PAYBOT_LOG_FORMAT = 'xml'" in text and "json or text" in text
+    for fine in ({}, {"PAYBOT_LOG_FORMAT": "JSON"}, {"PAYBOT_LOG_FORMAT": " text "}):
+        logs.check_log_format(fine)  # no error

@@ -37,8 +37,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c = actions.add_parser(
         "current",
         help="the database's schema version and the one this paybot needs",
-        description="Exit codes: 0 up to date; 1 older, newer or none yet; 2 the database "
-        "cannot be reached, or a configuration error.",
+        description="Show the ledger database's schema version (ledger.url) and the one "
+        "this paybot needs, and whether 'robot db upgrade' is due; changes nothing. Exit "
+        "codes: 0 up to date; 1 older, newer or none yet; 2 the database cannot be reached, "
+        "or a configuration error.",
     )
     c.set_defaults(handler=cmd_current)
     u = actions.add_parser(

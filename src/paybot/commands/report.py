@@ -10,7 +10,7 @@ import json
 import sys
 
 from paybot.commands.output import say
-from paybot.config import find_home, load_settings
+from paybot.config import find_home, load_settings, make_folders
 from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import PaybotError, UsageError
 from paybot.exit_codes import EXIT_OK, EXIT_USAGE
@@ -60,7 +60,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run",
         help="one run's report.html, from its report.json",
         description="Write <output_dir>/runs/RUN_ID/report.html again from the run's "
-        "report.json and print its path (exit 1 when the run has no readable report.json).",
+        "report.json and print its path. Exit codes: 0 written; 1 the run's report.json "
+        "cannot be read; 2 no such run (see 'robot runs') or a configuration error.",
     )
     r.add_argument("run_id", metavar="RUN_ID", help="as 'robot runs' shows it")
     r.set_defaults(handler=cmd_run_report)
@@ -73,19 +74,24 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def cmd_morning(ns: argparse.Namespace) -> int:
     settings = load_settings(find_home())
+    make_folders(settings, ("output_dir",))  # exit 2 naming the setting
     day = ns.date or dt.datetime.now(DANISH_TIME).date()
     say(str(write_morning(settings.output_dir, day, municipality=settings.municipality.name)))
     return EXIT_OK
 
 
 def cmd_run_report(ns: argparse.Namespace) -> int:
-    """Raises ``UsageError`` (exit 2) for a run id that is not one, ``PaybotError`` (exit 1)
-    when the run has no readable ``report.json``."""
+    """Raises ``UsageError`` (exit 2) for a run id that is not one or a run that has no
+    folder under ``<output_dir>/runs``, ``PaybotError`` (exit 1) when the run's
+    ``report.json`` cannot be read."""
     settings = load_settings(find_home())
     run_id = safe_name(ns.run_id)
     if run_id is None:
         raise UsageError(f"'{ns.run_id}' is not a run id")
-    file = run_dir(settings.output_dir, run_id) / "report.json"
+    folder = run_dir(settings.output_dir, run_id)
+    if not folder.is_dir():
+        raise UsageError(f"no run {run_id} in {folder.parent} (see 'robot runs')")
+    file = folder / "report.json"
     try:
         data = json.loads(file.read_text("utf-8"))
     except (OSError, ValueError) as exc:

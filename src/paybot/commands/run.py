@@ -37,11 +37,12 @@ from paybot.config import (
     load_credentials,
     load_manifests,
     load_robot_config,
+    make_folders,
 )
 from paybot.erp.processes import end_processes, marker_prefix
 from paybot.errors import ConfigError, DatabaseError, UsageError
 from paybot.exit_codes import EXIT_FAILED, EXIT_MEANINGS, EXIT_OK
-from paybot.ledger import Ledger
+from paybot.ledger import CLAIMABLE, Ledger
 from paybot.logs import JSON, json_line, log_format, stamp
 from paybot.private import open_private, private_dir, tighten_tree
 from paybot.report.morning import morning_path
@@ -100,6 +101,7 @@ def _out(text: str, level: str = "info", **ids: object) -> None:
 
 def _load(robot: str) -> RobotConfig:
     cfg = load_robot_config(find_home(), robot)
+    make_folders(cfg.settings)  # one that cannot be made: exit 2 naming the setting
     load_credentials(cfg.settings)  # a missing password stops the run before anything starts
     run_signer(cfg.settings)  # so does a missing audit signing key (unless audit.signed: false)
     task = cfg.home / cfg.manifest.task.module
@@ -119,8 +121,6 @@ def cmd_run(ns: argparse.Namespace) -> int:
     if not 1 <= workers <= 16:
         raise UsageError(f"--workers {workers}: must be between 1 and 16")
     settings = cfg.settings
-    private_dir(settings.data_dir)
-    private_dir(settings.output_dir)
     run_id = new_run_id()
     folder = run_dir(settings.output_dir, run_id)
     lock = locks.acquire_for(settings, cfg.name, run_id)  # RobotBusy: exit 4, by main
@@ -135,6 +135,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
             ledger.close()
         lock.release()
         raise type(exc)(f"{exc}; not started") from None
+    left: int | None = None  # invoices left after a stop request
     try:
         # Only this machine's runs: on a shared PostgreSQL other machines' runs may be alive.
         ledger.mark_abandoned_runs(
@@ -168,11 +169,13 @@ def cmd_run(ns: argparse.Namespace) -> int:
                 m for m in (outcome.message, f"ended {leftovers} browser process(es) it left") if m
             )
         ledger.finish_run(run_id, outcome.exit_code, outcome.counts, outcome.message or None)
+        left = len(ledger.items(cfg.name, CLAIMABLE)) if stop else None
     finally:
         ledger.close()
         lock.release()
         tighten_tree(folder)  # robocorp's output, whatever umask its writers had
-    _summary(cfg.name, folder, outcome, ns.dry_run, run_id)
+    ending = _ending(outcome, stop[0] if stop else None, left)
+    _summary(cfg.name, folder, outcome, ns.dry_run, run_id, ending=ending)
     return outcome.exit_code
 
 
@@ -293,12 +296,44 @@ def _tee(stream: IO[str] | None, copy: ConsoleCopy) -> None:
         copy.close()
 
 
-def _summary(robot: str, folder: Path, outcome: Outcome, dry_run: bool, run_id: str) -> None:
+def _ending(outcome: Outcome, stop_request: int | None, left: int | None) -> str:
+    """The words after ``exit N`` in the summary: the exit code's meaning
+    (:data:`~paybot.exit_codes.EXIT_MEANINGS`), except for a run stopped on request (SIGINT,
+    SIGTERM) in which no invoice failed: ``stopped on request (SIGINT); 3 invoice(s) left for
+    the next run; nothing failed`` (``left``: the ledger's claimable invoices of the robot, or
+    ``None`` when unknown)."""
+    meaning = EXIT_MEANINGS.get(outcome.exit_code, "")
+    if (
+        stop_request is None
+        or outcome.counts.failed
+        or outcome.exit_code
+        not in (
+            EXIT_OK,
+            EXIT_FAILED,
+        )
+    ):
+        return meaning
+    name = signal.Signals(stop_request).name
+    rest = "the rest is" if left is None else f"{left} invoice(s)"
+    return f"stopped on request ({name}); {rest} left for the next run; nothing failed"
+
+
+def _summary(
+    robot: str,
+    folder: Path,
+    outcome: Outcome,
+    dry_run: bool,
+    run_id: str,
+    *,
+    ending: str | None = None,
+) -> None:
+    """Print the run's closing lines; ``ending`` (default: the exit code's meaning) is the
+    sentence after ``exit N`` (:func:`_ending`)."""
     c = outcome.counts
     parts = [f"paid {c.paid}", f"manual {c.manual}", f"failed {c.failed}", f"skipped {c.skipped}"]
     if dry_run:
         parts += [f"would pay {c.would_pay}", f"would hand over {c.would_hand_over}"]
-    meaning = EXIT_MEANINGS.get(outcome.exit_code, "")
+    meaning = EXIT_MEANINGS.get(outcome.exit_code, "") if ending is None else ending
     code = outcome.exit_code
     level = "info" if code == 0 else "error"
     ids: dict[str, object] = {"run_id": run_id, "robot": robot, "exit_code": code}

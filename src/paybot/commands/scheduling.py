@@ -35,6 +35,7 @@ from paybot.config import (
     ledger_url,
     load_manifests,
     load_settings,
+    make_folders,
 )
 from paybot.domain.calendar import DANISH_TIME, danish_timestamp
 from paybot.errors import UsageError
@@ -107,7 +108,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "runs",
         help="the run history: manual and scheduled runs, missed and skipped ones",
-        description="Newest first. Times in Copenhagen time; exit code empty = the run never "
+        description="The run history of every robot (or one): manual and scheduled runs, "
+        "and the scheduled ones that were missed or skipped, with their counts and exit "
+        "codes. Newest first. Times in Copenhagen time; exit code empty = the run never "
         "started a process (missed, skipped) or was abandoned.",
     )
     p.add_argument("--robot", metavar="ROBOT", help="only this robot's runs")
@@ -129,6 +132,7 @@ def _load() -> tuple[Path, Settings, dict[str, RobotManifest]]:
     settings = load_settings(home)
     manifests = load_manifests(home / ROBOTS_DIR)
     check_schedules(home, manifests)
+    make_folders(settings)  # the job store and the robots' output; exit 2 naming the setting
     return home, settings, manifests
 
 

@@ -17,7 +17,14 @@ from sqlalchemy.engine import make_url
 
 from paybot.audit import mask_text
 from paybot.commands.output import say, table
-from paybot.config import ROBOTS_DIR, find_home, ledger_url, load_manifests, load_settings
+from paybot.config import (
+    ROBOTS_DIR,
+    find_home,
+    ledger_url,
+    load_manifests,
+    load_settings,
+    make_folders,
+)
 from paybot.config_models import Settings
 from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import PaybotError
@@ -73,6 +80,7 @@ def collect() -> Status:
     settings = load_settings(home)
     manifests = load_manifests(home / ROBOTS_DIR)
     check_schedules(home, manifests)
+    make_folders(settings, ("data_dir",))  # the job store lives there; exit 2 naming it
     now = utc_now()
     scheduler = make_scheduler(settings)
     scheduler.start(paused=True)
