@@ -20,6 +20,7 @@ from typing import Any
 from paybot.domain.calendar import DANISH_TIME
 from paybot.report.view import (
     ZERO,
+    MoneySum,
     Row,
     RunView,
     danish_date,
@@ -57,9 +58,10 @@ class RobotLine:
     title: str
     runs: int = 0
     paid: int = 0
-    paid_amount: Decimal = ZERO
+    paid_money: MoneySum = field(default_factory=MoneySum)
     handed_over: int = 0
-    handed_over_amount: Decimal = ZERO
+    handed_over_money: MoneySum = field(default_factory=MoneySum)
+    """Per currency; only the DKK part (credit notes negative) is a kr figure."""
     failed: int = 0
     left: int = 0
     """Left by the robot's last run of the night."""
@@ -67,12 +69,22 @@ class RobotLine:
     """Its paid amount as a share (0–1) of the largest robot's, for the chart."""
 
     @property
+    def paid_amount(self) -> Decimal:
+        """Kroner paid (DKK only)."""
+        return self.paid_money.dkk or ZERO
+
+    @property
+    def handed_over_amount(self) -> Decimal:
+        """Kroner handed over (DKK only, credit notes negative)."""
+        return self.handed_over_money.dkk or ZERO
+
+    @property
     def paid_kr(self) -> str:
-        return kr(self.paid_amount)
+        return self.paid_money.text or kr(ZERO)
 
     @property
     def handed_over_kr(self) -> str:
-        return kr(self.handed_over_amount)
+        return self.handed_over_money.text or kr(ZERO)
 
 
 @dataclass
@@ -110,9 +122,16 @@ class Night:
         return sum((r.paid_amount for r in self.robots), ZERO)
 
     @property
+    def handed_over_money(self) -> MoneySum:
+        total = MoneySum()
+        for n in self.handed_over:
+            total.add(n.row.amount, n.row.currency)
+        return total
+
+    @property
     def handed_over_amount(self) -> Decimal:
-        known = [n.row.amount for n in self.handed_over if n.row.amount is not None]
-        return sum(known, ZERO)
+        """Kroner handed over: the DKK amounts only, credit notes negative."""
+        return self.handed_over_money.dkk or ZERO
 
     @property
     def left(self) -> int:
@@ -120,11 +139,14 @@ class Night:
 
     @property
     def paid_kr(self) -> str:
-        return kr(self.paid_amount)
+        total = MoneySum()
+        for r in self.robots:
+            total += r.paid_money
+        return total.text or kr(ZERO)
 
     @property
     def handed_over_kr(self) -> str:
-        return kr(self.handed_over_amount)
+        return self.handed_over_money.text or kr(ZERO)
 
 
 def _stamp(name: str) -> dt.datetime | None:
@@ -192,11 +214,10 @@ def build_night(
         night.municipality = night.municipality or view.municipality
         line = lines.setdefault(view.robot, RobotLine(view.robot, view.title))
         line.runs += 1
-        count, amount = view.total("paid")
-        line.paid, line.paid_amount = line.paid + count, line.paid_amount + amount
-        count, amount = view.total("manual")
-        line.handed_over += count
-        line.handed_over_amount += amount
+        line.paid += view.total("paid")[0]
+        line.paid_money += view.money("paid")
+        line.handed_over += view.total("manual")[0]
+        line.handed_over_money += view.money("manual")
         line.failed += len(view.failed)
         line.left = view.left
         night.handed_over += [NightRow(view.robot, view.run_id, r) for r in view.handed_over]
