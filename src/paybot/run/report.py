@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ from paybot.exit_codes import EXIT_MEANINGS
 from paybot.private import private_dir, write_private_text
 from paybot.report.html import render_run
 from paybot.report.morning import write_morning_for
+from paybot.report.night import RunHistory
 from paybot.report.view import MoneySum
 from paybot.run.worker import ItemOutcome, Result
 from paybot.run_folder import Counts
@@ -212,10 +214,16 @@ def danish_time(iso: str) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} (dansk tid)"
 
 
-def write_report(folder: Path, report: Report, output_dir: Path | None = None) -> Path:
+def write_report(
+    folder: Path,
+    report: Report,
+    output_dir: Path | None = None,
+    history: Callable[[], Iterable[RunHistory]] | None = None,
+) -> Path:
     """``report.json``, ``report.md`` and ``report.html`` in the run ``folder`` (owner-only);
     with ``output_dir``, also the morning report of the night the run started in
-    (``<output_dir>/reports/morning-YYYY-MM-DD.html``). Returns ``report.md``'s path. Safe to
+    (``<output_dir>/reports/morning-YYYY-MM-DD.html``), listing the runs of ``history()``
+    (the ledger's runs table) that wrote no report. Returns ``report.md``'s path. Safe to
     repeat (the files are replaced). ``OSError`` when the run folder cannot be written; a
     failure to write the HTML pages is logged, never raised."""
     private_dir(folder)
@@ -233,7 +241,10 @@ def write_report(folder: Path, report: Report, output_dir: Path | None = None) -
     try:
         write_private_text(folder / HTML_FILE, render_run(data))
         if output_dir is not None:
-            write_morning_for(output_dir, report.started_at, municipality=report.municipality)
+            rows = history() if history is not None else ()
+            write_morning_for(
+                output_dir, report.started_at, municipality=report.municipality, history=rows
+            )
     except Exception:
         log.exception("%s: could not write the HTML report or the morning report", report.run_id)
     return target
