@@ -328,6 +328,7 @@ def test_run_folder_links_serve_only_files_inside_the_run_folder(
     page = client.get(f"/koersler/{RUN_ID}").get_data(as_text=True)
     assert f"/koersler/{RUN_ID}/filer/screenshots/lobenr-7-attempt-1.png" in page
     assert "120,50 kr." in page and "7,25 kr." in page  # amounts by outcome
+    assert "7,25 kr. + 2.296,25 EUR" in page  # euros never added to the kroner
     # a symlink inside the folder that points out of it
     folder = world.settings().output_dir / "runs" / RUN_ID
     (folder / "link.png").symlink_to(folder.parent / "secret.png")

@@ -133,14 +133,17 @@ def make_world(root: Path, *, heartbeat: bool = False, script_key: bool = True) 
     (folder.parent / "secret.png").write_bytes(_png())
     report = {
         "robot": ROBOT, "run_id": RUN_ID, "rule_version": "2026.1", "exit_code": 1,
-        "counts": {"paid": 2, "manual": 1, "failed": 1},
+        "counts": {"paid": 2, "manual": 2, "failed": 1},
         "items": [
             {"erp_id": 1, "business_key": "20433213:F-1", "result": "paid", "amount": "100.50",
              "voucher": "B-1"},
             {"erp_id": 2, "business_key": "20433213:F-2", "result": "paid", "amount": "20.00",
              "voucher": "B-2"},
             {"erp_id": 3, "business_key": "20433213:F-3", "result": "manual",
-             "reason": "MANUAL_SUPPLIER", "amount": "7.25", "note": f"Note {SCRIPT}"},
+             "reason": "MANUAL_SUPPLIER", "amount": "7.25", "currency": "DKK",
+             "note": f"Note {SCRIPT}"},
+            {"erp_id": 4, "business_key": "20433213:F-4", "result": "manual",
+             "reason": "MANUAL_FORMAT", "amount": "2296.25", "currency": "EUR"},
             {"erp_id": 7, "business_key": "20433213:F-7", "result": "failed",
              "error": "timeout", "screenshot": "lobenr-7-attempt-1.png"},
         ],

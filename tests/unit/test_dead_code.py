@@ -50,7 +50,8 @@ USED_ELSEWHERE: dict[str, str] = {
     # what the report pages show: read by name by src/paybot/report/templates/*.html
     "day_da": "the morning report's heading (morning.html)",
     "result_da": "a row's result in Danish (tables.html)",
-    "amount_kr": "an amount in Danish notation (run.html, tables.html, charts.html)",
+    "amount_text": "an amount with its currency (run.html, tables.html, charts.html)",
+    "amount_texts": "a run's amounts by outcome with their currencies (console run.html)",
     "reason_text": "a reason code's Danish text (tables.html)",
     "count_share": "a bar's width in the decisions chart (charts.html)",
     "amount_share": "a bar's width in the decisions chart (charts.html)",

@@ -153,8 +153,13 @@ def test_write_report_writes_html_next_to_json_and_the_morning_report(tmp_path: 
     folder = tmp_path / "runs" / report.run_id
     write_report(folder, report, tmp_path)
     saved = json.loads((folder / "report.json").read_text("utf-8"))
-    assert saved["municipality"] == "Demo Kommune" and saved["schema"] == 2
-    assert saved["totals"]["paid"] == {"count": 1, "amount": "100.50"}
+    assert saved["municipality"] == "Demo Kommune" and saved["schema"] == 3
+    assert saved["totals"]["paid"] == {
+        "count": 1,
+        "amount": "100.50",
+        "other_currencies": {},
+        "unknown_currency": 0,
+    }
     assert "100,50 kr." in (folder / "report.html").read_text("utf-8")
     morning = morning_path(tmp_path, dt.date(2026, 11, 30)).read_text("utf-8")
     assert "100,50 kr." in morning and "../runs/20261130T003000Z-ab12/report.html" in morning

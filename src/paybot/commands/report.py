@@ -10,13 +10,14 @@ import json
 import sys
 
 from paybot.commands.output import say
+from paybot.commands.status import open_ledger
 from paybot.config import find_home, load_settings, make_folders
 from paybot.domain.calendar import DANISH_TIME
 from paybot.errors import PaybotError, UsageError
 from paybot.exit_codes import EXIT_OK, EXIT_USAGE
 from paybot.private import write_private_text
 from paybot.report.html import render_run
-from paybot.report.morning import write_morning
+from paybot.report.morning import HISTORY_ROWS, write_morning
 from paybot.report.view import safe_name
 from paybot.run_folder import run_dir
 
@@ -46,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Write <output_dir>/reports/morning-DATE.html: every robot's runs that "
         "started from 12:00 the day before DATE to 12:00 on DATE (Copenhagen time), with "
         "totals, what waits for a caseworker and what failed; dry runs marked and left out "
-        "of the totals. Prints the file's path.",
+        "of the totals; runs in the ledger's run history that wrote no report (killed, or "
+        "still running) are listed. Prints the file's path.",
     )
     m.add_argument(
         "--date",
@@ -76,7 +78,13 @@ def cmd_morning(ns: argparse.Namespace) -> int:
     settings = load_settings(find_home())
     make_folders(settings, ("output_dir",))  # exit 2 naming the setting
     day = ns.date or dt.datetime.now(DANISH_TIME).date()
-    say(str(write_morning(settings.output_dir, day, municipality=settings.municipality.name)))
+    ledger = open_ledger(settings)  # the run history: runs that wrote no report.json
+    try:
+        history = ledger.list_runs(limit=HISTORY_ROWS)
+    finally:
+        ledger.close()
+    name = settings.municipality.name
+    say(str(write_morning(settings.output_dir, day, municipality=name, history=history)))
     return EXIT_OK
 
 

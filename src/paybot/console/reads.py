@@ -44,6 +44,7 @@ from paybot.audit.signing import KeyRing, load_verifier
 from paybot.audit.verify import VerifyResult, first_record_hash, verify
 from paybot.console.state import ConsoleState
 from paybot.ledger import CLAIMABLE, InMemoryLedger, Ledger, LedgerPort, RunRecord, State, WorkItem
+from paybot.report.view import MoneySum, currency_of, money
 from paybot.run_folder import run_dir
 from paybot.scheduler.jobs import Entry, JobBook, make_scheduler
 from paybot.scheduler.service import running_scheduler
@@ -99,10 +100,14 @@ def entries(st: ConsoleState) -> list[Entry]:
 
 @dataclass(frozen=True)
 class Figures:
-    """A run's report.json in figures: counts and amounts (kr) by outcome."""
+    """A run's report.json in figures: counts and amounts by outcome (``amounts``: kroner,
+    the DKK items only, credit notes negative; ``amount_texts``: all of it, other currencies
+    with their code, as :class:`paybot.report.view.MoneySum` writes it). Each item has an
+    ``amount_text`` (``2.296,25 EUR``, ``-200,00 kr.``)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     amounts: dict[str, Decimal] = field(default_factory=dict)
+    amount_texts: dict[str, str] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
     rule_version: str = ""
@@ -134,18 +139,20 @@ def figures(st: ConsoleState, run_id: str) -> Figures | None:
         return None
     counts = data.get("counts") if isinstance(data.get("counts"), dict) else {}
     items = [i for i in data.get("items") or [] if isinstance(i, dict)]
-    amounts: dict[str, Decimal] = {}
+    sums: dict[str, MoneySum] = {}
+    shown: list[dict[str, Any]] = []
     for item in items:
-        value = _amount(item.get("amount"))
-        if value is not None:
-            result = str(item.get("result", ""))
-            amounts[result] = amounts.get(result, Decimal(0)) + value
+        value, currency = _amount(item.get("amount")), currency_of(item)
+        if value is not None and item.get("credit_note"):
+            value = -abs(value)
+        sums.setdefault(str(item.get("result", "")), MoneySum()).add(value, currency)
+        masked = {k: mask_text(str(v)) if v is not None else None for k, v in item.items()}
+        shown.append(masked | {"amount_text": money(value, currency)})
     return Figures(
         counts={str(k): int(v) for k, v in (counts or {}).items() if isinstance(v, int)},
-        amounts=amounts,
-        items=[
-            {k: mask_text(str(v)) if v is not None else None for k, v in i.items()} for i in items
-        ],
+        amounts={k: s.dkk for k, s in sums.items() if s.dkk is not None},
+        amount_texts={k: s.text for k, s in sums.items() if not s.empty},
+        items=shown,
         message=mask_text(str(data.get("message") or "")),
         rule_version=str(data.get("rule_version") or ""),
         warnings=[mask_text(str(w)) for w in data.get("warnings") or []],

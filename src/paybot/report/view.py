@@ -4,8 +4,11 @@ charts with.
 
 Input is the JSON data of a run report (:meth:`paybot.run.report.Report.as_json`, schema 1 or
 2; an older report simply shows less). Every text is masked here (:func:`mask_text`) and once
-more by the templates' environment. Amounts are ``Decimal`` kroner; ``kr`` texts are Danish
-(``92.467,47 kr.``).
+more by the templates' environment. Amounts are ``Decimal`` in the invoice's currency (EN 16931
+BT-5; an item without one from a report before schema 3 is DKK when paid, since the rules pay
+only DKK, else unknown); ``kr`` texts are Danish (``92.467,47 kr.``). Totals in kr count only
+DKK amounts, a credit note negative; other currencies are summed per code beside them and an
+amount in an unknown currency is never added to anything (:class:`MoneySum`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from paybot.audit.masking import mask_text
 from paybot.domain.calendar import DANISH_TIME
-from paybot.domain.money import format_kr
+from paybot.domain.money import format_dkk, format_kr
 
 RESULT_DA: dict[str, str] = {
     "paid": "Betalt",
@@ -59,6 +62,11 @@ MONTHS_DA = (
 SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 """A screenshot's or run id's name as paybot makes them: no slashes, no ``..``."""
 ZERO = Decimal("0.00")
+DKK = "DKK"
+UNKNOWN_CURRENCY_DA = "ukendt valuta"
+PAID_RESULTS = frozenset({"paid", "would_pay"})
+"""Results whose amount is DKK also without a currency in the report: the rules pay only DKK
+(``check_currency``)."""
 
 
 def amount_of(value: object) -> Decimal | None:
@@ -76,6 +84,71 @@ def amount_of(value: object) -> Decimal | None:
 def kr(amount: Decimal | None) -> str:
     """``92.467,47 kr.``; ``""`` for no amount."""
     return format_kr(amount) if amount is not None else ""
+
+
+def currency_of(item: Mapping[str, Any]) -> str | None:
+    """An item's currency code (``DKK``, ``EUR``), or ``None`` when unknown. A paid item
+    without one (reports before schema 3, a payment found again after a crash) is DKK (see
+    :data:`PAID_RESULTS`)."""
+    code = str(item.get("currency") or "").strip().upper()
+    if code:
+        return code
+    if str(item.get("result", "")) in PAID_RESULTS:
+        return DKK
+    return None
+
+
+def money(amount: Decimal | None, currency: str | None) -> str:
+    """``-796,00 kr.``, ``2.296,25 EUR``, ``2.296,25 (ukendt valuta)``; ``""`` for no
+    amount. ``amount`` is signed already (a credit note negative)."""
+    if amount is None:
+        return ""
+    if currency == DKK:
+        return format_kr(amount)
+    return f"{format_dkk(amount)} {currency or f'({UNKNOWN_CURRENCY_DA})'}"
+
+
+@dataclass
+class MoneySum:
+    """A sum of amounts in several currencies: ``dkk`` (kroner, ``None`` when no DKK amount
+    was added), ``other`` per currency code, and how many amounts had an unknown currency
+    (counted, never added)."""
+
+    dkk: Decimal | None = None
+    other: dict[str, Decimal] = field(default_factory=dict)
+    unknown: int = 0
+
+    def add(self, amount: Decimal | None, currency: str | None) -> None:
+        """Add one signed amount; ``None`` adds nothing."""
+        if amount is None:
+            return
+        if currency == DKK:
+            self.dkk = (self.dkk or ZERO) + amount
+        elif currency:
+            self.other[currency] = self.other.get(currency, ZERO) + amount
+        else:
+            self.unknown += 1
+
+    def __iadd__(self, more: MoneySum) -> MoneySum:
+        if more.dkk is not None:
+            self.dkk = (self.dkk or ZERO) + more.dkk
+        for code, amount in more.other.items():
+            self.other[code] = self.other.get(code, ZERO) + amount
+        self.unknown += more.unknown
+        return self
+
+    @property
+    def empty(self) -> bool:
+        return self.dkk is None and not self.other and not self.unknown
+
+    @property
+    def text(self) -> str:
+        """``1.019,48 kr. + 2.296,25 EUR + 1 beløb i ukendt valuta``; ``""`` when empty."""
+        parts = [format_kr(self.dkk)] if self.dkk is not None else []
+        parts += [money(a, code) for code, a in sorted(self.other.items())]
+        if self.unknown:
+            parts.append(f"{self.unknown} beløb i {UNKNOWN_CURRENCY_DA}")
+        return " + ".join(parts)
 
 
 def moment_of(iso: object) -> dt.datetime | None:
@@ -130,7 +203,12 @@ class Row:
     result: str
     result_da: str
     amount: Decimal | None
-    amount_kr: str
+    """Signed: a credit note's amount is negative."""
+    currency: str | None
+    """ISO 4217 code (EN 16931 BT-5), ``None`` when unknown."""
+    credit_note: bool
+    amount_text: str
+    """``1.019,48 kr.``, ``-796,00 kr.``, ``2.296,25 EUR``, ``12,00 (ukendt valuta)``."""
     reason: str
     reason_text: str
     note: str
@@ -151,7 +229,9 @@ class Bar:
     label: str
     count: int
     amount: Decimal | None
-    amount_kr: str
+    """Kroner: the DKK amounts only (credit notes negative); ``None`` when none."""
+    amount_text: str
+    """All of it: ``1.019,48 kr. + 2.296,25 EUR``."""
     count_share: float = 0.0
     amount_share: float = 0.0
 
@@ -171,7 +251,7 @@ class ReasonLine:
     code: str
     text: str
     count: int
-    amount_kr: str
+    amount_text: str
 
 
 @dataclass
@@ -215,6 +295,18 @@ class RunView:
                 return bar.count, bar.amount or ZERO
         return 0, ZERO
 
+    def money(self, key: str) -> MoneySum:
+        """All amounts of the rows behind one bar (``paid``, ``manual``, …), per currency."""
+        rows = {
+            "paid": self.paid,
+            "would_pay": self.paid,
+            "manual": self.handed_over,
+            "would_hand_over": self.handed_over,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }.get(key, [])
+        return sum_rows(rows)
+
     @property
     def paid_count(self) -> int:
         return self.total("paid")[0]
@@ -235,6 +327,10 @@ class RunView:
 def _row(item: Mapping[str, Any], reason_texts: Mapping[str, Any], link_prefix: str) -> Row:
     result = str(item.get("result", ""))
     amount = amount_of(item.get("amount"))
+    credit_note = bool(item.get("credit_note"))
+    if amount is not None and credit_note:
+        amount = -abs(amount)
+    currency = currency_of(item)
     reason = str(item.get("reason") or "")
     shot = safe_name(item.get("screenshot"))
     seconds = item.get("seconds")
@@ -244,7 +340,9 @@ def _row(item: Mapping[str, Any], reason_texts: Mapping[str, Any], link_prefix: 
         result=result,
         result_da=RESULT_DA.get(result, result),
         amount=amount,
-        amount_kr=kr(amount),
+        currency=currency,
+        credit_note=credit_note,
+        amount_text=money(amount, currency),
         reason=reason,
         reason_text=_text(reason_texts.get(reason, "")),
         note=_text(item.get("note")),
@@ -261,7 +359,7 @@ def _shares(bars: list[Bar]) -> None:
     richest = max((b.amount or ZERO for b in bars), default=ZERO)
     for b in bars:
         b.count_share = b.count / most if most else 0.0
-        b.amount_share = float((b.amount or ZERO) / richest) if richest else 0.0
+        b.amount_share = float(max(b.amount or ZERO, ZERO) / richest) if richest else 0.0
 
 
 def run_view(data: Mapping[str, Any], *, link_prefix: str = "") -> RunView:
@@ -304,9 +402,8 @@ def run_view(data: Mapping[str, Any], *, link_prefix: str = "") -> RunView:
     keys = ["would_pay", "would_hand_over"] if view.dry_run else ["paid", "manual"]
     for key in [*keys, "failed", "skipped"]:
         group = by.get(key, []) + (by.get("lost", []) if key == "failed" else [])
-        known = [r.amount for r in group if r.amount is not None]
-        amount = sum(known, ZERO) if known else None
-        view.bars.append(Bar(key, RESULT_DA[key], len(group), amount, kr(amount)))
+        total = sum_rows(group)
+        view.bars.append(Bar(key, RESULT_DA[key], len(group), total.dkk, total.text))
     view.bars.append(Bar("left", "Venter til næste kørsel", view.left, None, ""))
     _shares(view.bars)
     view.timings = [Timing(r.erp_id, r.seconds, r.result) for r in rows if r.seconds is not None]
@@ -324,7 +421,14 @@ def reason_lines(rows: list[Row], texts: Mapping[str, Any]) -> list[ReasonLine]:
         codes.setdefault(r.reason or "–", []).append(r)
     lines = []
     for code, group in sorted(codes.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        known = [r.amount for r in group if r.amount is not None]
-        amount = sum(known, ZERO) if known else None
-        lines.append(ReasonLine(code, _text(texts.get(code, "")), len(group), kr(amount)))
+        total = sum_rows(group)
+        lines.append(ReasonLine(code, _text(texts.get(code, "")), len(group), total.text))
     return lines
+
+
+def sum_rows(rows: list[Row]) -> MoneySum:
+    """The rows' amounts summed per currency (credit notes negative)."""
+    total = MoneySum()
+    for r in rows:
+        total.add(r.amount, r.currency)
+    return total

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -24,14 +25,18 @@ from paybot.exit_codes import EXIT_MEANINGS
 from paybot.private import private_dir, write_private_text
 from paybot.report.html import render_run
 from paybot.report.morning import write_morning_for
+from paybot.report.night import RunHistory
+from paybot.report.view import MoneySum
 from paybot.run.worker import ItemOutcome, Result
 from paybot.run_folder import Counts
 
 log = logging.getLogger(__name__)
 DRY_RUN_NOTE = ", dry run: nothing approved or handed over"
-REPORT_SCHEMA = 2
+REPORT_SCHEMA = 3
 """``report.json``'s ``schema``: 2 added municipality, start time, amounts, seconds per
-invoice, reason texts and totals (what ``report.html`` shows)."""
+invoice, reason texts and totals (what ``report.html`` shows); 3 added each item's
+``currency`` and ``credit_note`` and the totals' ``other_currencies`` and
+``unknown_currency``."""
 HTML_FILE = "report.html"
 
 
@@ -65,14 +70,27 @@ class Report:
     config_checksum: str = ""
 
     def totals(self) -> dict[str, dict[str, Any]]:
-        """Per result (``paid``, ``manual``, …): ``{"count": n, "amount": "1234.50"}``, the
-        amount in kroner as a plain decimal string (the sum of the items' amounts that are
-        known; a handed-over invoice whose amount could not be read adds nothing)."""
+        """Per result (``paid``, ``manual``, …): ``{"count": n, "amount": "1234.50",
+        "other_currencies": {"EUR": "2296.25"}, "unknown_currency": 0}``. ``amount`` is
+        kroner as a plain decimal string: the DKK items only, a credit note counted negative
+        (what it reduces the owed amount by); other currencies are summed per code (ISO
+        4217) beside it; an amount whose currency is unknown is only counted. A handed-over
+        invoice whose amount could not be read adds nothing."""
         out: dict[str, dict[str, Any]] = {}
         for result in Result:
             items = [i for i in self.items if i.result == result]
-            amount = sum((Decimal(i.amount) for i in items if i.amount), Decimal("0.00"))
-            out[result.value] = {"count": len(items), "amount": str(amount)}
+            total = MoneySum()
+            for i in items:
+                amount = Decimal(i.amount) if i.amount else None
+                paid = i.result in (Result.PAID, Result.WOULD_PAY)  # the rules pay only DKK
+                currency = i.currency or ("DKK" if paid else None)
+                total.add(-abs(amount) if amount and i.credit_note else amount, currency)
+            out[result.value] = {
+                "count": len(items),
+                "amount": str(total.dkk or Decimal("0.00")),
+                "other_currencies": {code: str(a) for code, a in sorted(total.other.items())},
+                "unknown_currency": total.unknown,
+            }
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -88,6 +106,11 @@ class Report:
         masked = mask_data(data)
         assert isinstance(masked, dict)
         return masked
+
+
+def _code(currency: str | None) -> str:
+    """`` EUR`` after an amount not in DKK (the rules pay only DKK: none for a paid one)."""
+    return f" {currency}" if currency and currency != "DKK" else ""
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -130,7 +153,7 @@ def markdown(report: Report) -> str:
                 [
                     str(i.erp_id),
                     i.business_key,
-                    format_dkk(Decimal(i.amount)) if i.amount else "",
+                    format_dkk(Decimal(i.amount)) + _code(i.currency) if i.amount else "",
                     i.account_string or "",
                     i.voucher or "",
                 ]
@@ -191,10 +214,16 @@ def danish_time(iso: str) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} (dansk tid)"
 
 
-def write_report(folder: Path, report: Report, output_dir: Path | None = None) -> Path:
+def write_report(
+    folder: Path,
+    report: Report,
+    output_dir: Path | None = None,
+    history: Callable[[], Iterable[RunHistory]] | None = None,
+) -> Path:
     """``report.json``, ``report.md`` and ``report.html`` in the run ``folder`` (owner-only);
     with ``output_dir``, also the morning report of the night the run started in
-    (``<output_dir>/reports/morning-YYYY-MM-DD.html``). Returns ``report.md``'s path. Safe to
+    (``<output_dir>/reports/morning-YYYY-MM-DD.html``), listing the runs of ``history()``
+    (the ledger's runs table) that wrote no report. Returns ``report.md``'s path. Safe to
     repeat (the files are replaced). ``OSError`` when the run folder cannot be written; a
     failure to write the HTML pages is logged, never raised."""
     private_dir(folder)
@@ -212,7 +241,10 @@ def write_report(folder: Path, report: Report, output_dir: Path | None = None) -
     try:
         write_private_text(folder / HTML_FILE, render_run(data))
         if output_dir is not None:
-            write_morning_for(output_dir, report.started_at, municipality=report.municipality)
+            rows = history() if history is not None else ()
+            write_morning_for(
+                output_dir, report.started_at, municipality=report.municipality, history=rows
+            )
     except Exception:
         log.exception("%s: could not write the HTML report or the morning report", report.run_id)
     return target

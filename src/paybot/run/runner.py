@@ -58,6 +58,7 @@ from paybot.errors import (
 from paybot.exit_codes import EXIT_FAILED, EXIT_OK
 from paybot.ledger import CLAIMABLE, LedgerPort
 from paybot.private import private_dir
+from paybot.report.morning import HISTORY_ROWS
 from paybot.run import robolog
 from paybot.run.ordering import KeyOrder
 from paybot.run.report import Report, write_report
@@ -526,7 +527,12 @@ class Runner:
         self.report.browser_restarts = self.restarts.count
         self.report.exit_code = outcome.exit_code
         self.report.counts = outcome.counts
-        write_report(self.req.run_dir, self.report, self.cfg.settings.output_dir)
+        write_report(
+            self.req.run_dir,
+            self.report,
+            self.cfg.settings.output_dir,
+            history=lambda: self.ledger.list_runs(limit=HISTORY_ROWS),
+        )
         self.audit.event(
             Event.RUN_FINISHED,
             exit_code=outcome.exit_code,

@@ -47,6 +47,7 @@ from paybot.audit.events import Event
 from paybot.config import RobotConfig
 from paybot.domain.models import (
     Decision,
+    DocType,
     ErpStatus,
     Explanation,
     Invoice,
@@ -57,7 +58,7 @@ from paybot.domain.models import (
 from paybot.domain.parsing import InvoiceFormatError, parse_invoice
 from paybot.domain.reasons import Reason
 from paybot.domain.rules import DecisionContext
-from paybot.domain.values import erp_status, read_amount
+from paybot.domain.values import DOC_TYPE_TEXTS, erp_status, read_amount, read_choice
 from paybot.erp.port import (
     MANUAL_REASON_FIELD,
     FinanceSystem,
@@ -139,6 +140,13 @@ class ItemOutcome:
     note: str | None = None  # the Danish note for the caseworker (no personal data)
     seconds: float | None = None
     """How long the worker spent on the invoice, all attempts (wall clock, seconds)."""
+    currency: str | None = None
+    """The document's currency (EN 16931 BT-5, UBL ``DocumentCurrencyCode``, ISO 4217, e.g.
+    ``DKK``, ``EUR``) that ``amount`` is in: from the parsed invoice, or as read from the page
+    when it could not be parsed; ``None`` when unknown (the report never adds it to kr)."""
+    credit_note: bool = False
+    """A credit note (UBL ``CreditNote``, ``InvoiceTypeCode``/``CreditNoteTypeCode`` 381):
+    ``amount`` is what the supplier owes back (shown and counted negative in the report)."""
 
 
 class CircuitBreaker:
@@ -277,6 +285,18 @@ def payable_on_page(raw: RawInvoice) -> str | None:
         return None
 
 
+def document_on_page(raw: RawInvoice) -> tuple[str | None, bool]:
+    """``(currency, credit note)`` as read from the page, before (or without) parsing: the
+    currency code upper-cased or ``None`` when the field is empty; a document type that
+    cannot be read counts as no credit note."""
+    currency = raw.get("valuta").upper() or None
+    try:
+        credit = read_choice(raw.get("dokumenttype"), DOC_TYPE_TEXTS, "en dokumenttype")
+    except ValueError:
+        return currency, False
+    return currency, credit is DocType.CREDIT_NOTE
+
+
 def describe_earlier(erp_id: int, key: str) -> str:
     kinds = {
         "cvr+nr": "samme CVR og fakturanummer",
@@ -304,6 +324,10 @@ class Worker:
         self.fresh_browsers = 0
         self.payable: str | None = None
         """The amount payable on the invoice being worked on, as read (for the report)."""
+        self.currency: str | None = None
+        """Its currency (BT-5), as read, then as parsed (for the report)."""
+        self.credit_note = False
+        """Whether it is a credit note, as read, then as parsed (for the report)."""
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -502,6 +526,7 @@ class Worker:
         with robolog.step("Læs fakturaen"):
             raw = self.session.read_invoice(item.erp_id)
             self.payable = payable_on_page(raw)
+            self.currency, self.credit_note = document_on_page(raw)
             # One record for everything read on the page (masked field by field by the trail).
             fields = {name: value for name, value in raw.fields.items() if value}
             log.event(Event.FIELD_READ, fields=fields, lines=len(raw.lines))
@@ -569,6 +594,8 @@ class Worker:
             self.ctx.order.keys_recorded(item.erp_id)
             decision: Decision = rules.decide_unreadable(exc)
         else:
+            self.currency = invoice.currency
+            self.credit_note = invoice.doc_type is DocType.CREDIT_NOTE
             decision = rules.decide(invoice, self._context(item, invoice))
         ex = decision.explanation
         fields: dict[str, Any] = {
@@ -639,6 +666,7 @@ class Worker:
         voucher: str | None = None,
     ) -> ItemOutcome:
         out = ItemOutcome(item.erp_id, item.business_key, result, voucher=voucher)
+        out.currency, out.credit_note = self.currency, self.credit_note
         if isinstance(decision, Pay):
             out.amount, out.account_string = str(decision.amount), decision.account_string
         elif isinstance(decision, Manual):
@@ -717,6 +745,8 @@ class Worker:
                     amount=str(item.amount) if item.amount is not None else None,
                     account_string=item.account_string,
                     voucher=voucher,
+                    # a pay intent is only recorded for a DKK invoice (check_currency)
+                    currency="DKK" if item.amount is not None else None,
                 )
             t = ledger.record_skipped(item, self.owner, f"betalt af {by} med bilag {voucher}")
             item = self._transition(log, t)
