@@ -63,17 +63,37 @@ class RunHistory(Protocol):
     runs`` shows them). Times are aware (UTC); a naive one is taken as UTC."""
 
     @property
-    def run_id(self) -> str: ...
+    def run_id(self) -> str:
+        """The run's id (``20261127T014500Z-3f9a``). Raises: nothing. Repeat: safe."""
+        ...
+
     @property
-    def robot(self) -> str: ...
+    def robot(self) -> str:
+        """The robot's name. Raises: nothing. Repeat: safe."""
+        ...
+
     @property
-    def started_at(self) -> dt.datetime: ...
+    def started_at(self) -> dt.datetime:
+        """When the run started (UTC). Raises: nothing. Repeat: safe."""
+        ...
+
     @property
-    def ended_at(self) -> dt.datetime | None: ...
+    def ended_at(self) -> dt.datetime | None:
+        """When it ended (UTC); ``None`` while running or dead.
+        Raises: nothing. Repeat: safe."""
+        ...
+
     @property
-    def exit_code(self) -> int | None: ...
+    def exit_code(self) -> int | None:
+        """Its exit code (README); ``None`` while running or dead.
+        Raises: nothing. Repeat: safe."""
+        ...
+
     @property
-    def note(self) -> str | None: ...
+    def note(self) -> str | None:
+        """The ledger's note on the run (masked when shown), or ``None``.
+        Raises: nothing. Repeat: safe."""
+        ...
 
 
 RUNNING_DA = "i gang"
