@@ -413,3 +413,15 @@ def test_before_any_run_the_pages_show_nothing_and_create_no_ledger(
     assert "Ingen arbejdsemner" in client.get("/koe").get_data(as_text=True)
     assert client.get(f"/koersler/{RUN_ID}").status_code == 404
     assert not database.exists()
+
+
+def test_a_queue_filter_out_of_range_is_ignored_not_a_server_error(app: Flask) -> None:
+    """``aeldre_end`` beyond what a ``timedelta`` holds (about 2.7 million years) is read as no
+    filter, like any other value that is not a number of days."""
+    client = client_as(app, "vera")
+    plain = client.get("/koe").get_data(as_text=True)
+    for days in ("1e308", "1e9", "-1", "nan", "inf", "abc"):
+        answer = client.get(f"/koe?aeldre_end={days}")
+        assert answer.status_code == 200, days
+        assert "20433213:F-5" in answer.get_data(as_text=True) and "20433213:F-5" in plain
+    assert "20433213:F-5" not in client.get("/koe?aeldre_end=36500").get_data(as_text=True)

@@ -127,6 +127,11 @@ def test_the_queue_lists_and_filters(
     assert main(["queue", "--older-than-days", "1"]) == 0
     assert capsys.readouterr().out == "no work items matching\n"
     assert main(["queue", "--robot", "nobody"]) == 2
+    # more days than a timedelta holds: a usage error, not an OverflowError
+    with pytest.raises(SystemExit) as refused:
+        main(["queue", "--older-than-days", "1e308"])
+    assert refused.value.code == 2
+    assert "1e308" in capsys.readouterr().err
 
 
 def test_handover_and_release_are_safe_and_audited(
