@@ -425,3 +425,10 @@ def test_a_queue_filter_out_of_range_is_ignored_not_a_server_error(app: Flask) -
         assert answer.status_code == 200, days
         assert "20433213:F-5" in answer.get_data(as_text=True) and "20433213:F-5" in plain
     assert "20433213:F-5" not in client.get("/koe?aeldre_end=36500").get_data(as_text=True)
+
+
+def test_run_files_name_their_charset_once(app: Flask) -> None:
+    client = client_as(app, "vera")
+    for path in (f"/koersler/{RUN_ID}/filer/report.html", f"/reports/{MORNING}"):
+        assert client.get(path).headers["Content-Type"] == "text/html; charset=utf-8", path
+    assert client.get("/static/console.css").headers["Content-Type"] == "text/css; charset=utf-8"
