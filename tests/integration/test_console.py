@@ -432,3 +432,12 @@ def test_run_files_name_their_charset_once(app: Flask) -> None:
     for path in (f"/koersler/{RUN_ID}/filer/report.html", f"/reports/{MORNING}"):
         assert client.get(path).headers["Content-Type"] == "text/html; charset=utf-8", path
     assert client.get("/static/console.css").headers["Content-Type"] == "text/css; charset=utf-8"
+
+
+def test_a_wrong_method_or_an_oversized_form_is_answered_in_danish(app: Flask) -> None:
+    client = client_as(app, "otto")
+    wrong = client.delete("/koe")
+    assert wrong.status_code == 405 and "Method Not Allowed" not in wrong.get_data(as_text=True)
+    assert "Metoden" in wrong.get_data(as_text=True) and "GET" in wrong.headers["Allow"]
+    big = client.post("/logout", data={"note": "x" * (65 * 1024)})
+    assert big.status_code == 413 and "For stor" in big.get_data(as_text=True)
