@@ -62,7 +62,7 @@ class _NoEchoParser(argparse.ArgumentParser):
         return ns, extra
 
     def error(self, message: str) -> NoReturn:
-        if not message.startswith("the following arguments are required"):
+        if not message.startswith(("the following arguments are required", "argument --role:")):
             message = (
                 "arguments not understood (not shown, in case one is a password); a password "
                 f"is never an argument: set {ENV_PASSWORD}, give --password-stdin, or type it "
