@@ -441,3 +441,10 @@ def test_a_wrong_method_or_an_oversized_form_is_answered_in_danish(app: Flask) -
     assert "Metoden" in wrong.get_data(as_text=True) and "GET" in wrong.headers["Allow"]
     big = client.post("/logout", data={"note": "x" * (65 * 1024)})
     assert big.status_code == 413 and "For stor" in big.get_data(as_text=True)
+
+
+def test_the_overview_says_one_faktura_and_two_fakturaer(app: Flask) -> None:
+    """The run record counts 2 paid and 1 handed over (tests/support/console.py)."""
+    text = client_as(app, "vera").get("/").get_data(as_text=True)
+    assert "2 fakturaer, 120,50 kr." in text
+    assert "1 faktura, 7,25 kr." in text and "1 fakturaer" not in text
