@@ -448,3 +448,12 @@ def test_the_overview_says_one_faktura_and_two_fakturaer(app: Flask) -> None:
     text = client_as(app, "vera").get("/").get_data(as_text=True)
     assert "2 fakturaer, 120,50 kr." in text
     assert "1 faktura, 7,25 kr." in text and "1 fakturaer" not in text
+
+
+def test_an_intact_but_unsigned_trail_is_a_warning_not_all_clear(app: Flask) -> None:
+    """The support world's trail is written without a signing key: intact, but it could be
+    rewritten unnoticed, so the verdict is shown as a warning (yellow), not as all clear."""
+    text = client_as(app, "aud").get(f"/spor?faktura=5&robot={ROBOT}").get_data(as_text=True)
+    verdict = re.search(r'<p class="besked (\w+)">Sporet er intakt', text)
+    assert verdict is not None and verdict.group(1) == "warn"
+    assert "UNSIGNED" in text
