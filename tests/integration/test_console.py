@@ -457,3 +457,14 @@ def test_an_intact_but_unsigned_trail_is_a_warning_not_all_clear(app: Flask) -> 
     verdict = re.search(r'<p class="besked (\w+)">Sporet er intakt', text)
     assert verdict is not None and verdict.group(1) == "warn"
     assert "UNSIGNED" in text
+
+
+def test_an_export_period_at_the_ends_of_the_calendar_is_a_form_error(app: Flask) -> None:
+    client = client_as(app, "aud")
+    for fra, til in (("", "9999-12-31"), ("0001-01-01", "")):
+        answer = client.post(
+            "/eksport",
+            data={"format": "csv", "fra": fra, "til": til, "csrf_token": token(client, "/eksport")},
+        )
+        assert answer.status_code == 400, (fra, til)
+        assert (fra or til) in answer.get_data(as_text=True)
