@@ -413,3 +413,58 @@ def test_before_any_run_the_pages_show_nothing_and_create_no_ledger(
     assert "Ingen arbejdsemner" in client.get("/koe").get_data(as_text=True)
     assert client.get(f"/koersler/{RUN_ID}").status_code == 404
     assert not database.exists()
+
+
+def test_a_queue_filter_out_of_range_is_ignored_not_a_server_error(app: Flask) -> None:
+    """``aeldre_end`` beyond what a ``timedelta`` holds (about 2.7 million years) is read as no
+    filter, like any other value that is not a number of days."""
+    client = client_as(app, "vera")
+    plain = client.get("/koe").get_data(as_text=True)
+    for days in ("1e308", "1e9", "-1", "nan", "inf", "abc"):
+        answer = client.get(f"/koe?aeldre_end={days}")
+        assert answer.status_code == 200, days
+        assert "20433213:F-5" in answer.get_data(as_text=True) and "20433213:F-5" in plain
+    assert "20433213:F-5" not in client.get("/koe?aeldre_end=36500").get_data(as_text=True)
+
+
+def test_run_files_name_their_charset_once(app: Flask) -> None:
+    client = client_as(app, "vera")
+    for path in (f"/koersler/{RUN_ID}/filer/report.html", f"/reports/{MORNING}"):
+        assert client.get(path).headers["Content-Type"] == "text/html; charset=utf-8", path
+    assert client.get("/static/console.css").headers["Content-Type"] == "text/css; charset=utf-8"
+
+
+def test_a_wrong_method_or_an_oversized_form_is_answered_in_danish(app: Flask) -> None:
+    client = client_as(app, "otto")
+    wrong = client.delete("/koe")
+    assert wrong.status_code == 405 and "Method Not Allowed" not in wrong.get_data(as_text=True)
+    assert "Metoden" in wrong.get_data(as_text=True) and "GET" in wrong.headers["Allow"]
+    big = client.post("/logout", data={"note": "x" * (65 * 1024)})
+    assert big.status_code == 413 and "For stor" in big.get_data(as_text=True)
+
+
+def test_the_overview_says_one_faktura_and_two_fakturaer(app: Flask) -> None:
+    """The run record counts 2 paid and 1 handed over (tests/support/console.py)."""
+    text = client_as(app, "vera").get("/").get_data(as_text=True)
+    assert "2 fakturaer, 120,50 kr." in text
+    assert "1 faktura, 7,25 kr." in text and "1 fakturaer" not in text
+
+
+def test_an_intact_but_unsigned_trail_is_a_warning_not_all_clear(app: Flask) -> None:
+    """The support world's trail is written without a signing key: intact, but it could be
+    rewritten unnoticed, so the verdict is shown as a warning (yellow), not as all clear."""
+    text = client_as(app, "aud").get(f"/spor?faktura=5&robot={ROBOT}").get_data(as_text=True)
+    verdict = re.search(r'<p class="besked (\w+)">Sporet er intakt', text)
+    assert verdict is not None and verdict.group(1) == "warn"
+    assert "UNSIGNED" in text
+
+
+def test_an_export_period_at_the_ends_of_the_calendar_is_a_form_error(app: Flask) -> None:
+    client = client_as(app, "aud")
+    for fra, til in (("", "9999-12-31"), ("0001-01-01", "")):
+        answer = client.post(
+            "/eksport",
+            data={"format": "csv", "fra": fra, "til": til, "csrf_token": token(client, "/eksport")},
+        )
+        assert answer.status_code == 400, (fra, til)
+        assert (fra or til) in answer.get_data(as_text=True)

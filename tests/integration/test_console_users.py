@@ -104,3 +104,29 @@ def test_the_session_key_is_made_once_owner_only_or_taken_from_the_secrets(
     with pytest.raises(Exception, match="at least 32") as caught:
         session_key(tmp_path, None)
     assert "short" not in str(caught.value)  # the value is never told
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ["--password", "typed-on-the-line-1"],
+        ["--password=typed-on-the-line-1"],
+        ["--password-stdin=typed-on-the-line-1"],
+        ["typed-on-the-line-1"],
+        ["-p", "typed-on-the-line-1"],
+    ],
+)
+def test_a_password_on_the_command_line_is_refused_without_being_printed(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], tail: list[str]
+) -> None:
+    """The refusal must not echo it either: stderr goes to journals and CI logs."""
+    for command in (["add", "ole", "--role", "viewer"], ["password", "vera"]):
+        try:
+            code = main(["console", "user", *command, *tail])
+        except SystemExit as exc:
+            code = exc.code  # type: ignore[assignment]
+        assert code == 2, command
+        out, err = capsys.readouterr()
+        assert "typed-on-the-line" not in out + err, command
+        assert "PAYBOT_CONSOLE_PASSWORD" in err
+    assert UserStore(data_dir, hasher=fast_hasher()).get("ole") is None

@@ -127,6 +127,11 @@ def test_the_queue_lists_and_filters(
     assert main(["queue", "--older-than-days", "1"]) == 0
     assert capsys.readouterr().out == "no work items matching\n"
     assert main(["queue", "--robot", "nobody"]) == 2
+    # more days than a timedelta holds: a usage error, not an OverflowError
+    with pytest.raises(SystemExit) as refused:
+        main(["queue", "--older-than-days", "1e308"])
+    assert refused.value.code == 2
+    assert "1e308" in capsys.readouterr().err
 
 
 def test_handover_and_release_are_safe_and_audited(
@@ -138,6 +143,8 @@ def test_handover_and_release_are_safe_and_audited(
     # a run is paying 6: refused, the state is not changed behind its back
     assert main(["queue", "handover", "6", "--reason", "MANUAL_SUPPLIER", "--note", "x"]) == 1
     assert "PAY_INTENT, not PENDING" in capsys.readouterr().err
+    assert main(["queue", "release", "6"]) == 1  # the refusal names what was asked
+    assert "cannot be released: it is PAY_INTENT" in capsys.readouterr().err
     note = "Leverandøren har ringet; afvent kreditnota"
     assert main(["queue", "handover", "5", "--reason", "MANUAL_SUPPLIER", "--note", note]) == 0
     assert "will not be paid" in capsys.readouterr().out

@@ -189,3 +189,14 @@ def test_parse_danish_moment_reads_copenhagen_time() -> None:
     for bad in ("2026-13-01", "30-11-2026", "", "i går"):
         with pytest.raises(ValueError, match="is not a date"):
             parse_danish_moment(bad)
+
+
+def test_parse_danish_moment_refuses_the_ends_of_the_calendar_with_a_value_error() -> None:
+    """9999-12-31 has no next day and 0001-01-01 00:00 Copenhagen time is before year 1 in
+    UTC: a ValueError naming the text (the console answers 400, the CLI exit 2), not an
+    OverflowError (500)."""
+    for text, end_of_day in (("9999-12-31", True), ("0001-01-01", False),
+                             ("0001-01-01 00:30", False)):  # fmt: skip
+        with pytest.raises(ValueError, match=text):
+            parse_danish_moment(text, end_of_day=end_of_day)
+    assert parse_danish_moment("9999-12-30", end_of_day=True).year == 9999

@@ -18,6 +18,7 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from paybot.commands.output import say
 from paybot.config import find_home, load_settings
@@ -47,6 +48,30 @@ def _minutes(text: str) -> int:
     return value
 
 
+class _NoEchoParser(argparse.ArgumentParser):
+    """The parser of ``robot console user WHAT``: an argument it does not understand (a
+    password typed after ``--password``, say) is refused without being printed back, since
+    standard error ends up in journals and CI logs."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        ns, extra = super().parse_known_args(args, namespace)
+        if extra:
+            self.error("unexpected arguments")
+        return ns, extra
+
+    def error(self, message: str) -> NoReturn:
+        if not message.startswith(("the following arguments are required", "argument --role:")):
+            message = (
+                "arguments not understood (not shown, in case one is a password); a password "
+                f"is never an argument: set {ENV_PASSWORD}, give --password-stdin, or type it "
+                "at the prompt"
+            )
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from paybot.console.server import DEFAULT_PORT
 
@@ -74,9 +99,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--password-stdin, or a prompt; never from the command line. Exit codes: 0 done; 2 a "
         "bad name, role or password, or no such user.",
     )
-    what = user.add_subparsers(dest="user_action", metavar="WHAT", required=True)
+    what = user.add_subparsers(
+        dest="user_action", metavar="WHAT", required=True, parser_class=_NoEchoParser
+    )
     add = what.add_parser(
         "add",
+        allow_abbrev=False,  # "--password" is not "--password-stdin"
         help="a new user with a role",
         description="Add a console user with a role: viewer reads, operator also releases "
         "and hands over invoices and pauses robots, auditor also reads the audit trail and "
@@ -88,6 +116,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     pw = what.add_parser(
         "password",
+        allow_abbrev=False,
         help="a new password; the user's sessions end",
         description="Give a console user a new password (from PAYBOT_CONSOLE_PASSWORD, "
         "--password-stdin or a prompt); the user's open sessions end and failed logins are "

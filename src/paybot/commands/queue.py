@@ -44,6 +44,10 @@ from paybot.ledger import CLAIMABLE, LedgerPort, State, WorkItem, utc_now
 NOTE_LIMIT = 500
 
 
+MAX_DAYS = dt.timedelta.max.days
+"""The most days a filter takes: what :class:`datetime.timedelta` holds (999,999,999)."""
+
+
 def _days(text: str) -> float:
     try:
         value = float(text)
@@ -51,6 +55,8 @@ def _days(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a number of days, not negative")
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {MAX_DAYS} days")
     return value
 
 

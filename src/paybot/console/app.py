@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, g, render_template
+from werkzeug.exceptions import HTTPException
 
 from paybot.config import ROBOTS_DIR, load_manifests, load_settings
 from paybot.console import auth, files, forms, pages, security
@@ -18,10 +19,16 @@ PACKAGE_DIR = Path(__file__).parent
 IDLE_MINUTES = 15
 
 
-def _error(code: int, title: str, message: str) -> Callable[[object], tuple[str, int]]:
-    def handler(_error: object) -> tuple[str, int]:
+def _error(
+    code: int, title: str, message: str
+) -> Callable[[object], tuple[str, int, list[tuple[str, str]]]]:
+    def handler(error: object) -> tuple[str, int, list[tuple[str, str]]]:
         user = g.get("user")
-        return render_template("fejl.html", title=title, message=message, user=user), code
+        headers = []  # the exception's own, such as a 405's Allow
+        if isinstance(error, HTTPException):
+            headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        page = render_template("fejl.html", title=title, message=message, user=user)
+        return page, code, headers
 
     return handler
 
@@ -83,6 +90,10 @@ def create_app(
     app.register_error_handler(404, _error(404, "Findes ikke", "Siden findes ikke."))
     app.register_error_handler(400, _error(400, "Forkert forespørgsel",
         "Forespørgslen kunne ikke læses."))  # fmt: skip
+    app.register_error_handler(405, _error(405, "Ikke tilladt",
+        "Metoden er ikke tilladt for denne adresse."))  # fmt: skip
+    app.register_error_handler(413, _error(413, "For stor",
+        "For stor forespørgsel: formularen kan højst sende 64 KiB."))  # fmt: skip
     app.register_error_handler(500, _error(500, "Fejl",
         "Konsollen kunne ikke vise siden. Se konsollens log."))  # fmt: skip
     return app

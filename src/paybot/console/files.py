@@ -31,11 +31,11 @@ bp = Blueprint("files", __name__)
 
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
 SERVED = {
-    ".html": "text/html; charset=utf-8",
+    ".html": "text/html",  # werkzeug adds "; charset=utf-8" to text/*
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".svg": "image/svg+xml",
-    ".css": "text/css; charset=utf-8",
+    ".css": "text/css",
     ".json": "application/json",
 }
 

@@ -3,6 +3,7 @@ exports. What each shows: docs/console.md, "The pages"."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -185,6 +186,8 @@ def run(run_id: str) -> str:
 
 
 def _older_than() -> float | None:
+    """``aeldre_end`` in days; ``None`` (no filter) for anything but 0 to what a
+    :class:`datetime.timedelta` holds (999,999,999 days)."""
     text = request.args.get("aeldre_end", "").strip()
     if not text:
         return None
@@ -192,7 +195,7 @@ def _older_than() -> float | None:
         value = float(text)
     except ValueError:
         return None
-    return value if math.isfinite(value) and value >= 0 else None
+    return value if math.isfinite(value) and 0 <= value <= dt.timedelta.max.days else None
 
 
 @bp.route("/koe")

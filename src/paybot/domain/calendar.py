@@ -258,8 +258,10 @@ def parse_danish_moment(text: str, *, end_of_day: bool = False) -> dt.datetime:
             moment = dt.datetime.fromisoformat(value)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=DANISH_TIME)
+        return moment.astimezone(dt.UTC)
     except ValueError:
         raise ValueError(
             f"{text!r} is not a date (YYYY-MM-DD, or YYYY-MM-DD HH:MM in Copenhagen time)"
         ) from None
-    return moment.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31 has no next day; 0001-01-01 00:00 is year 0 in UTC
+        raise ValueError(f"{text!r} is outside the dates that can be read") from None

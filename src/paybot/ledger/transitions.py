@@ -87,15 +87,17 @@ def check_lease_seconds(lease_seconds: float) -> dt.timedelta:
 MAX_ERROR_CHARS = 2000
 
 
-def check_handover(current: WorkItem | None, robot: str, erp_id: int) -> WorkItem:
+def check_handover(
+    current: WorkItem | None, robot: str, erp_id: int, *, what: str = "handed over"
+) -> WorkItem:
     """An operator (or the robot) may mark only a PENDING item for manual handling: an intent
     state means a run may be paying it right now or stopped mid-way (the next run reconciles
-    it first), and a final state is settled."""
+    it first), and a final state is settled. ``what`` names the change in the refusal."""
     if current is None:
         raise LedgerError(f"Løbenr {erp_id} of {robot}: no such work item in the ledger")
     if current.state is not State.PENDING:
         raise LedgerError(
-            f"{current.describe()}: cannot be handed over: it is {current.state.value}, not "
+            f"{current.describe()}: cannot be {what}: it is {current.state.value}, not "
             "PENDING (an intent is reconciled by the next run; a final state is settled)"
         )
     return current
@@ -103,7 +105,7 @@ def check_handover(current: WorkItem | None, robot: str, erp_id: int) -> WorkIte
 
 def check_release(current: WorkItem | None, robot: str, erp_id: int, now: dt.datetime) -> WorkItem:
     """Only a PENDING item that no live run holds can be released for the next run."""
-    current = check_handover(current, robot, erp_id)
+    current = check_handover(current, robot, erp_id, what="released")
     if current.lease_owner is not None and (
         current.lease_expires is not None and current.lease_expires > now
     ):
