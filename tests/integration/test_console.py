@@ -468,3 +468,18 @@ def test_an_export_period_at_the_ends_of_the_calendar_is_a_form_error(app: Flask
         )
         assert answer.status_code == 400, (fra, til)
         assert (fra or til) in answer.get_data(as_text=True)
+
+
+def test_logging_out_ends_a_copied_session_cookie(app: Flask) -> None:
+    """The session lives in the signed cookie: a copy taken before logging out (another
+    browser, a stolen cookie) must not go on working after it."""
+    client = client_as(app, "vera")
+    assert client.get("/").status_code == 200
+    copy = app.test_client()
+    cookie = client.get_cookie("paybot_console")
+    assert cookie is not None
+    copy.set_cookie("paybot_console", cookie.value)
+    assert copy.get("/").status_code == 200, "the copy works while the user is logged in"
+    assert client.post("/logout", data={"csrf_token": token(client, "/")}).status_code == 303
+    assert copy.get("/").status_code == 303, "the copy ended with the logout"
+    assert client_as(app, "vera").get("/").status_code == 200, "logging in again works"

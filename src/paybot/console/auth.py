@@ -6,7 +6,7 @@ name, the password generation it was opened with, and when it was opened and las
 - after :attr:`ConsoleState.idle` without a request (15 minutes by default), and in any case
   :attr:`ConsoleState.lifetime` after logging in (8 hours);
 - when the user is removed or their password changes (``robot console user ...``);
-- on logging out.
+- on logging out (every session of the user, so a copied cookie ends too).
 
 The role is read from the user store on every request, so a changed role counts at once.
 Role rules (:data:`PERMISSIONS`): every role reads the overview, runs, queue and schedule; an
@@ -158,5 +158,10 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> WerkzeugResponse:
+    # The cookie holds the session: clearing it here would leave a copy of it valid until it
+    # timed out. A new generation ends every session of the user, copies included.
+    name = session.get("user")
+    if isinstance(name, str):
+        state().users.end_sessions(name)
     session.clear()
     return redirect(url_for("auth.login"), code=303)

@@ -174,6 +174,13 @@ class UserStore:
         if not changed:
             raise UserError(f"no user {name!r}")
 
+    def end_sessions(self, name: str) -> None:
+        """Every open session of ``name`` ends (logging out: a copied cookie dies with it, in
+        every browser the user is logged in). Raises: nothing for an unknown name. Repeat:
+        safe (each call ends the sessions opened since)."""
+        with self._connect() as conn:
+            conn.execute("UPDATE users SET generation = generation + 1 WHERE name = ?", (name,))
+
     def remove(self, name: str) -> None:
         with self._connect() as conn:
             removed = conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
