@@ -96,7 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--database", default="paybot")
         p.add_argument("--cache", type=Path, default=default_cache())
 
-    setup = sub.add_parser("setup", help="sao from npm and a fresh seeded Tryton database")
+    setup = sub.add_parser(
+        "setup",
+        help="sao from npm and a fresh seeded Tryton database",
+        description="Install sao (Tryton's web client) from npm once, make a fresh Tryton "
+        "database from the mock's seed world and write its ground truth; safe to run again.",
+    )
     common(setup)
     setup.add_argument("--invoices", type=int, default=40)
     setup.add_argument("--seed", type=int, default=20261130)
@@ -104,11 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--category", action="append", choices=["oevrige", "laegeerklaering", "tolk"]
     )
     setup.set_defaults(handler=_setup)
-    serve = sub.add_parser("serve", help="trytond with sao on 127.0.0.1")
+    serve = sub.add_parser(
+        "serve",
+        help="trytond with sao on 127.0.0.1",
+        description="Serve the database made by 'robot tryton setup' with trytond and sao on "
+        "127.0.0.1, until stopped.",
+    )
     common(serve)
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=_serve)
-    compare = sub.add_parser("compare", help="the decisions against the ground truth")
+    compare = sub.add_parser(
+        "compare",
+        help="the decisions against the ground truth",
+        description="Compare every invoice's state in Tryton's database with the ground "
+        "truth written by setup; exit 1 on a mismatch or an invoice still new.",
+    )
     common(compare)
     compare.set_defaults(handler=_compare)
     return parser

@@ -309,6 +309,8 @@ class _Seeder:
             invoice = self._keyed_in(draft)
         invoice.journal = journal
         invoice.save()
+        if _match_document_vat(invoice.id, data):
+            invoice.reload()
         Attachment = self.Model.get("ir.attachment")
         Attachment(
             name=file_name, type="data", data=data, resource=invoice, description="e-faktura"
@@ -392,6 +394,53 @@ def _correct_source_untaxed(invoice_id: int, data: bytes) -> None:
         Invoice = Pool().get("account.invoice")
         Invoice.write(Invoice.browse([invoice_id]), {"source_untaxed_amount": Decimal(text)})
         transaction.commit()
+
+
+def _match_document_vat(invoice_id: int, data: bytes) -> bool:
+    """Set each VAT line of the draft invoice to the document's own VAT amount
+    (``TaxTotal/TaxSubtotal/TaxAmount`` of that rate), as a clerk keying in a supplier
+    invoice does, when the two differ by rounding only (at most 0.01 kr a line).
+
+    Tryton rounds VAT half to even (199.70 × 25 % = 49.925 → 49.92); the supplier's document,
+    like Danish practice and EN 16931's examples, rounds half up (49.93), so the invoice's
+    total in Tryton is 0.01 kr short and the robot rightly refuses to pay an amount other than
+    the document's. Tryton keeps an edited VAT amount as long as its base is unchanged
+    (``update_taxes`` rewrites a line only when the base differs). Returns whether a line was
+    changed; one transaction as the administrator."""
+    from lxml import etree
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+
+    root = etree.fromstring(data)
+    document: dict[Decimal, Decimal] = {}
+    for sub in root.findall("./{*}TaxTotal/{*}TaxSubtotal"):
+        percent = sub.findtext("./{*}TaxCategory/{*}Percent")
+        amount = sub.findtext("./{*}TaxAmount")
+        if percent is not None and amount is not None:
+            rate = Decimal(percent.strip()) / 100
+            document[rate] = document.get(rate, Decimal(0)) + Decimal(amount.strip())
+    if not document:
+        return False
+    from proteus.config import get_config
+
+    changed = False
+    with Transaction().start(get_config().database_name, 0) as transaction:
+        pool = Pool()
+        invoice = pool.get("account.invoice")(invoice_id)
+        InvoiceTax = pool.get("account.invoice.tax")
+        for line in invoice.taxes:
+            tax_rate = line.tax.rate if line.tax else None
+            found: Decimal | None = next((v for k, v in document.items() if k == tax_rate), None)
+            if found is None:
+                continue
+            want = found
+            if line.amount < 0:  # a credit note: Tryton's amounts are negative
+                want = -want
+            if line.amount != want and abs(line.amount - want) <= Decimal("0.01"):
+                InvoiceTax.write([line], {"amount": want})
+                changed = True
+        transaction.commit()
+    return changed
 
 
 def seed_tryton(

@@ -15,9 +15,10 @@ import pytest
 
 from mockerp.cli import build_parser as erp_parser
 from paybot.cli import build_parser, main
+from trytonerp.cli import build_parser as tryton_parser
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDED_ON = {"rf", "erp"}  # Robot Framework's own help; the mock's, walked below
+HANDED_ON = {"rf", "erp", "tryton"}  # Robot Framework's own help; the plugins', walked below
 
 
 def commands(parser: argparse.ArgumentParser, path: list[str]) -> Iterator[tuple[list[str], str]]:
@@ -33,7 +34,8 @@ def commands(parser: argparse.ArgumentParser, path: list[str]) -> Iterator[tuple
 
 def all_commands() -> list[tuple[list[str], str]]:
     ours = list(commands(build_parser()[0], []))
-    return ours + list(commands(erp_parser(), ["erp"]))
+    plugins = list(commands(erp_parser(), ["erp"])) + list(commands(tryton_parser(), ["tryton"]))
+    return ours + plugins
 
 
 def test_the_walk_finds_every_command() -> None:

@@ -246,6 +246,10 @@ class Sao:
         session. Raises :class:`LoginRefused` when the password dialog comes back."""
         self.where = "login"
         try:
+            # A whole new page, never only a new #fragment (which loads nothing): a sao whose
+            # tabs would not close (a form left half-edited, a dialog over it) is left behind,
+            # so the attempt after a re-login starts clean.
+            self.driver.get("about:blank")
             self.driver.get(f"{self.base_url}#{self.database}")
         except DRIVER_ERRORS as exc:
             raise self.failed(exc, "could not load sao") from exc
