@@ -48,6 +48,9 @@ from paybot.erp.browser import Browser
 from paybot.erp.driver_errors import DRIVER_ERRORS, answers, driver_failure
 from paybot.errors import ApplicationError, LoginRefused, ScreenChanged, SessionExpired
 
+TABS_CLOSE_SECONDS = 5.0
+"""How long to wait for sao's open tabs to close before a fresh page is the quicker way."""
+
 POLL_SECONDS = 0.05
 
 _RPC_SCRIPT = r"""
@@ -303,7 +306,17 @@ class Sao:
         self.script(
             f"Sao.Tab.tabs.close(false); window.location.hash = {json.dumps('#' + self.database)};"
         )
-        self.wait(lambda: not self.script("return Sao.Tab.tabs.length"), "the tabs to close")
+        try:
+            self.wait(
+                lambda: not self.script("return Sao.Tab.tabs.length"),
+                "the tabs to close",
+                timeout=min(TABS_CLOSE_SECONDS, self.timeout),
+            )
+        except ApplicationError as stuck:
+            # A tab that will not close (a form sao still holds as changed after the Pay
+            # wizard, a dialog over it) is not worth waiting for: a new login loads a whole
+            # new page (see login), and the worker retries the invoice after it.
+            raise SessionExpired(f"{self.where}: sao's tabs would not close ({stuck})") from stuck
         self.script(f"window.location.hash = {json.dumps(self.where)}")
         want = [model, record_id]
         self.wait(lambda: self.script(_CURRENT_RECORD) == want, f"the form of {model} {record_id}")
